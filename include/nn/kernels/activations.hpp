@@ -1,0 +1,109 @@
+// nn/kernels/activations.hpp — element-wise activations, vectorized through
+// Eigen arrays. All take flat buffers of n elements (any shape).
+// Backward functions overwrite dx; they may read x (input) and/or y (output).
+#pragma once
+#include <cmath>
+
+#include "nn/tensor/tensor.hpp"
+
+namespace nn::kernels {
+
+namespace detail {
+template <class T>
+using CA = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+using A = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+}  // namespace detail
+
+// SELU constants (Klambauer et al. 2017), as in PyTorch.
+template <class T> constexpr T kSeluAlpha = T(1.6732632423543772848170429916717);
+template <class T> constexpr T kSeluScale = T(1.0507009873554804934193349852946);
+
+// y = max(x, 0)
+template <class T> void relu_forward(const T* x, T* y, Index n) {
+  detail::A<T>(y, n) = detail::CA<T>(x, n).max(T(0));
+}
+// dx = dy * (x > 0)
+template <class T> void relu_backward(const T* x, const T* dy, T* dx, Index n) {
+  detail::A<T>(dx, n) = (detail::CA<T>(x, n) > T(0)).select(detail::CA<T>(dy, n), T(0));
+}
+// y = x > 0 ? x : slope * x
+template <class T> void leaky_relu_forward(const T* x, T* y, Index n, T slope) {
+  auto a = detail::CA<T>(x, n);
+  detail::A<T>(y, n) = (a > T(0)).select(a, a * slope);
+}
+template <class T> void leaky_relu_backward(const T* x, const T* dy, T* dx, Index n, T slope) {
+  auto d = detail::CA<T>(dy, n);
+  detail::A<T>(dx, n) = (detail::CA<T>(x, n) > T(0)).select(d, d * slope);
+}
+// y = x > 0 ? x : alpha * (exp(x) - 1)
+template <class T> void elu_forward(const T* x, T* y, Index n, T alpha) {
+  auto a = detail::CA<T>(x, n);
+  detail::A<T>(y, n) = (a > T(0)).select(a, alpha * (a.min(T(0)).exp() - T(1)));
+}
+// dx = dy * (x > 0 ? 1 : y + alpha)
+template <class T> void elu_backward(const T* x, const T* y, const T* dy, T* dx, Index n, T alpha) {
+  auto d = detail::CA<T>(dy, n);
+  detail::A<T>(dx, n) = (detail::CA<T>(x, n) > T(0)).select(d, d * (detail::CA<T>(y, n) + alpha));
+}
+// y = scale * (x > 0 ? x : alpha * (exp(x) - 1))
+template <class T> void selu_forward(const T* x, T* y, Index n) {
+  auto a = detail::CA<T>(x, n);
+  detail::A<T>(y, n) =
+      kSeluScale<T> * (a > T(0)).select(a, kSeluAlpha<T> * (a.min(T(0)).exp() - T(1)));
+}
+// dx = dy * (x > 0 ? scale : y + scale * alpha)
+template <class T> void selu_backward(const T* x, const T* y, const T* dy, T* dx, Index n) {
+  auto d = detail::CA<T>(dy, n);
+  detail::A<T>(dx, n) = (detail::CA<T>(x, n) > T(0))
+                            .select(d * kSeluScale<T>, d * (detail::CA<T>(y, n) + kSeluScale<T> * kSeluAlpha<T>));
+}
+// y = 1 / (1 + exp(-x)), computed without overflow for large |x|
+template <class T> void sigmoid_forward(const T* x, T* y, Index n) {
+  auto a = detail::CA<T>(x, n);
+  auto e = (-a.abs()).exp();  // in (0, 1]
+  detail::A<T>(y, n) = (a >= T(0)).select(T(1) / (T(1) + e), e / (T(1) + e));
+}
+// dx = dy * y * (1 - y)
+template <class T> void sigmoid_backward(const T* y, const T* dy, T* dx, Index n) {
+  auto b = detail::CA<T>(y, n);
+  detail::A<T>(dx, n) = detail::CA<T>(dy, n) * b * (T(1) - b);
+}
+template <class T> void tanh_forward(const T* x, T* y, Index n) {
+  detail::A<T>(y, n) = detail::CA<T>(x, n).tanh();
+}
+// dx = dy * (1 - y^2)
+template <class T> void tanh_backward(const T* y, const T* dy, T* dx, Index n) {
+  auto b = detail::CA<T>(y, n);
+  detail::A<T>(dx, n) = detail::CA<T>(dy, n) * (T(1) - b * b);
+}
+
+// Row-wise softmax: x (rows, cols) -> y (rows, cols), max-subtracted.
+template <class T> void softmax_forward(const T* x, T* y, Index rows, Index cols) {
+  for (Index r = 0; r < rows; ++r) {
+    auto xr = detail::CA<T>(x + r * cols, cols);
+    auto yr = detail::A<T>(y + r * cols, cols);
+    yr = (xr - xr.maxCoeff()).exp();
+    yr /= yr.sum();
+  }
+}
+// dx = y * (dy - sum(dy * y)) row-wise
+template <class T> void softmax_backward(const T* y, const T* dy, T* dx, Index rows, Index cols) {
+  for (Index r = 0; r < rows; ++r) {
+    auto yr = detail::CA<T>(y + r * cols, cols);
+    auto dr = detail::CA<T>(dy + r * cols, cols);
+    const T s = (yr * dr).sum();
+    detail::A<T>(dx + r * cols, cols) = yr * (dr - s);
+  }
+}
+// Row-wise log-softmax: x (rows, cols) -> y (rows, cols), via log-sum-exp.
+template <class T> void log_softmax_forward(const T* x, T* y, Index rows, Index cols) {
+  for (Index r = 0; r < rows; ++r) {
+    auto xr = detail::CA<T>(x + r * cols, cols);
+    const T m = xr.maxCoeff();
+    const T lse = m + std::log((xr - m).exp().sum());
+    detail::A<T>(y + r * cols, cols) = xr - lse;
+  }
+}
+
+}  // namespace nn::kernels

@@ -1,0 +1,96 @@
+// nn/kernels/batchnorm.hpp — batch normalization over (N, C, S): statistics
+// per channel c over the N*S values (S = H*W after a conv, S = 1 after a dense
+// layer). Parallel over channels. Variance is biased (divides by N*S) for
+// normalization; the layer keeps the unbiased one in its running statistics,
+// as PyTorch does.
+#pragma once
+#include <cmath>
+
+#include "nn/kernels/parallel.hpp"
+#include "nn/tensor/tensor.hpp"
+
+namespace nn::kernels {
+
+namespace detail {
+inline bool bn_parallel(Index C, Index work) { return C > 1 && work > 16384 && num_threads() > 1; }
+}
+
+// x (N, C, S) -> mean (C), var (C) biased. Two passes (mean, then squared
+// deviations) in double accumulators for accuracy.
+template <class T>
+void batchnorm_stats(const T* x, Index N, Index C, Index S, T* mean, T* var) {
+  const double M = static_cast<double>(N * S);
+#pragma omp parallel for schedule(static) if (detail::bn_parallel(C, N * C * S))
+  for (Index c = 0; c < C; ++c) {
+    double s = 0;
+    for (Index n = 0; n < N; ++n) {
+      const T* p = x + (n * C + c) * S;
+      for (Index i = 0; i < S; ++i) s += p[i];
+    }
+    const double mu = s / M;
+    double q = 0;
+    for (Index n = 0; n < N; ++n) {
+      const T* p = x + (n * C + c) * S;
+      for (Index i = 0; i < S; ++i) {
+        const double d = p[i] - mu;
+        q += d * d;
+      }
+    }
+    mean[c] = static_cast<T>(mu);
+    var[c] = static_cast<T>(q / M);
+  }
+}
+
+// y (N, C, S) = gamma[c] * (x - mean[c]) * invstd[c] + beta[c]
+template <class T>
+void batchnorm_apply(const T* x, Index N, Index C, Index S, const T* mean, const T* invstd, const T* gamma,
+                     const T* beta, T* y) {
+#pragma omp parallel for schedule(static) if (detail::bn_parallel(N * C, N * C * S))
+  for (Index nc = 0; nc < N * C; ++nc) {
+    const Index c = nc % C;
+    const T a = gamma[c] * invstd[c];
+    const T b = beta[c] - mean[c] * a;
+    const T* p = x + nc * S;
+    T* q = y + nc * S;
+    for (Index i = 0; i < S; ++i) q[i] = p[i] * a + b;
+  }
+}
+
+// Backward of training-mode batch norm, given the batch mean and invstd used
+// in forward:
+//   dx (N, C, S) overwritten:  gamma*invstd/M * (M*dy - sum(dy) - xhat*sum(dy*xhat))
+//   dgamma (C), dbeta (C) accumulated (+=)
+template <class T>
+void batchnorm_backward(const T* x, const T* dy, Index N, Index C, Index S, const T* mean, const T* invstd,
+                        const T* gamma, T* dx, T* dgamma, T* dbeta) {
+  const double M = static_cast<double>(N * S);
+#pragma omp parallel for schedule(static) if (detail::bn_parallel(C, N * C * S))
+  for (Index c = 0; c < C; ++c) {
+    double sdy = 0, sdyx = 0;
+    const double mu = mean[c], is = invstd[c];
+    for (Index n = 0; n < N; ++n) {
+      const T* xp = x + (n * C + c) * S;
+      const T* dp = dy + (n * C + c) * S;
+      for (Index i = 0; i < S; ++i) {
+        sdy += dp[i];
+        sdyx += dp[i] * (xp[i] - mu) * is;
+      }
+    }
+    dgamma[c] += static_cast<T>(sdyx);
+    dbeta[c] += static_cast<T>(sdy);
+    if (!dx) continue;
+    const T k = static_cast<T>(gamma[c] * is);
+    const T mdy = static_cast<T>(sdy / M), mdyx = static_cast<T>(sdyx / M);
+    for (Index n = 0; n < N; ++n) {
+      const T* xp = x + (n * C + c) * S;
+      const T* dp = dy + (n * C + c) * S;
+      T* o = dx + (n * C + c) * S;
+      for (Index i = 0; i < S; ++i) {
+        const T xh = static_cast<T>((xp[i] - mu) * is);
+        o[i] = k * (dp[i] - mdy - xh * mdyx);
+      }
+    }
+  }
+}
+
+}  // namespace nn::kernels

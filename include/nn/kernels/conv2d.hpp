@@ -1,0 +1,183 @@
+// nn/kernels/conv2d.hpp — 2-D convolution (cross-correlation, as in PyTorch)
+// by im2col/col2im + GEMM, NCHW, with stride, asymmetric zero padding and
+// dilation. Parallel over the batch; each thread has its own column buffer.
+#pragma once
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "nn/kernels/gemm.hpp"
+#include "nn/kernels/parallel.hpp"
+
+namespace nn::kernels {
+
+struct Conv2DGeom {
+  Index N = 0, C = 0, H = 0, W = 0;      // input (N, C, H, W)
+  Index OC = 0, KH = 0, KW = 0;          // weights (OC, C, KH, KW)
+  Index SH = 1, SW = 1;                  // stride
+  Index PT = 0, PB = 0, PL = 0, PR = 0;  // zero padding: top, bottom, left, right
+  Index DH = 1, DW = 1;                  // dilation
+  Index OH = 0, OW = 0;                  // output (N, OC, OH, OW)
+
+  Index col_rows() const { return C * KH * KW; }
+  Index col_cols() const { return OH * OW; }
+  // Fills OH/OW from the rest; throws when the geometry is impossible.
+  void infer_output() {
+    if (KH < 1 || KW < 1 || SH < 1 || SW < 1 || DH < 1 || DW < 1 || PT < 0 || PB < 0 || PL < 0 || PR < 0)
+      throw std::invalid_argument("conv2d: kernel, stride and dilation must be >= 1 and padding >= 0");
+    const Index eh = DH * (KH - 1) + 1, ew = DW * (KW - 1) + 1;
+    const Index hp = H + PT + PB, wp = W + PL + PR;
+    if (hp < eh || wp < ew)
+      throw std::invalid_argument("conv2d: input " + std::to_string(H) + "x" + std::to_string(W) +
+                                  " (padded " + std::to_string(hp) + "x" + std::to_string(wp) +
+                                  ") is smaller than the dilated kernel " + std::to_string(eh) + "x" +
+                                  std::to_string(ew));
+    OH = (hp - eh) / SH + 1;
+    OW = (wp - ew) / SW + 1;
+  }
+};
+
+// x: (C, H, W) one sample -> col: (C*KH*KW, OH*OW)
+template <class T>
+void im2col(const T* x, const Conv2DGeom& g, T* col) {
+  const Index P = g.OH * g.OW;
+  for (Index c = 0; c < g.C; ++c)
+    for (Index kh = 0; kh < g.KH; ++kh)
+      for (Index kw = 0; kw < g.KW; ++kw) {
+        T* dst = col + ((c * g.KH + kh) * g.KW + kw) * P;
+        const T* src = x + c * g.H * g.W;
+        for (Index oh = 0; oh < g.OH; ++oh) {
+          const Index ih = oh * g.SH - g.PT + kh * g.DH;
+          T* drow = dst + oh * g.OW;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(drow, drow + g.OW, T(0));
+            continue;
+          }
+          const T* srow = src + ih * g.W;
+          const Index off = kw * g.DW - g.PL;
+          if (g.SW == 1) {
+            // valid ow range: 0 <= ow + off < W
+            const Index lo = std::clamp<Index>(-off, 0, g.OW);
+            const Index hi = std::max(lo, std::clamp<Index>(g.W - off, 0, g.OW));
+            std::fill(drow, drow + lo, T(0));
+            std::copy(srow + lo + off, srow + hi + off, drow + lo);
+            std::fill(drow + hi, drow + g.OW, T(0));
+          } else {
+            for (Index ow = 0; ow < g.OW; ++ow) {
+              const Index iw = ow * g.SW + off;
+              drow[ow] = (iw >= 0 && iw < g.W) ? srow[iw] : T(0);
+            }
+          }
+        }
+      }
+}
+
+// col: (C*KH*KW, OH*OW) -> dx: (C, H, W) one sample; adds into dx.
+template <class T>
+void col2im(const T* col, const Conv2DGeom& g, T* dx) {
+  const Index P = g.OH * g.OW;
+  for (Index c = 0; c < g.C; ++c)
+    for (Index kh = 0; kh < g.KH; ++kh)
+      for (Index kw = 0; kw < g.KW; ++kw) {
+        const T* src = col + ((c * g.KH + kh) * g.KW + kw) * P;
+        T* dst = dx + c * g.H * g.W;
+        for (Index oh = 0; oh < g.OH; ++oh) {
+          const Index ih = oh * g.SH - g.PT + kh * g.DH;
+          if (ih < 0 || ih >= g.H) continue;
+          const T* srow = src + oh * g.OW;
+          T* drow = dst + ih * g.W;
+          const Index off = kw * g.DW - g.PL;
+          for (Index ow = 0; ow < g.OW; ++ow) {
+            const Index iw = ow * g.SW + off;
+            if (iw >= 0 && iw < g.W) drow[iw] += srow[ow];
+          }
+        }
+      }
+}
+
+// Reusable scratch memory for the conv kernels (one column buffer per thread,
+// plus per-thread weight-gradient partial sums).
+template <class T>
+struct ConvWorkspace {
+  std::vector<std::vector<T>> col, dw;
+  void reserve(int threads, Index col_size, Index dw_size) {
+    if (static_cast<int>(col.size()) < threads) col.resize(static_cast<std::size_t>(threads));
+    if (static_cast<int>(dw.size()) < threads) dw.resize(static_cast<std::size_t>(threads));
+    for (auto& c : col)
+      if (static_cast<Index>(c.size()) < col_size) c.resize(static_cast<std::size_t>(col_size));
+    for (auto& d : dw)
+      if (static_cast<Index>(d.size()) < dw_size) d.resize(static_cast<std::size_t>(dw_size));
+  }
+};
+
+// y (N, OC, OH, OW) = conv(x (N, C, H, W), w (OC, C, KH, KW)) + b (OC) [b may be null]
+template <class T>
+void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& g, ConvWorkspace<T>& ws) {
+  const Index K = g.col_rows(), P = g.col_cols();
+  const bool par = g.N > 1 && num_threads() > 1;
+  ws.reserve(par ? num_threads() : 1, K * P, 0);
+  const bool pointwise = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT + g.PB + g.PL + g.PR == 0;
+#pragma omp parallel for schedule(static) if (par)
+  for (Index n = 0; n < g.N; ++n) {
+    const T* xn = x + n * g.C * g.H * g.W;
+    T* yn = y + n * g.OC * P;
+    const T* col = xn;
+    if (!pointwise) {
+      T* buf = ws.col[static_cast<std::size_t>(par ? nn::detail::thread_id() : 0)].data();
+      im2col(xn, g, buf);
+      col = buf;
+    }
+    gemm<T>(false, false, g.OC, P, K, T(1), w, K, col, P, T(0), yn, P);
+    if (b)
+      for (Index o = 0; o < g.OC; ++o) {
+        T* row = yn + o * P;
+        const T bo = b[o];
+        for (Index p = 0; p < P; ++p) row[p] += bo;
+      }
+  }
+}
+
+// Given dy (N, OC, OH, OW):
+//   dx (N, C, H, W)      is overwritten (skipped when null)
+//   dw (OC, C, KH, KW)   is accumulated (+=)
+//   db (OC)              is accumulated (+=) (skipped when null)
+template <class T>
+void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const Conv2DGeom& g,
+                     ConvWorkspace<T>& ws) {
+  const Index K = g.col_rows(), P = g.col_cols(), WS = g.OC * K;
+  const bool par = g.N > 1 && num_threads() > 1;
+  const int nt = par ? num_threads() : 1;
+  ws.reserve(nt, K * P, WS);
+  for (int t = 0; t < nt; ++t) std::fill(ws.dw[static_cast<std::size_t>(t)].begin(), ws.dw[static_cast<std::size_t>(t)].begin() + WS, T(0));
+#pragma omp parallel for schedule(static) if (par)
+  for (Index n = 0; n < g.N; ++n) {
+    const int tid = par ? nn::detail::thread_id() : 0;
+    T* col = ws.col[static_cast<std::size_t>(tid)].data();
+    const T* dyn = dy + n * g.OC * P;
+    im2col(x + n * g.C * g.H * g.W, g, col);
+    // dw_t (OC, K) += dy_n (OC, P) * col^T (P, K)
+    gemm<T>(false, true, g.OC, K, P, T(1), dyn, P, col, P, T(1), ws.dw[static_cast<std::size_t>(tid)].data(), K);
+    if (dx) {
+      // dcol (K, P) = w^T (K, OC) * dy_n (OC, P); dx_n = col2im(dcol)
+      gemm<T>(true, false, K, P, g.OC, T(1), w, K, dyn, P, T(0), col, P);
+      T* dxn = dx + n * g.C * g.H * g.W;
+      std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
+      col2im(col, g, dxn);
+    }
+  }
+  for (int t = 0; t < nt; ++t) {
+    const T* part = ws.dw[static_cast<std::size_t>(t)].data();
+    for (Index i = 0; i < WS; ++i) dw[i] += part[i];
+  }
+  if (db)
+    for (Index n = 0; n < g.N; ++n)
+      for (Index o = 0; o < g.OC; ++o) {
+        const T* row = dy + (n * g.OC + o) * P;
+        T s = 0;
+        for (Index p = 0; p < P; ++p) s += row[p];
+        db[o] += s;
+      }
+}
+
+}  // namespace nn::kernels

@@ -1,0 +1,126 @@
+// nn/kernels/pool2d.hpp — max and average pooling over NCHW, with stride and
+// zero padding (floor output size, as PyTorch and Keras 'valid'). Parallel
+// over the N*C planes.
+#pragma once
+#include <cstdint>
+#include <limits>
+#include <stdexcept>
+#include <string>
+
+#include "nn/kernels/parallel.hpp"
+#include "nn/tensor/tensor.hpp"
+
+namespace nn::kernels {
+
+struct Pool2DGeom {
+  Index N = 0, C = 0, H = 0, W = 0;  // input (N, C, H, W)
+  Index KH = 2, KW = 2, SH = 2, SW = 2, PH = 0, PW = 0;
+  Index OH = 0, OW = 0;  // output (N, C, OH, OW)
+  void infer_output() {
+    if (KH < 1 || KW < 1 || SH < 1 || SW < 1 || PH < 0 || PW < 0)
+      throw std::invalid_argument("pool2d: kernel and stride must be >= 1 and padding >= 0");
+    if (PH * 2 > KH || PW * 2 > KW)
+      throw std::invalid_argument("pool2d: padding must be at most half the kernel size");
+    if (H + 2 * PH < KH || W + 2 * PW < KW)
+      throw std::invalid_argument("pool2d: input " + std::to_string(H) + "x" + std::to_string(W) +
+                                  " is smaller than the window " + std::to_string(KH) + "x" + std::to_string(KW));
+    OH = (H + 2 * PH - KH) / SH + 1;
+    OW = (W + 2 * PW - KW) / SW + 1;
+  }
+};
+
+namespace detail {
+inline bool pool_parallel(Index planes, Index work) { return planes > 1 && work > 4096 && num_threads() > 1; }
+}
+
+// y (N, C, OH, OW) = max over each window of x (N, C, H, W); padding never wins.
+// argmax (N, C, OH, OW) receives the flat index h*W + w of the winner in its plane.
+template <class T>
+void maxpool2d_forward(const T* x, T* y, std::int32_t* argmax, const Pool2DGeom& g) {
+  const Index planes = g.N * g.C;
+#pragma omp parallel for schedule(static) if (detail::pool_parallel(planes, planes * g.H * g.W))
+  for (Index pl = 0; pl < planes; ++pl) {
+    const T* xp = x + pl * g.H * g.W;
+    T* yp = y + pl * g.OH * g.OW;
+    std::int32_t* ap = argmax + pl * g.OH * g.OW;
+    for (Index oh = 0; oh < g.OH; ++oh)
+      for (Index ow = 0; ow < g.OW; ++ow) {
+        const Index h0 = oh * g.SH - g.PH, w0 = ow * g.SW - g.PW;
+        T best = -std::numeric_limits<T>::infinity();
+        Index bi = -1;
+        for (Index kh = 0; kh < g.KH; ++kh) {
+          const Index ih = h0 + kh;
+          if (ih < 0 || ih >= g.H) continue;
+          for (Index kw = 0; kw < g.KW; ++kw) {
+            const Index iw = w0 + kw;
+            if (iw < 0 || iw >= g.W) continue;
+            const T v = xp[ih * g.W + iw];
+            if (v > best || bi < 0 || v != v) {  // NaN propagates, as in PyTorch
+              best = v;
+              bi = ih * g.W + iw;
+              if (v != v) break;
+            }
+          }
+        }
+        yp[oh * g.OW + ow] = best;
+        ap[oh * g.OW + ow] = static_cast<std::int32_t>(bi);
+      }
+  }
+}
+
+// dx (N, C, H, W) is overwritten: dy (N, C, OH, OW) routed to each window's argmax.
+template <class T>
+void maxpool2d_backward(const T* dy, const std::int32_t* argmax, T* dx, const Pool2DGeom& g) {
+  const Index planes = g.N * g.C;
+#pragma omp parallel for schedule(static) if (detail::pool_parallel(planes, planes * g.H * g.W))
+  for (Index pl = 0; pl < planes; ++pl) {
+    T* dxp = dx + pl * g.H * g.W;
+    std::fill(dxp, dxp + g.H * g.W, T(0));
+    const T* dyp = dy + pl * g.OH * g.OW;
+    const std::int32_t* ap = argmax + pl * g.OH * g.OW;
+    for (Index i = 0; i < g.OH * g.OW; ++i) dxp[ap[i]] += dyp[i];
+  }
+}
+
+// y (N, C, OH, OW) = mean of each window of x (N, C, H, W). Padded zeros count
+// in the divisor (PyTorch's default count_include_pad=True).
+template <class T>
+void avgpool2d_forward(const T* x, T* y, const Pool2DGeom& g) {
+  const Index planes = g.N * g.C;
+  const T inv = T(1) / static_cast<T>(g.KH * g.KW);
+#pragma omp parallel for schedule(static) if (detail::pool_parallel(planes, planes * g.H * g.W))
+  for (Index pl = 0; pl < planes; ++pl) {
+    const T* xp = x + pl * g.H * g.W;
+    T* yp = y + pl * g.OH * g.OW;
+    for (Index oh = 0; oh < g.OH; ++oh)
+      for (Index ow = 0; ow < g.OW; ++ow) {
+        const Index h0 = oh * g.SH - g.PH, w0 = ow * g.SW - g.PW;
+        T s = 0;
+        for (Index ih = std::max<Index>(h0, 0); ih < std::min(h0 + g.KH, g.H); ++ih)
+          for (Index iw = std::max<Index>(w0, 0); iw < std::min(w0 + g.KW, g.W); ++iw) s += xp[ih * g.W + iw];
+        yp[oh * g.OW + ow] = s * inv;
+      }
+  }
+}
+
+// dx (N, C, H, W) is overwritten from dy (N, C, OH, OW).
+template <class T>
+void avgpool2d_backward(const T* dy, T* dx, const Pool2DGeom& g) {
+  const Index planes = g.N * g.C;
+  const T inv = T(1) / static_cast<T>(g.KH * g.KW);
+#pragma omp parallel for schedule(static) if (detail::pool_parallel(planes, planes * g.H * g.W))
+  for (Index pl = 0; pl < planes; ++pl) {
+    T* dxp = dx + pl * g.H * g.W;
+    std::fill(dxp, dxp + g.H * g.W, T(0));
+    const T* dyp = dy + pl * g.OH * g.OW;
+    for (Index oh = 0; oh < g.OH; ++oh)
+      for (Index ow = 0; ow < g.OW; ++ow) {
+        const Index h0 = oh * g.SH - g.PH, w0 = ow * g.SW - g.PW;
+        const T v = dyp[oh * g.OW + ow] * inv;
+        for (Index ih = std::max<Index>(h0, 0); ih < std::min(h0 + g.KH, g.H); ++ih)
+          for (Index iw = std::max<Index>(w0, 0); iw < std::min(w0 + g.KW, g.W); ++iw) dxp[ih * g.W + iw] += v;
+      }
+  }
+}
+
+}  // namespace nn::kernels

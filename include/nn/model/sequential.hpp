@@ -1,0 +1,235 @@
+// nn/model/sequential.hpp — Sequential<T>: layers applied in order, built at
+// run time.
+//
+//   nn::Sequential<float> model({1, 28, 28}, /*seed=*/42);   // per-sample input shape
+//   model.add<nn::Conv2D<float>>(32, 5);
+//   model.add(nn::ReLU<float>());
+//   ...
+//   const auto& logits = model.forward(x);            // x (N, 1, 28, 28)
+//   loss.compute(logits, y, &dlogits);
+//   model.backward(dlogits);                          // accumulates parameter grads
+//   opt.step(); model.zero_grad();
+//
+// Shape inference: with an input shape, every add() builds the new layer at
+// once, so a layer that cannot take its predecessor's output throws there,
+// naming the layer's index and type and both shapes. Without one, the model
+// builds at the first forward() (or an explicit build()).
+// The model's seed fixes every layer's initialization and dropout stream.
+#pragma once
+#include <iomanip>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "nn/layers/layer.hpp"
+
+namespace nn {
+
+template <class T>
+class Sequential {
+ public:
+  explicit Sequential(std::uint64_t seed = 0) : seed_(seed), rng_(seed) {}
+  explicit Sequential(const Shape& input_shape, std::uint64_t seed = 0) : Sequential(seed) {
+    in_shape_ = input_shape;
+    has_input_ = true;
+  }
+  Sequential(Sequential&&) noexcept = default;
+  Sequential& operator=(Sequential&&) noexcept = default;
+  Sequential(const Sequential&) = delete;  // deep copies are explicit: clone()
+  Sequential& operator=(const Sequential&) = delete;
+
+  Sequential clone() const {
+    Sequential m(seed_);
+    m.in_shape_ = in_shape_;
+    m.has_input_ = has_input_;
+    m.built_ = built_;
+    m.training_ = training_;
+    m.rng_ = rng_;
+    for (const auto& l : layers_) m.layers_.push_back(l->clone());
+    return m;
+  }
+
+  // Appends a layer (given by value or as a unique_ptr) and returns it.
+  template <class L, class = std::enable_if_t<std::is_base_of<Layer<T>, std::decay_t<L>>::value>>
+  std::decay_t<L>& add(L&& layer) {
+    auto p = std::make_unique<std::decay_t<L>>(std::forward<L>(layer));
+    auto& ref = *p;
+    add(std::unique_ptr<Layer<T>>(std::move(p)));
+    return ref;
+  }
+  // Constructs a layer in place: add<Conv2D<float>>(32, 3).
+  template <class L, class... A>
+  L& add(A&&... args) {
+    return add(L(std::forward<A>(args)...));
+  }
+  Layer<T>& add(std::unique_ptr<Layer<T>> layer) {
+    if (!layer) throw std::invalid_argument("Sequential::add: null layer");
+    layers_.push_back(std::move(layer));
+    if (has_input_) {
+      try {
+        build_layer(layers_.size() - 1);
+      } catch (...) {
+        layers_.pop_back();
+        throw;
+      }
+      built_ = true;
+    }
+    return *layers_.back();
+  }
+
+  // Builds every layer for the per-sample input shape.
+  void build(const Shape& input_shape) {
+    in_shape_ = input_shape;
+    has_input_ = true;
+    for (std::size_t i = 0; i < layers_.size(); ++i) build_layer(i);
+    built_ = true;
+  }
+
+  const Tensor<T>& forward(const Tensor<T>& x) { return forward(x, training_); }
+  const Tensor<T>& forward(const Tensor<T>& x, bool training) {
+    if (x.rank() < 1 || x.dim(0) < 1) throw std::invalid_argument("Sequential::forward: empty batch " + x.shape().str());
+    if (!built_) build(x.shape().tail());
+    if (x.shape().tail() != in_shape_)
+      throw std::invalid_argument("Sequential::forward: expected input " + batch_str(in_shape_) + " but got " +
+                                  x.shape().str());
+    for (Index i = 0; i < x.size(); ++i)
+      if (!std::isfinite(x[i])) {
+        std::ostringstream os;
+        os << "Sequential::forward: input element " << i << " is " << x[i] << " (NaN/Inf input)";
+        throw std::invalid_argument(os.str());
+      }
+    input_.copy_from(x);
+    acts_.assign(layers_.size(), nullptr);
+    const Tensor<T>* cur = &input_;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      cur = &layers_[i]->forward(*cur, training);
+      acts_[i] = cur;
+    }
+    last_training_ = training;
+    has_forward_ = true;
+    return *cur;
+  }
+
+  // Backpropagates dL/doutput through every layer, accumulating parameter
+  // gradients. Returns dL/dinput when want_input_grad, else an empty tensor.
+  const Tensor<T>& backward(const Tensor<T>& dy, bool want_input_grad = false) {
+    if (!has_forward_) throw std::logic_error("Sequential::backward: no forward() to backpropagate through");
+    if (layers_.empty()) {
+      grad_in_.copy_from(dy);
+      return grad_in_;
+    }
+    if (dy.shape() != acts_.back()->shape())
+      throw std::invalid_argument("Sequential::backward: gradient shape " + dy.shape().str() +
+                                  " does not match output shape " + acts_.back()->shape().str());
+    layers_[0]->set_input_grad(want_input_grad);
+    const Tensor<T>* g = &dy;
+    for (std::size_t i = layers_.size(); i-- > 0;) {
+      const Tensor<T>& x = i == 0 ? input_ : *acts_[i - 1];
+      g = &layers_[i]->backward(x, *acts_[i], *g);
+    }
+    return *g;
+  }
+
+  // Trainable parameters, named "<layer index>.<name>" (e.g. "0.weight").
+  std::vector<Param<T>> parameters() {
+    std::vector<Param<T>> out;
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+      for (auto& p : layers_[i]->parameters()) out.push_back({std::to_string(i) + "." + p.name, p.value, p.grad});
+    return out;
+  }
+  std::vector<std::pair<std::string, Tensor<T>*>> buffers() {
+    std::vector<std::pair<std::string, Tensor<T>*>> out;
+    for (std::size_t i = 0; i < layers_.size(); ++i)
+      for (auto& b : layers_[i]->buffers()) out.push_back({std::to_string(i) + "." + b.first, b.second});
+    return out;
+  }
+  void zero_grad() {
+    for (auto& l : layers_) l->zero_grad();
+  }
+  void train() { training_ = true; }
+  void eval() { training_ = false; }
+  bool is_training() const { return training_; }
+
+  // Reseeds the model: the next build() initializes from this seed.
+  void seed(std::uint64_t s) {
+    seed_ = s;
+    rng_.reseed(s);
+  }
+  std::uint64_t seed() const { return seed_; }
+
+  std::size_t size() const { return layers_.size(); }
+  Layer<T>& layer(std::size_t i) { return *layers_.at(i); }
+  const Layer<T>& layer(std::size_t i) const { return *layers_.at(i); }
+  bool built() const { return built_; }
+  const Shape& input_shape() const { return in_shape_; }
+  Shape output_shape() const { return layers_.empty() ? in_shape_ : layers_.back()->output_shape(); }
+  Index num_parameters() {
+    Index n = 0;
+    for (auto& p : parameters()) n += p.value->size();
+    return n;
+  }
+
+  // A Keras-style table: layer, output shape, parameter count, totals.
+  // Buffers (batch-norm running statistics) count as non-trainable.
+  std::string summary() {
+    std::ostringstream os;
+    const int w1 = 44, w2 = 22, w3 = 12;
+    const std::string rule(w1 + w2 + w3, '=');
+    os << "Model: Sequential<" << (std::is_same<T, float>::value ? "float" : "double") << ">\n"
+       << std::string(w1 + w2 + w3, '_') << "\n"
+       << std::left << std::setw(w1) << "Layer (type)" << std::setw(w2) << "Output Shape" << "Param #\n"
+       << rule << "\n";
+    Index trainable = 0, fixed = 0;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      auto& l = *layers_[i];
+      Index np = 0, nb = 0;
+      for (auto& p : l.parameters()) np += p.value->size();
+      for (auto& b : l.buffers()) nb += b.second->size();
+      trainable += np, fixed += nb;
+      std::string shape = l.built() ? batch_str(l.output_shape()) : "(unbuilt)";
+      os << std::setw(w1) << (std::to_string(i) + " " + l.describe()).substr(0, w1 - 1) << std::setw(w2) << shape
+         << std::right << std::setw(w3 - 4) << group(np + nb) << std::left << "\n";
+    }
+    os << rule << "\n"
+       << "Total params: " << group(trainable + fixed) << "\n"
+       << "Trainable params: " << group(trainable) << "\n"
+       << "Non-trainable params: " << group(fixed) << "\n"
+       << std::string(w1 + w2 + w3, '_') << "\n";
+    return os.str();
+  }
+
+ private:
+  static std::string group(Index n) {
+    std::string s = std::to_string(n), out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (i && (s.size() - i) % 3 == 0) out += ',';
+      out += s[i];
+    }
+    return out;
+  }
+  void build_layer(std::size_t i) {
+    const Shape in = i == 0 ? in_shape_ : layers_[i - 1]->output_shape();
+    try {
+      layers_[i]->build(in, rng_);
+    } catch (const std::invalid_argument& e) {
+      std::string prev = i == 0 ? "the model input" : "layer " + std::to_string(i - 1) + " " + layers_[i - 1]->describe();
+      throw std::invalid_argument("Sequential: layer " + std::to_string(i) + " " + layers_[i]->describe() +
+                                  " cannot take input shape " + batch_str(in) + " from " + prev + ": " + e.what());
+    }
+    layers_[i]->set_input_grad(i != 0);
+  }
+
+  std::vector<std::unique_ptr<Layer<T>>> layers_;
+  std::uint64_t seed_;
+  Rng rng_;
+  Shape in_shape_;
+  bool has_input_ = false, built_ = false, training_ = true, last_training_ = true, has_forward_ = false;
+  Tensor<T> input_, grad_in_;
+  std::vector<const Tensor<T>*> acts_;
+};
+
+}  // namespace nn

@@ -1,0 +1,40 @@
+// nn/nn.hpp — umbrella header: everything in the nn library.
+#pragma once
+
+#include "nn/tensor/random.hpp"
+#include "nn/tensor/shape.hpp"
+#include "nn/tensor/tensor.hpp"
+
+#include "nn/kernels/activations.hpp"
+#include "nn/kernels/batchnorm.hpp"
+#include "nn/kernels/conv2d.hpp"
+#include "nn/kernels/gemm.hpp"
+#include "nn/kernels/parallel.hpp"
+#include "nn/kernels/pool2d.hpp"
+
+#include "nn/init/init.hpp"
+
+#include "nn/layers/activation.hpp"
+#include "nn/layers/batch_norm.hpp"
+#include "nn/layers/conv2d.hpp"
+#include "nn/layers/dense.hpp"
+#include "nn/layers/dropout.hpp"
+#include "nn/layers/embedding.hpp"
+#include "nn/layers/layer.hpp"
+#include "nn/layers/pooling.hpp"
+#include "nn/layers/reshape.hpp"
+
+#include "nn/losses/binary_cross_entropy.hpp"
+#include "nn/losses/cross_entropy.hpp"
+#include "nn/losses/hinge.hpp"
+#include "nn/losses/loss.hpp"
+#include "nn/losses/mse.hpp"
+#include "nn/losses/soft_f1.hpp"
+
+#include "nn/optim/adam.hpp"
+#include "nn/optim/optimizer.hpp"
+#include "nn/optim/rmsprop.hpp"
+#include "nn/optim/schedule.hpp"
+#include "nn/optim/sgd.hpp"
+
+#include "nn/model/sequential.hpp"
