@@ -81,27 +81,6 @@ inline std::string batch_str(const Shape& per_sample) {
   return per_sample.rank() ? "(N, " + s.substr(1) : "(N)";
 }
 
-// A Tensor whose copy is a deep copy. Layers hold their parameters, buffers
-// and caches in these, so a layer's copy constructor (and clone()) is the
-// compiler's.
-template <class T>
-class DeepTensor : public Tensor<T> {
- public:
-  using Tensor<T>::Tensor;
-  DeepTensor() = default;
-  DeepTensor(const DeepTensor& o) : Tensor<T>(o.clone()) {}
-  DeepTensor(DeepTensor&&) noexcept = default;
-  DeepTensor& operator=(const DeepTensor& o) {
-    this->copy_from(o);
-    return *this;
-  }
-  DeepTensor& operator=(DeepTensor&&) noexcept = default;
-  DeepTensor& operator=(Tensor<T>&& t) {
-    Tensor<T>::operator=(std::move(t));
-    return *this;
-  }
-};
-
 template <class T>
 class Layer {
  public:

@@ -91,7 +91,7 @@ class SoftmaxCrossEntropy : public Loss<T> {
  private:
   T eps_;
   std::vector<T> w_;
-  mutable Tensor<T> logp_, q_;  // scratch, reused between calls
+  mutable DeepTensor<T> logp_, q_;  // scratch, reused between calls
 };
 
 }  // namespace nn

@@ -215,8 +215,29 @@ class Tensor {
   }
 
   std::unique_ptr<T, detail::AlignedFree> data_;
-  Shape shape_;
+  Shape shape_{0};  // default: empty (a rank-0 shape would be a 1-element scalar)
   Index cap_ = 0;
+};
+
+// A Tensor whose copy is a deep copy. Layers, losses and optimizers hold their
+// parameters, state and caches in these, so their copy constructors (and
+// clone()) can be the compiler's.
+template <class T>
+class DeepTensor : public Tensor<T> {
+ public:
+  using Tensor<T>::Tensor;
+  DeepTensor() = default;
+  DeepTensor(const DeepTensor& o) : Tensor<T>(o.clone()) {}
+  DeepTensor(DeepTensor&&) noexcept = default;
+  DeepTensor& operator=(const DeepTensor& o) {
+    this->copy_from(o);
+    return *this;
+  }
+  DeepTensor& operator=(DeepTensor&&) noexcept = default;
+  DeepTensor& operator=(Tensor<T>&& t) {
+    Tensor<T>::operator=(std::move(t));
+    return *this;
+  }
 };
 
 }  // namespace nn

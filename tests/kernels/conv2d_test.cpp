@@ -1,0 +1,69 @@
+#include "../support/naive.hpp"
+#include "../support/test_util.hpp"
+
+using namespace testutil;
+using nn::kernels::Conv2DGeom;
+
+namespace {
+Conv2DGeom random_geom(nn::Rng& r) {
+  Conv2DGeom g;
+  g.N = 1 + Index(r.below(4));
+  g.C = 1 + Index(r.below(5));
+  g.OC = 1 + Index(r.below(6));
+  g.KH = 1 + Index(r.below(4));
+  g.KW = 1 + Index(r.below(4));
+  g.SH = 1 + Index(r.below(3));
+  g.SW = 1 + Index(r.below(3));
+  g.DH = 1 + Index(r.below(2));
+  g.DW = 1 + Index(r.below(2));
+  g.PT = Index(r.below(3));
+  g.PB = Index(r.below(3));
+  g.PL = Index(r.below(3));
+  g.PR = Index(r.below(3));
+  g.H = g.DH * (g.KH - 1) + 1 + Index(r.below(9));
+  g.W = g.DW * (g.KW - 1) + 1 + Index(r.below(9));
+  g.infer_output();
+  return g;
+}
+}  // namespace
+
+TEST_CASE_TEMPLATE("conv2d forward and backward match the direct reference", T, float, double) {
+  const double tol = std::is_same<T, float>::value ? 2e-4 : 1e-11;
+  nn::Rng rng(5);
+  for (int threads : {1, 2}) {
+    nn::set_num_threads(threads);
+    for (int trial = 0; trial < 30; ++trial) {
+      const Conv2DGeom g = random_geom(rng);
+      INFO("threads " << threads << " trial " << trial << " N" << g.N << " C" << g.C << " " << g.H << "x" << g.W
+                      << " OC" << g.OC << " K" << g.KH << "x" << g.KW << " S" << g.SH << "x" << g.SW << " P" << g.PT
+                      << "," << g.PB << "," << g.PL << "," << g.PR << " D" << g.DH << "x" << g.DW);
+      auto x = randn<T>({g.N, g.C, g.H, g.W}, rng());
+      auto w = randn<T>({g.OC, g.C, g.KH, g.KW}, rng());
+      auto b = randn<T>({g.OC}, rng());
+      auto dy = randn<T>({g.N, g.OC, g.OH, g.OW}, rng());
+      const bool bias = trial % 4 != 0;
+      Tensor<T> y({g.N, g.OC, g.OH, g.OW}), yr({g.N, g.OC, g.OH, g.OW});
+      nn::kernels::ConvWorkspace<T> ws;
+      nn::kernels::conv2d_forward(x.data(), w.data(), bias ? b.data() : nullptr, y.data(), g, ws);
+      naive::conv2d_forward(x.data(), w.data(), bias ? b.data() : nullptr, yr.data(), g);
+      CHECK(worst(y.data(), yr.data(), y.size(), tol, tol) <= 1.0);
+
+      Tensor<T> dx(x.shape()), dxr(x.shape()), dw(w.shape(), T(0.5)), dwr(w.shape(), T(0.5)), db({g.OC}, T(1)),
+          dbr({g.OC}, T(1));  // grads start non-zero: they must accumulate
+      nn::kernels::conv2d_backward(x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(), g, ws);
+      naive::conv2d_backward(x.data(), w.data(), dy.data(), dxr.data(), dwr.data(), dbr.data(), g);
+      CHECK(worst(dx.data(), dxr.data(), dx.size(), tol, tol) <= 1.0);
+      CHECK(worst(dw.data(), dwr.data(), dw.size(), tol * 10, tol) <= 1.0);
+      CHECK(worst(db.data(), dbr.data(), db.size(), tol * 10, tol) <= 1.0);
+    }
+  }
+  nn::set_num_threads(1);
+}
+
+TEST_CASE("conv2d geometry rejects impossible shapes") {
+  Conv2DGeom g;
+  g.C = 1, g.H = 2, g.W = 2, g.OC = 1, g.KH = 3, g.KW = 3;
+  CHECK_THROWS_WITH_AS(g.infer_output(), doctest::Contains("smaller than the dilated kernel"), std::invalid_argument);
+  g.KH = 0;
+  CHECK_THROWS_AS(g.infer_output(), std::invalid_argument);
+}

@@ -1,0 +1,57 @@
+#include "../support/naive.hpp"
+#include "../support/test_util.hpp"
+
+using namespace testutil;
+using nn::kernels::Pool2DGeom;
+
+TEST_CASE_TEMPLATE("max and average pooling match the naive reference", T, float, double) {
+  nn::Rng rng(3);
+  for (int threads : {1, 2}) {
+    nn::set_num_threads(threads);
+    for (int trial = 0; trial < 40; ++trial) {
+      Pool2DGeom g;
+      g.N = 1 + Index(rng.below(3)), g.C = 1 + Index(rng.below(4));
+      g.KH = 1 + Index(rng.below(4)), g.KW = 1 + Index(rng.below(4));
+      g.SH = 1 + Index(rng.below(3)), g.SW = 1 + Index(rng.below(3));
+      g.PH = Index(rng.below(size_t(g.KH / 2 + 1))), g.PW = Index(rng.below(size_t(g.KW / 2 + 1)));
+      g.H = g.KH + Index(rng.below(12)), g.W = g.KW + Index(rng.below(12));
+      if (trial == 0) g.N = 8, g.C = 16, g.H = g.W = 24;  // large enough for the parallel path
+      g.infer_output();
+      CAPTURE(trial);
+      auto x = randn<T>({g.N, g.C, g.H, g.W}, rng());
+      Tensor<T> y({g.N, g.C, g.OH, g.OW}), yr(y.shape());
+      std::vector<std::int32_t> arg(size_t(y.size()));
+      nn::kernels::maxpool2d_forward(x.data(), y.data(), arg.data(), g);
+      naive::maxpool2d_forward(x.data(), yr.data(), g);
+      CHECK(worst(y.data(), yr.data(), y.size(), 1e-30, 0) <= 1.0);  // exact
+      const Tensor<T> ymax = y.clone();
+      nn::kernels::avgpool2d_forward(x.data(), y.data(), g);
+      naive::avgpool2d_forward(x.data(), yr.data(), g);
+      CHECK(worst(y.data(), yr.data(), y.size(), 1e-6, 1e-6) <= 1.0);
+
+      // backward: <dy, pool(x)> is linear for avg pool, so dx = pool^T dy;
+      // check against a finite difference of the naive forward.
+      auto dy = randn<T>(y.shape(), rng());
+      Tensor<T> dx(x.shape());
+      nn::kernels::avgpool2d_backward(dy.data(), dx.data(), g);
+      for (Index i = 0; i < x.size(); i += 1 + Index(rng.below(5))) {
+        Tensor<T> xp = x.clone();
+        xp[i] += T(1);
+        Tensor<T> y1(y.shape());
+        naive::avgpool2d_forward(xp.data(), y1.data(), g);
+        double s = 0;
+        for (Index j = 0; j < y.size(); ++j) s += double(dy[j]) * (double(y1[j]) - double(yr[j]));
+        CHECK(double(dx[i]) == doctest::Approx(s).epsilon(1e-4));
+      }
+      nn::kernels::maxpool2d_backward(dy.data(), arg.data(), dx.data(), g);
+      Tensor<T> ref(x.shape());
+      for (Index j = 0; j < y.size(); ++j) {
+        const Index plane = j / (g.OH * g.OW);
+        ref[plane * g.H * g.W + arg[size_t(j)]] += dy[j];
+        CHECK(x[plane * g.H * g.W + arg[size_t(j)]] == ymax[j]);  // argmax points at the max
+      }
+      CHECK(worst(dx.data(), ref.data(), dx.size(), 1e-12, 1e-6) <= 1.0);
+    }
+  }
+  nn::set_num_threads(1);
+}

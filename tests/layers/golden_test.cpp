@@ -1,0 +1,85 @@
+// Layers against PyTorch golden values (tests/golden/make_golden.py), in
+// double (tight) and float (loose).
+#include "../support/test_util.hpp"
+
+using namespace testutil;
+
+TEST_CASE_TEMPLATE("Conv2D matches PyTorch: stride, padding, dilation", T, double, float) {
+  const double tol = std::is_same<T, float>::value ? 2e-4 : 1e-10;
+  Golden g("conv2d");
+  for (std::string name : {"basic", "stride2_pad1", "dilation2_pad2", "stride21_pad01"}) {
+    CAPTURE(name);
+    const auto& cfg = g[name + ".cfg"];
+    auto x = g.as<T>(name + ".x"), w = g.as<T>(name + ".w");
+    nn::Conv2D<T> conv(w.dim(0), {w.dim(2), w.dim(3)}, {Index(cfg[0]), Index(cfg[1])},
+                       nn::Padding(Index(cfg[2]), Index(cfg[3])), {Index(cfg[4]), Index(cfg[5])});
+    nn::Rng rng(0);
+    conv.build(x.shape().tail(), rng);
+    conv.weight().copy_from(w);
+    conv.bias().copy_from(g.as<T>(name + ".b"));
+    const auto& y = conv.forward(x, true);
+    check_close(y, g[name + ".y"], tol, tol, name + " y");
+    conv.zero_grad();
+    const auto& dx = conv.backward(x, y, g.as<T>(name + ".dy"));
+    check_close(dx, g[name + ".dx"], tol, tol, name + " dx");
+    check_close(*conv.parameters()[0].grad, g[name + ".dw"], tol * 10, tol, name + " dw");
+    check_close(*conv.parameters()[1].grad, g[name + ".db"], tol * 10, tol, name + " db");
+  }
+}
+
+TEST_CASE_TEMPLATE("MaxPool2D matches PyTorch", T, double, float) {
+  Golden g("maxpool2d");
+  for (std::string name : {"k2s2", "k3s2p1", "k3s1"}) {
+    CAPTURE(name);
+    const auto& cfg = g[name + ".cfg"];
+    nn::MaxPool2D<T> pool{Index(cfg[0]), Index(cfg[1]), Index(cfg[2])};
+    auto x = g.as<T>(name + ".x");
+    nn::Rng rng(0);
+    pool.build(x.shape().tail(), rng);
+    const auto& y = pool.forward(x, true);
+    check_close(y, g[name + ".y"], 1e-7, 1e-7, name + " y");
+    const auto& dx = pool.backward(x, y, g.as<T>(name + ".dy"));
+    check_close(dx, g[name + ".dx"], 1e-6, 1e-6, name + " dx");
+  }
+}
+
+TEST_CASE_TEMPLATE("BatchNorm matches PyTorch in training and eval, with running statistics", T, double, float) {
+  const double tol = std::is_same<T, float>::value ? 1e-4 : 1e-10;
+  Golden g("batchnorm");
+  for (std::string name : {"conv", "dense"}) {
+    CAPTURE(name);
+    auto x = g.as<T>(name + ".x");
+    nn::BatchNorm<T> bn;  // PyTorch defaults: momentum 0.1, eps 1e-5
+    nn::Rng rng(0);
+    bn.build(x.shape().tail(), rng);
+    bn.parameters()[0].value->copy_from(g.as<T>(name + ".gamma"));
+    bn.parameters()[1].value->copy_from(g.as<T>(name + ".beta"));
+    bn.zero_grad();
+    const auto& y = bn.forward(x, true);
+    check_close(y, g[name + ".y_train"], tol, tol, name + " y_train");
+    const auto& dx = bn.backward(x, y, g.as<T>(name + ".dy"));
+    check_close(dx, g[name + ".dx"], tol, tol, name + " dx");
+    check_close(*bn.parameters()[0].grad, g[name + ".dgamma"], tol, tol, name + " dgamma");
+    check_close(*bn.parameters()[1].grad, g[name + ".dbeta"], tol, tol, name + " dbeta");
+    bn.forward(g.as<T>(name + ".x2"), true);
+    check_close(bn.running_mean(), g[name + ".running_mean"], tol, tol, name + " running_mean");
+    check_close(bn.running_var(), g[name + ".running_var"], tol, tol, name + " running_var");
+    check_close(bn.forward(g.as<T>(name + ".x3"), false), g[name + ".y_eval"], tol, tol, name + " y_eval");
+  }
+}
+
+TEST_CASE_TEMPLATE("ELU and SELU match PyTorch", T, double, float) {
+  const double tol = std::is_same<T, float>::value ? 1e-5 : 1e-12;
+  Golden g("activations");
+  auto x = g.as<T>("x");
+  nn::Rng rng(0);
+  nn::ELU<T> elu1(1.0), elu05(0.5);
+  nn::SELU<T> selu;
+  std::vector<std::pair<std::string, nn::Layer<T>*>> cases{{"elu1", &elu1}, {"elu05", &elu05}, {"selu", &selu}};
+  for (auto& [name, layer] : cases) {
+    layer->build(x.shape().tail(), rng);
+    const auto& y = layer->forward(x, true);
+    check_close(y, g[name + ".y"], tol, tol, name + " y");
+    check_close(layer->backward(x, y, g.as<T>(name + ".dy")), g[name + ".dx"], tol, tol, name + " dx");
+  }
+}

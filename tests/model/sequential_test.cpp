@@ -1,0 +1,177 @@
+#include "../support/test_util.hpp"
+
+using namespace testutil;
+using F = float;
+
+namespace {
+// Two Gaussian blobs per class in `dims` dimensions: linearly separable
+// enough for an MLP, and as images for a convnet.
+void make_blobs(Index n, Index classes, const Shape& sample, std::uint64_t seed, Tensor<F>& x, Tensor<F>& y) {
+  nn::Rng rng(seed);
+  x = Tensor<F>(sample.with_batch(n));
+  y = Tensor<F>({n});
+  const Index d = sample.size();
+  Tensor<F> centers({classes, d});
+  centers.fill_normal(rng, 0, 1);
+  for (Index i = 0; i < n; ++i) {
+    const Index c = Index(rng.below(std::uint64_t(classes)));
+    y[i] = F(c);
+    for (Index j = 0; j < d; ++j) x[i * d + j] = centers(c, j) + F(rng.normal(0, 0.7));
+  }
+}
+
+double train_and_score(nn::Sequential<F>& model, const Tensor<F>& x, const Tensor<F>& y, int epochs, Index batch,
+                       double lr) {
+  nn::SoftmaxCrossEntropy<F> loss;
+  nn::AdamOptions o;
+  o.lr = lr;
+  nn::Adam<F> opt(model.parameters(), o);
+  const Index n = x.dim(0), d = x.size() / n;
+  Tensor<F> xb, yb, g;
+  for (int e = 0; e < epochs; ++e)
+    for (Index s = 0; s < n; s += batch) {
+      const Index b = std::min(batch, n - s);
+      xb.resize(x.shape().tail().with_batch(b));
+      yb.resize(Shape{b});
+      std::copy(x.data() + s * d, x.data() + (s + b) * d, xb.data());
+      std::copy(y.data() + s, y.data() + s + b, yb.data());
+      model.zero_grad();
+      loss.compute(model.forward(xb, true), yb, &g);
+      model.backward(g);
+      opt.step();
+    }
+  const auto& out = model.forward(x, false);
+  Index correct = 0;
+  for (Index i = 0; i < n; ++i) {
+    Index best = 0;
+    for (Index c = 1; c < out.dim(1); ++c)
+      if (out(i, c) > out(i, best)) best = c;
+    correct += best == Index(y[i]);
+  }
+  return double(correct) / double(n);
+}
+}  // namespace
+
+TEST_CASE("a small MLP learns a separable problem to > 95%") {
+  Tensor<F> x, y;
+  make_blobs(600, 4, Shape{10}, 1, x, y);
+  nn::Sequential<F> m(Shape{10}, 1);
+  m.add(nn::Dense<F>(32));
+  m.add(nn::ReLU<F>());
+  m.add(nn::Dense<F>(4));
+  CHECK(train_and_score(m, x, y, 15, 32, 1e-2) > 0.95);
+}
+
+TEST_CASE("a small convnet learns a separable problem to > 95%") {
+  Tensor<F> x, y;
+  make_blobs(400, 3, Shape{1, 8, 8}, 2, x, y);
+  nn::Sequential<F> m(Shape{1, 8, 8}, 2);
+  m.add<nn::Conv2D<F>>(8, 3, 1, nn::Padding::same());
+  m.add(nn::BatchNorm<F>());
+  m.add(nn::ReLU<F>());
+  m.add(nn::MaxPool2D<F>(2));
+  m.add(nn::Dropout<F>(0.1));
+  m.add(nn::Flatten<F>());
+  m.add(nn::Dense<F>(3));
+  CHECK(train_and_score(m, x, y, 10, 32, 5e-3) > 0.95);
+}
+
+TEST_CASE("shape inference names the layer index, type and both shapes") {
+  nn::Sequential<F> m(Shape{1, 28, 28});
+  m.add<nn::Conv2D<F>>(8, 5);
+  m.add(nn::MaxPool2D<F>(2));
+  CHECK(m.output_shape() == Shape{8, 12, 12});
+  CHECK_THROWS_WITH_AS(m.add<nn::Conv2D<F>>(4, 13),
+                       doctest::Contains("Sequential: layer 2 Conv2D(4, 13, stride 1, valid) cannot take input shape "
+                                         "(N, 8, 12, 12) from layer 1 MaxPool2D(2, stride 2)"),
+                       std::invalid_argument);
+  CHECK(m.size() == 2);  // the failed layer was not added
+  nn::Sequential<F> lazy;
+  lazy.add<nn::Conv2D<F>>(3, 3);
+  CHECK_THROWS_WITH_AS(lazy.forward(Tensor<F>({2, 4}), true),
+                       doctest::Contains("layer 0 Conv2D(3, 3, stride 1, valid) cannot take input shape (N, 4)"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("Sequential rejects bad input") {
+  nn::Sequential<F> m(Shape{4});
+  m.add(nn::Dense<F>(2));
+  CHECK_THROWS_WITH_AS(m.forward(Tensor<F>({3, 5})), doctest::Contains("expected input (N, 4) but got (3, 5)"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(m.forward(Tensor<F>({0, 4})), doctest::Contains("empty batch"), std::invalid_argument);
+  auto x = Tensor<F>({2, 4});
+  x[5] = NAN;
+  CHECK_THROWS_WITH_AS(m.forward(x), doctest::Contains("input element 5 is nan"), std::invalid_argument);
+  nn::Sequential<F> fresh(Shape{4});
+  fresh.add(nn::Dense<F>(2));
+  CHECK_THROWS_AS(fresh.backward(Tensor<F>({2, 2})), std::logic_error);
+  m.forward(Tensor<F>({2, 4}));
+  CHECK_THROWS_WITH_AS(m.backward(Tensor<F>({2, 3})), doctest::Contains("does not match output shape (2, 2)"),
+                       std::invalid_argument);
+}
+
+TEST_CASE("summary lists layers, shapes and parameter counts like Keras") {
+  // The grocery blog's model: 40,453 parameters, 64 of them non-trainable.
+  nn::Sequential<F> m(Shape{3, 104, 104});
+  m.add(nn::ZeroPadding2D<F>(1));
+  m.add<nn::Conv2D<F>>(32, 3);
+  m.add(nn::BatchNorm<F>());
+  m.add(nn::MaxPool2D<F>(2));
+  m.add(nn::Dropout<F>(0.2));
+  for (int i = 0; i < 4; ++i) {
+    m.add<nn::Conv2D<F>>(32, 3);
+    m.add(nn::MaxPool2D<F>(2));
+    m.add(nn::Dropout<F>(0.2));
+  }
+  m.add(nn::Flatten<F>());
+  m.add(nn::Dense<F>(64));
+  m.add(nn::ReLU<F>());
+  m.add(nn::Dropout<F>(0.2));
+  m.add(nn::Dense<F>(5));
+  const std::string s = m.summary();
+  CHECK(s.find("Total params: 40,453") != std::string::npos);
+  CHECK(s.find("Trainable params: 40,389") != std::string::npos);
+  CHECK(s.find("Non-trainable params: 64") != std::string::npos);
+  CHECK(s.find("(N, 32, 104, 104)") != std::string::npos);
+  CHECK(s.find("(N, 32, 1, 1)") != std::string::npos);
+  CHECK(m.output_shape() == Shape{5});
+}
+
+TEST_CASE("parameters are named by layer index; clone is deep") {
+  nn::Sequential<F> m(Shape{3}, 5);
+  m.add(nn::Dense<F>(4));
+  m.add(nn::BatchNorm<F>());
+  m.add(nn::Dense<F>(2, false));
+  std::vector<std::string> names;
+  for (auto& p : m.parameters()) names.push_back(p.name);
+  CHECK(names == std::vector<std::string>{"0.weight", "0.bias", "1.weight", "1.bias", "2.weight"});
+  CHECK(m.buffers().size() == 2);
+  auto c = m.clone();
+  auto x = randn<F>({4, 3}, 1);
+  Tensor<F> a = m.forward(x, false).clone();
+  CHECK(worst(a.data(), c.forward(x, false).data(), a.size(), 0, 0) <= 1.0);
+  m.parameters()[0].value->fill(0);
+  CHECK(worst(a.data(), c.forward(x, false).data(), a.size(), 0, 0) <= 1.0);
+}
+
+TEST_CASE("same seed, one thread: two training runs give identical weights") {
+  nn::set_num_threads(1);
+  auto run = [] {
+    Tensor<F> x, y;
+    make_blobs(96, 3, Shape{2, 6, 6}, 3, x, y);
+    nn::Sequential<F> m(Shape{2, 6, 6}, 77);
+    m.add<nn::Conv2D<F>>(4, 3);
+    m.add(nn::BatchNorm<F>());
+    m.add(nn::ELU<F>());
+    m.add(nn::Dropout<F>(0.3));
+    m.add(nn::Flatten<F>());
+    m.add(nn::Dense<F>(3));
+    train_and_score(m, x, y, 3, 16, 1e-2);
+    std::vector<F> w;
+    for (auto& p : m.parameters()) w.insert(w.end(), p.value->begin(), p.value->end());
+    return w;
+  };
+  const auto a = run(), b = run();
+  REQUIRE(a.size() == b.size());
+  CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(F)) == 0);
+}

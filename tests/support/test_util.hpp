@@ -1,0 +1,171 @@
+// tests/support/test_util.hpp — helpers shared by the tests: random tensors,
+// closeness checks, finite-difference gradient checks, golden fixtures.
+#pragma once
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+
+#include <nn/nn.hpp>
+
+namespace testutil {
+using nn::Index;
+using nn::Shape;
+using nn::Tensor;
+
+template <class T = double>
+Tensor<T> randn(const Shape& s, std::uint64_t seed, double stddev = 1.0) {
+  Tensor<T> t(s);
+  nn::Rng r(seed);
+  t.fill_normal(r, 0.0, stddev);
+  return t;
+}
+
+// Largest |a - b| / (atol + rtol * max(|a|, |b|)); <= 1 means close.
+template <class A, class B>
+double worst(const A* a, const B* b, Index n, double atol, double rtol, Index* where = nullptr) {
+  double w = 0;
+  for (Index i = 0; i < n; ++i) {
+    const double x = double(a[i]), y = double(b[i]);
+    const double r = std::abs(x - y) / (atol + rtol * std::max(std::abs(x), std::abs(y)));
+    if (!(r <= w)) {  // also catches NaN
+      w = std::isnan(r) ? INFINITY : r;
+      if (where) *where = i;
+    }
+  }
+  return w;
+}
+
+template <class A, class B>
+void check_close(const Tensor<A>& a, const Tensor<B>& b, double atol, double rtol, const std::string& what) {
+  INFO(what);
+  REQUIRE_MESSAGE(a.shape() == b.shape(), a.shape().str() << " vs " << b.shape().str());
+  Index at = 0;
+  const double w = worst(a.data(), b.data(), a.size(), atol, rtol, &at);
+  CHECK_MESSAGE(w <= 1.0, what << ": element " << at << " is " << double(a[at]) << ", expected " << double(b[at]));
+}
+
+// Finite-difference gradient check of a layer in double.
+// f(x, θ) = sum(forward(x) * R) for a fixed random R, so dL/dy = R.
+// Checks dL/dx and every parameter gradient by central differences.
+struct GradCheck {
+  double h = 1e-6, atol = 1e-7, rtol = 1e-5;
+  bool training = true;
+  std::uint64_t seed = 7;
+};
+
+inline void check_layer_gradients(nn::Layer<double>& layer, const Tensor<double>& x0, const GradCheck& o = {}) {
+  Tensor<double> x = x0.clone();
+  auto fwd = [&]() -> const Tensor<double>& {
+    layer.seed(o.seed);  // dropout draws the same mask every time
+    return layer.forward(x, o.training);
+  };
+  const Tensor<double>& y0 = fwd();
+  Tensor<double> R = randn(y0.shape(), 99);
+  auto f = [&]() {
+    const Tensor<double>& y = fwd();
+    double s = 0;
+    for (Index i = 0; i < y.size(); ++i) s += y[i] * R[i];
+    return s;
+  };
+  // analytic
+  layer.zero_grad();
+  const Tensor<double>& y = fwd();
+  Tensor<double> dx = layer.backward(x, y, R).clone();
+  std::vector<Tensor<double>> pgrads;
+  for (auto& p : layer.parameters()) pgrads.push_back(p.grad->clone());
+  // numeric, input
+  Tensor<double> num(x.shape());
+  for (Index i = 0; i < x.size(); ++i) {
+    const double v = x[i];
+    x[i] = v + o.h;
+    const double fp = f();
+    x[i] = v - o.h;
+    const double fm = f();
+    x[i] = v;
+    num[i] = (fp - fm) / (2 * o.h);
+  }
+  check_close(dx, num, o.atol, o.rtol, layer.describe() + " dL/dx");
+  // numeric, parameters
+  auto params = layer.parameters();
+  for (std::size_t k = 0; k < params.size(); ++k) {
+    Tensor<double>& w = *params[k].value;
+    Tensor<double> pn(w.shape());
+    for (Index i = 0; i < w.size(); ++i) {
+      const double v = w[i];
+      w[i] = v + o.h;
+      const double fp = f();
+      w[i] = v - o.h;
+      const double fm = f();
+      w[i] = v;
+      pn[i] = (fp - fm) / (2 * o.h);
+    }
+    check_close(pgrads[k], pn, o.atol, o.rtol, layer.describe() + " dL/d" + params[k].name);
+  }
+}
+
+// Finite-difference check of a loss's gradient with respect to its prediction.
+inline void check_loss_gradient(const nn::Loss<double>& loss, const Tensor<double>& pred0, const Tensor<double>& target,
+                                double h = 1e-6, double atol = 1e-8, double rtol = 1e-5) {
+  Tensor<double> pred = pred0.clone(), g;
+  loss.compute(pred, target, &g);
+  Tensor<double> num(pred.shape());
+  for (Index i = 0; i < pred.size(); ++i) {
+    const double v = pred[i];
+    pred[i] = v + h;
+    const double fp = loss(pred, target);
+    pred[i] = v - h;
+    const double fm = loss(pred, target);
+    pred[i] = v;
+    num[i] = (fp - fm) / (2 * h);
+  }
+  check_close(g, num, atol, rtol, loss.name() + " gradient");
+}
+
+// Golden fixtures written by tests/golden/make_golden.py.
+class Golden {
+ public:
+  explicit Golden(const std::string& name) {
+    const std::string path = std::string(NN_GOLDEN_DIR) + "/" + name + ".txt";
+    std::ifstream in(path);
+    REQUIRE_MESSAGE(in.good(), "cannot open fixture " << path);
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.empty() || line[0] == '#') continue;
+      std::istringstream hs(line);
+      std::string key;
+      int rank = 0;
+      hs >> key >> rank;
+      Shape s;
+      for (int i = 0; i < rank; ++i) {
+        Index d;
+        hs >> d;
+        s.push_back(d);
+      }
+      std::getline(in, line);
+      std::istringstream vs(line);
+      Tensor<double> t(s);
+      for (Index i = 0; i < t.size(); ++i) vs >> t[i];
+      REQUIRE_MESSAGE(!vs.fail(), "short record " << key << " in " << path);
+      data_.emplace(key, std::move(t));
+    }
+  }
+  const Tensor<double>& operator[](const std::string& key) const {
+    auto it = data_.find(key);
+    if (it == data_.end()) throw std::runtime_error("fixture has no record " + key);
+    return it->second;
+  }
+  template <class T>
+  Tensor<T> as(const std::string& key) const {
+    return (*this)[key].template cast<T>();
+  }
+
+ private:
+  std::map<std::string, Tensor<double>> data_;
+};
+
+}  // namespace testutil
