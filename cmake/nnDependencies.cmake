@@ -22,6 +22,11 @@ if(NOT TARGET nn::stb)
     INTERFACE_INCLUDE_DIRECTORIES "${NN_STB_INCLUDE_DIR}")
 endif()
 
+find_package(ZLIB QUIET)
+if(NOT TARGET ZLIB::ZLIB)
+  message(FATAL_ERROR "nn: zlib not found (reads .gz datasets). On Debian/Ubuntu: apt-get install zlib1g-dev")
+endif()
+
 if(NN_USE_OPENMP)
   find_package(OpenMP QUIET COMPONENTS CXX)
   if(NOT OpenMP_CXX_FOUND)

@@ -1,6 +1,8 @@
 // nn/nn.hpp — umbrella header: everything in the nn library.
 #pragma once
 
+#include "nn/config.hpp"
+
 #include "nn/tensor/random.hpp"
 #include "nn/tensor/shape.hpp"
 #include "nn/tensor/tensor.hpp"
@@ -38,3 +40,6 @@
 #include "nn/optim/sgd.hpp"
 
 #include "nn/model/sequential.hpp"
+
+#include "nn/data/find_dataset.hpp"
+#include "nn/data/idx.hpp"

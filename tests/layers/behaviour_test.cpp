@@ -41,7 +41,7 @@ TEST_CASE("Dropout masks are reproducible from the seed") {
   for (Index i = 0; i < x.size(); ++i) REQUIRE(ya[i] == yb[i]);
 }
 
-TEST_CASE("BatchNorm: eval uses running statistics; training on one value per channel is an error") {
+TEST_CASE("BatchNorm: eval uses running statistics, training on one value per channel is an error") {
   nn::BatchNorm<F> bn;
   nn::Rng rng(0);
   bn.build(Shape{3}, rng);

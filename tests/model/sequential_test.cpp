@@ -137,7 +137,7 @@ TEST_CASE("summary lists layers, shapes and parameter counts like Keras") {
   CHECK(m.output_shape() == Shape{5});
 }
 
-TEST_CASE("parameters are named by layer index; clone is deep") {
+TEST_CASE("parameters are named by layer index, clone is deep") {
   nn::Sequential<F> m(Shape{3}, 5);
   m.add(nn::Dense<F>(4));
   m.add(nn::BatchNorm<F>());

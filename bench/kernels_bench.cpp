@@ -1,0 +1,137 @@
+// Kernel benchmarks (Google Benchmark). Counters report GFLOP/s or GB/s.
+//   ./nn_bench_kernels --benchmark_counters_tabular=true
+// Threads: NN_THREADS=1|2 (default: OpenMP's default, all cores).
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <nn/nn.hpp>
+
+namespace {
+using nn::Index;
+
+void setup_threads() {
+  if (const char* t = std::getenv("NN_THREADS")) nn::set_num_threads(std::atoi(t));
+}
+
+template <class T>
+std::vector<T> random_vec(Index n, std::uint64_t seed) {
+  nn::Rng r(seed);
+  std::vector<T> v(static_cast<std::size_t>(n));
+  for (auto& x : v) x = static_cast<T>(r.normal());
+  return v;
+}
+
+void BM_sgemm(benchmark::State& st) {
+  setup_threads();
+  const Index n = st.range(0);
+  auto a = random_vec<float>(n * n, 1), b = random_vec<float>(n * n, 2), c = random_vec<float>(n * n, 3);
+  for (auto _ : st) {
+    nn::kernels::gemm<float>(false, false, n, n, n, 1.f, a.data(), n, b.data(), n, 0.f, c.data(), n);
+    benchmark::ClobberMemory();
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(n) * double(n) * double(n), benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_sgemm)->Arg(256)->Arg(512)->Arg(1024)->Arg(2048)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The conv workload: N=32, 64->64 channels, 56x56, 3x3, pad 1.
+nn::kernels::Conv2DGeom conv_geom(Index N) {
+  nn::kernels::Conv2DGeom g;
+  g.N = N, g.C = 64, g.H = 56, g.W = 56, g.OC = 64, g.KH = 3, g.KW = 3;
+  g.PT = g.PB = g.PL = g.PR = 1;
+  g.infer_output();
+  return g;
+}
+double conv_flops(const nn::kernels::Conv2DGeom& g) {
+  return 2.0 * double(g.N * g.OC * g.OH * g.OW) * double(g.C * g.KH * g.KW);
+}
+
+void BM_conv2d_forward(benchmark::State& st) {
+  setup_threads();
+  const auto g = conv_geom(st.range(0));
+  auto x = random_vec<float>(g.N * g.C * g.H * g.W, 1), w = random_vec<float>(g.OC * g.C * 9, 2);
+  auto b = random_vec<float>(g.OC, 3);
+  std::vector<float> y(static_cast<std::size_t>(g.N * g.OC * g.OH * g.OW));
+  nn::kernels::ConvWorkspace<float> ws;
+  for (auto _ : st) {
+    nn::kernels::conv2d_forward(x.data(), w.data(), b.data(), y.data(), g, ws);
+    benchmark::ClobberMemory();
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(conv_flops(g), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_conv2d_forward)->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// forward + backward (data, weights, bias): 3x the forward FLOPs
+void BM_conv2d_forward_backward(benchmark::State& st) {
+  setup_threads();
+  const auto g = conv_geom(st.range(0));
+  auto x = random_vec<float>(g.N * g.C * g.H * g.W, 1), w = random_vec<float>(g.OC * g.C * 9, 2);
+  auto b = random_vec<float>(g.OC, 3);
+  std::vector<float> y(static_cast<std::size_t>(g.N * g.OC * g.OH * g.OW)), dx(x.size()), dw(w.size()), db(b.size());
+  auto dy = random_vec<float>(Index(y.size()), 4);
+  nn::kernels::ConvWorkspace<float> ws;
+  for (auto _ : st) {
+    nn::kernels::conv2d_forward(x.data(), w.data(), b.data(), y.data(), g, ws);
+    nn::kernels::conv2d_backward(x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(), g, ws);
+    benchmark::ClobberMemory();
+  }
+  st.counters["GFLOP/s"] = benchmark::Counter(3 * conv_flops(g), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_conv2d_forward_backward)->Arg(32)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_maxpool2d_forward(benchmark::State& st) {
+  setup_threads();
+  nn::kernels::Pool2DGeom g;
+  g.N = 32, g.C = 64, g.H = 56, g.W = 56;
+  g.infer_output();
+  auto x = random_vec<float>(g.N * g.C * g.H * g.W, 1);
+  std::vector<float> y(static_cast<std::size_t>(g.N * g.C * g.OH * g.OW));
+  std::vector<std::int32_t> arg(y.size());
+  for (auto _ : st) {
+    nn::kernels::maxpool2d_forward(x.data(), y.data(), arg.data(), g);
+    benchmark::ClobberMemory();
+  }
+  st.counters["GB/s"] = benchmark::Counter(double((x.size() + y.size() * 2) * 4), benchmark::Counter::kIsIterationInvariantRate,
+                                           benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_maxpool2d_forward)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_batchnorm_stats(benchmark::State& st) {
+  setup_threads();
+  const Index N = 32, C = 64, S = 56 * 56;
+  auto x = random_vec<float>(N * C * S, 1);
+  std::vector<float> m(C), v(C);
+  for (auto _ : st) {
+    nn::kernels::batchnorm_stats(x.data(), N, C, S, m.data(), v.data());
+    benchmark::ClobberMemory();
+  }
+  st.counters["GB/s"] = benchmark::Counter(double(x.size() * 4 * 2), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_batchnorm_stats)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_relu_forward(benchmark::State& st) {
+  const Index n = 32 * 64 * 56 * 56;
+  auto x = random_vec<float>(n, 1);
+  std::vector<float> y(x.size());
+  for (auto _ : st) {
+    nn::kernels::relu_forward(x.data(), y.data(), n);
+    benchmark::ClobberMemory();
+  }
+  st.counters["GB/s"] = benchmark::Counter(double(n * 8), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_relu_forward)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_softmax_cross_entropy(benchmark::State& st) {
+  const Index N = 128, C = 1000;
+  nn::Tensor<float> x({N, C}), labels({N}), g;
+  nn::Rng r(1);
+  x.fill_normal(r, 0, 1);
+  for (Index i = 0; i < N; ++i) labels[i] = float(i % C);
+  nn::SoftmaxCrossEntropy<float> ce;
+  for (auto _ : st) benchmark::DoNotOptimize(ce.compute(x, labels, &g));
+  st.counters["GB/s"] = benchmark::Counter(double(N * C * 4 * 2), benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_softmax_cross_entropy)->Unit(benchmark::kMicrosecond)->UseRealTime();
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,40 @@
+// nn/config.hpp — library version and a description of the build, for
+// programs to print: compiler, C++ standard, OpenMP threads, SIMD
+// instruction sets Eigen uses, and whether assertions are on.
+#pragma once
+#include <Eigen/Core>
+#include <sstream>
+#include <string>
+
+#include "nn/kernels/parallel.hpp"
+
+namespace nn {
+
+constexpr const char* kVersion = "0.1.0";
+
+inline std::string build_info() {
+  std::ostringstream os;
+  os << "nn " << kVersion << " | compiler: ";
+#if defined(__clang__)
+  os << "clang " << __clang_major__ << "." << __clang_minor__ << "." << __clang_patchlevel__;
+#elif defined(__GNUC__)
+  os << "g++ " << __GNUC__ << "." << __GNUC_MINOR__ << "." << __GNUC_PATCHLEVEL__;
+#else
+  os << "unknown";
+#endif
+  os << " | C++" << (__cplusplus / 100 % 100) << " | OpenMP: ";
+#ifdef _OPENMP
+  os << "on, " << num_threads() << " threads";
+#else
+  os << "off";
+#endif
+  os << " | SIMD: " << Eigen::SimdInstructionSetsInUse() << " | assertions: ";
+#ifdef NDEBUG
+  os << "off (NDEBUG)";
+#else
+  os << "on";
+#endif
+  return os.str();
+}
+
+}  // namespace nn

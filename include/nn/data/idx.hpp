@@ -1,0 +1,159 @@
+// nn/data/idx.hpp — the IDX format of MNIST and Fashion-MNIST.
+//
+// An idx file is a big-endian header — magic 0x0000 TT NN (TT = element type,
+// 0x08 for unsigned bytes; NN = number of dimensions), then NN uint32
+// dimensions — followed by the raw elements. Files may be gzip-compressed;
+// zlib reads both forms.
+//
+//   read_idx(path)                      -> IdxFile {dims, bytes}, validated
+//   load_idx_images<T>(path)            -> (N, 1, H, W), pixels scaled to [0, 1]
+//   load_idx_labels<T>(path)            -> (N) labels as T
+//   load_mnist<T>(dir)                  -> {train_x, train_y, test_x, test_y}
+// Errors (missing file, bad magic, wrong dimension count, truncated data,
+// trailing bytes, corrupt gzip) throw std::runtime_error naming the file.
+#pragma once
+#include <zlib.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "nn/tensor/tensor.hpp"
+
+namespace nn::data {
+
+struct IdxFile {
+  std::vector<Index> dims;
+  std::vector<std::uint8_t> bytes;
+};
+
+namespace detail {
+struct GzFile {
+  gzFile f = nullptr;
+  std::string path;
+  explicit GzFile(const std::string& p) : path(p) {
+    f = gzopen(p.c_str(), "rb");
+    if (!f) throw std::runtime_error(p + ": cannot open file");
+  }
+  ~GzFile() {
+    if (f) gzclose(f);
+  }
+  GzFile(const GzFile&) = delete;
+  GzFile& operator=(const GzFile&) = delete;
+  // Reads exactly n bytes or throws with `what` in the message.
+  void read(void* dst, std::size_t n, const std::string& what) {
+    auto* p = static_cast<unsigned char*>(dst);
+    std::size_t got = 0;
+    while (got < n) {
+      const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n - got, 1u << 30));
+      const int r = gzread(f, p + got, chunk);
+      if (r < 0) {
+        int err = 0;
+        const char* msg = gzerror(f, &err);
+        throw std::runtime_error(path + ": corrupt or unreadable data (" + std::string(msg ? msg : "zlib error") +
+                                 ") while reading " + what);
+      }
+      if (r == 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    if (got < n)
+      throw std::runtime_error(path + ": truncated: " + what + " needs " + std::to_string(n) + " bytes, file has " +
+                               std::to_string(got));
+  }
+  // True at a clean end of file; throws when a gzip stream ends early (a cut
+  // in the gzip trailer still yields all the data, but is corruption).
+  bool at_end() {
+    unsigned char c;
+    const int r = gzread(f, &c, 1);
+    int err = Z_OK;
+    gzerror(f, &err);
+    if (r < 0 || (err != Z_OK && err != Z_STREAM_END))
+      throw std::runtime_error(path + ": corrupt or truncated gzip stream at the end of the file");
+    return r == 0;
+  }
+};
+inline std::uint32_t be32(const unsigned char* b) {
+  return (std::uint32_t(b[0]) << 24) | (std::uint32_t(b[1]) << 16) | (std::uint32_t(b[2]) << 8) | b[3];
+}
+// "name" or "name.gz", whichever exists.
+inline std::string with_gz(const std::string& p) {
+  std::error_code ec;
+  if (std::filesystem::exists(p, ec)) return p;
+  if (std::filesystem::exists(p + ".gz", ec)) return p + ".gz";
+  throw std::runtime_error(p + "(.gz): no such file");
+}
+}  // namespace detail
+
+// Reads and validates an unsigned-byte idx file with `expect_rank` dimensions
+// (0 = any).
+inline IdxFile read_idx(const std::string& path, int expect_rank = 0) {
+  detail::GzFile f(path);
+  unsigned char head[4];
+  f.read(head, 4, "the magic number");
+  if (head[0] != 0 || head[1] != 0)
+    throw std::runtime_error(path + ": bad magic number (not an idx file, or not decompressed)");
+  if (head[2] != 0x08)
+    throw std::runtime_error(path + ": element type 0x" + std::to_string(head[2]) + " is not unsigned byte (0x08)");
+  const int rank = head[3];
+  if (rank < 1 || rank > 4) throw std::runtime_error(path + ": bad magic number: " + std::to_string(rank) + " dimensions");
+  if (expect_rank && rank != expect_rank)
+    throw std::runtime_error(path + ": has " + std::to_string(rank) + " dimensions, expected " +
+                             std::to_string(expect_rank));
+  IdxFile out;
+  std::size_t total = 1;
+  for (int i = 0; i < rank; ++i) {
+    unsigned char b[4];
+    f.read(b, 4, "the header");
+    const std::uint32_t d = detail::be32(b);
+    if (d == 0 || d > (1u << 28)) throw std::runtime_error(path + ": implausible dimension " + std::to_string(d));
+    out.dims.push_back(static_cast<Index>(d));
+    total *= d;
+    if (total > (std::size_t(1) << 34)) throw std::runtime_error(path + ": header claims more than 16 GiB of data");
+  }
+  out.bytes.resize(total);
+  f.read(out.bytes.data(), total, "the data the header announces");
+  if (!f.at_end()) throw std::runtime_error(path + ": trailing bytes after the data the header announces");
+  return out;
+}
+
+// (N, 1, H, W) with pixels / 255.
+template <class T = float>
+Tensor<T> load_idx_images(const std::string& path) {
+  IdxFile f = read_idx(path, 3);
+  Tensor<T> x({f.dims[0], 1, f.dims[1], f.dims[2]});
+  const T s = T(1) / T(255);
+  for (Index i = 0; i < x.size(); ++i) x[i] = static_cast<T>(f.bytes[static_cast<std::size_t>(i)]) * s;
+  return x;
+}
+
+template <class T = float>
+Tensor<T> load_idx_labels(const std::string& path) {
+  IdxFile f = read_idx(path, 1);
+  Tensor<T> y({f.dims[0]});
+  for (Index i = 0; i < y.size(); ++i) y[i] = static_cast<T>(f.bytes[static_cast<std::size_t>(i)]);
+  return y;
+}
+
+template <class T = float>
+struct Mnist {
+  Tensor<T> train_x, train_y, test_x, test_y;
+};
+
+// Loads MNIST or Fashion-MNIST (same file names) from `dir`.
+template <class T = float>
+Mnist<T> load_mnist(const std::string& dir) {
+  const std::string d = dir + "/";
+  Mnist<T> m;
+  m.train_x = load_idx_images<T>(detail::with_gz(d + "train-images-idx3-ubyte"));
+  m.train_y = load_idx_labels<T>(detail::with_gz(d + "train-labels-idx1-ubyte"));
+  m.test_x = load_idx_images<T>(detail::with_gz(d + "t10k-images-idx3-ubyte"));
+  m.test_y = load_idx_labels<T>(detail::with_gz(d + "t10k-labels-idx1-ubyte"));
+  if (m.train_x.dim(0) != m.train_y.dim(0) || m.test_x.dim(0) != m.test_y.dim(0))
+    throw std::runtime_error(dir + ": image and label counts differ (" + std::to_string(m.train_x.dim(0)) + "/" +
+                             std::to_string(m.train_y.dim(0)) + " train, " + std::to_string(m.test_x.dim(0)) + "/" +
+                             std::to_string(m.test_y.dim(0)) + " test)");
+  return m;
+}
+
+}  // namespace nn::data
