@@ -41,5 +41,22 @@
 
 #include "nn/model/sequential.hpp"
 
+#include "nn/data/augment.hpp"
+#include "nn/data/batch.hpp"
+#include "nn/data/dataset.hpp"
 #include "nn/data/find_dataset.hpp"
 #include "nn/data/idx.hpp"
+#include "nn/data/image_folder.hpp"
+#include "nn/data/split.hpp"
+
+#include "nn/io/atomic_file.hpp"
+#include "nn/io/json.hpp"
+#include "nn/io/layer_factory.hpp"
+#include "nn/io/plot.hpp"
+#include "nn/io/serialize.hpp"
+
+#include "nn/train/callbacks.hpp"
+#include "nn/train/fit.hpp"
+#include "nn/train/history.hpp"
+#include "nn/train/metrics.hpp"
+#include "nn/train/progress.hpp"

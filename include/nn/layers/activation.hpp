@@ -54,6 +54,7 @@ class LeakyReLU : public detail::Pointwise<T, LeakyReLU<T>> {
     os << "LeakyReLU(" << slope_ << ")";
     return os.str();
   }
+  void add_config(LayerConfig& c) const override { c.set("slope", double(slope_)); }
   void apply(const Tensor<T>& x, Tensor<T>& y) { kernels::leaky_relu_forward(x.data(), y.data(), x.size(), slope_); }
   void grad(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy, Tensor<T>& dx) {
     kernels::leaky_relu_backward(x.data(), dy.data(), dx.data(), x.size(), slope_);
@@ -73,6 +74,7 @@ class ELU : public detail::Pointwise<T, ELU<T>> {
     os << "ELU(" << alpha_ << ")";
     return os.str();
   }
+  void add_config(LayerConfig& c) const override { c.set("alpha", double(alpha_)); }
   void apply(const Tensor<T>& x, Tensor<T>& y) { kernels::elu_forward(x.data(), y.data(), x.size(), alpha_); }
   void grad(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy, Tensor<T>& dx) {
     kernels::elu_backward(x.data(), y.data(), dy.data(), dx.data(), x.size(), alpha_);

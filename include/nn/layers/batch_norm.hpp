@@ -39,6 +39,10 @@ class BatchNorm : public Layer<T> {
   Tensor<T>& running_var() { return rvar_; }
 
  protected:
+  void add_config(LayerConfig& c) const override {
+    c.set("momentum", momentum_);
+    c.set("eps", eps_);
+  }
   Shape do_build(const Shape& in, Rng&) override {
     if (in.rank() < 1) this->fail_shape(in, "has no channel dimension");
     C_ = in[0];

@@ -69,6 +69,16 @@ class Conv2D : public Layer<T> {
   const kernels::Conv2DGeom& geometry() const { return g_; }
 
  protected:
+  void add_config(LayerConfig& c) const override {
+    c.set("filters", double(filters_));
+    c.set("kernel_h", double(k_.h)), c.set("kernel_w", double(k_.w));
+    c.set("stride_h", double(s_.h)), c.set("stride_w", double(s_.w));
+    c.set("padding_mode", double(pad_.mode));
+    c.set("pad_top", double(pad_.top)), c.set("pad_bottom", double(pad_.bottom));
+    c.set("pad_left", double(pad_.left)), c.set("pad_right", double(pad_.right));
+    c.set("dilation_h", double(d_.h)), c.set("dilation_w", double(d_.w));
+    c.set("bias", has_bias_);
+  }
   Shape do_build(const Shape& in, Rng& rng) override {
     if (in.rank() != 3) this->fail_shape(in, "is not (C, H, W)");
     g_ = kernels::Conv2DGeom{};

@@ -29,6 +29,10 @@ class Dense : public Layer<T> {
   Tensor<T>& bias() { return b_; }
 
  protected:
+  void add_config(LayerConfig& c) const override {
+    c.set("units", double(units_));
+    c.set("bias", has_bias_);
+  }
   Shape do_build(const Shape& in, Rng& rng) override {
     if (in.rank() < 1) this->fail_shape(in, "has no feature dimension");
     in_ = in[in.rank() - 1];

@@ -25,6 +25,7 @@ class Dropout : public Layer<T> {
   double rate() const { return rate_; }
 
  protected:
+  void add_config(LayerConfig& c) const override { c.set("rate", rate_); }
   Shape do_build(const Shape& in, Rng& rng) override {
     rng_ = rng.split();
     return in;

@@ -25,6 +25,10 @@ class Embedding : public Layer<T> {
   Tensor<T>& weight() { return w_; }
 
  protected:
+  void add_config(LayerConfig& c) const override {
+    c.set("num", double(num_));
+    c.set("dim", double(dim_));
+  }
   Shape do_build(const Shape& in, Rng& rng) override {
     w_ = Tensor<T>({num_, dim_});
     dw_ = Tensor<T>({num_, dim_});

@@ -60,6 +60,19 @@
 namespace nn {
 
 // A trainable parameter: its value and the gradient accumulated for it.
+// A layer's hyper-parameters as (key, number) pairs: enough to rebuild the
+// layer with make_layer() (nn/io/layer_factory.hpp) before loading weights.
+struct LayerConfig {
+  std::string type;
+  std::vector<std::pair<std::string, double>> values;
+  void set(const std::string& k, double v) { values.emplace_back(k, v); }
+  double get(const std::string& k) const {
+    for (const auto& kv : values)
+      if (kv.first == k) return kv.second;
+    throw std::invalid_argument("layer config for " + type + " has no '" + k + "'");
+  }
+};
+
 template <class T>
 struct Param {
   std::string name;
@@ -90,6 +103,13 @@ class Layer {
   virtual std::string type() const = 0;
   // Type plus hyper-parameters, e.g. "Conv2D(32, 3x3, stride 1, same)".
   virtual std::string describe() const { return type(); }
+  // Hyper-parameters for serialization (type() plus add_config()).
+  LayerConfig config() const {
+    LayerConfig c;
+    c.type = type();
+    add_config(c);
+    return c;
+  }
 
   Shape build(const Shape& in, Rng& rng) {
     if (built_ && in == in_shape_) return out_shape_;
@@ -137,6 +157,7 @@ class Layer {
       : in_shape_(o.in_shape_), out_shape_(o.out_shape_), built_(o.built_), input_grad_(o.input_grad_) {}
   Layer& operator=(const Layer&) = delete;
 
+  virtual void add_config(LayerConfig&) const {}
   virtual Shape do_build(const Shape& in, Rng& rng) = 0;
   virtual const Tensor<T>& do_forward(const Tensor<T>& x, bool training) = 0;
   virtual const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy) = 0;

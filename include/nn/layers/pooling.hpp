@@ -27,6 +27,11 @@ class Pool2DBase : public Layer<T> {
   }
 
  protected:
+  void add_config(LayerConfig& c) const override {
+    c.set("kernel_h", double(k_.h)), c.set("kernel_w", double(k_.w));
+    c.set("stride_h", double(s_.h)), c.set("stride_w", double(s_.w));
+    c.set("pad_h", double(p_.h)), c.set("pad_w", double(p_.w));
+  }
   Shape do_build(const Shape& in, Rng&) override {
     if (in.rank() != 3) this->fail_shape(in, "is not (C, H, W)");
     g_ = kernels::Pool2DGeom{};

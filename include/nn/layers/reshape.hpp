@@ -46,6 +46,9 @@ class ZeroPadding2D : public Layer<T> {
   std::unique_ptr<Layer<T>> clone() const override { return this->template clone_as<ZeroPadding2D>(); }
 
  protected:
+  void add_config(LayerConfig& c) const override {
+    c.set("top", double(t_)), c.set("bottom", double(b_)), c.set("left", double(l_)), c.set("right", double(r_));
+  }
   Shape do_build(const Shape& in, Rng&) override {
     if (in.rank() != 3) this->fail_shape(in, "is not (C, H, W)");
     return Shape{in[0], in[1] + t_ + b_, in[2] + l_ + r_};

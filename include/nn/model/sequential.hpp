@@ -160,6 +160,13 @@ class Sequential {
     rng_.reseed(s);
   }
   std::uint64_t seed() const { return seed_; }
+  // Reseeds every layer's own generator (dropout masks) from `s`. fit() calls
+  // this at the start of each epoch with (seed, epoch), so a run resumed from
+  // a checkpoint draws the same masks as an uninterrupted one.
+  void reseed_layers(std::uint64_t s) {
+    Rng r(s);
+    for (auto& l : layers_) l->seed(r());
+  }
 
   std::size_t size() const { return layers_.size(); }
   Layer<T>& layer(std::size_t i) { return *layers_.at(i); }

@@ -1,0 +1,280 @@
+// nn/io/plot.hpp — PNG charts with no dependency beyond stb:
+//   save_line_plot(path, series, options)    lines with axes, ticks, legend, title
+//   save_history_plot(path, history, title)  loss and each metric per epoch,
+//                                            train vs validation, side by side
+//   save_confusion_png(path, matrix, title)  row-normalized heatmap with class names
+// Text is drawn with stb_easy_font's bitmap glyphs, scaled 2x; PNGs are
+// encoded with stb_image_write and written atomically.
+#pragma once
+#include <stb_easy_font.h>
+#include <stb_image_write.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "nn/io/atomic_file.hpp"
+#include "nn/train/history.hpp"
+#include "nn/train/metrics.hpp"
+
+namespace nn::plot {
+
+struct Color {
+  std::uint8_t r = 0, g = 0, b = 0;
+};
+inline Color palette(std::size_t i) {
+  static const Color c[] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40},
+                            {148, 103, 189}, {140, 86, 75}, {227, 119, 194}, {127, 127, 127}};
+  return c[i % 8];
+}
+
+class Image {
+ public:
+  Image(int w, int h, Color bg = {255, 255, 255}) : w_(w), h_(h), px_(std::size_t(w) * std::size_t(h) * 3) {
+    for (std::size_t i = 0; i < px_.size(); i += 3) px_[i] = bg.r, px_[i + 1] = bg.g, px_[i + 2] = bg.b;
+  }
+  int width() const { return w_; }
+  int height() const { return h_; }
+  const std::vector<std::uint8_t>& pixels() const { return px_; }
+  void set(int x, int y, Color c) {
+    if (x < 0 || y < 0 || x >= w_ || y >= h_) return;
+    std::uint8_t* p = &px_[(std::size_t(y) * std::size_t(w_) + std::size_t(x)) * 3];
+    p[0] = c.r, p[1] = c.g, p[2] = c.b;
+  }
+  void rect(int x0, int y0, int x1, int y1, Color c) {  // filled, [x0, x1) x [y0, y1)
+    for (int y = std::max(0, y0); y < std::min(h_, y1); ++y)
+      for (int x = std::max(0, x0); x < std::min(w_, x1); ++x) set(x, y, c);
+  }
+  void line(double x0, double y0, double x1, double y1, Color c, int thick = 2) {
+    const double len = std::max(std::abs(x1 - x0), std::abs(y1 - y0));
+    const int steps = std::max(1, int(std::ceil(len * 2)));
+    for (int i = 0; i <= steps; ++i) {
+      const double t = double(i) / steps;
+      const int x = int(std::lround(x0 + t * (x1 - x0))), y = int(std::lround(y0 + t * (y1 - y0)));
+      rect(x - thick / 2, y - thick / 2, x - thick / 2 + thick, y - thick / 2 + thick, c);
+    }
+  }
+  static int text_width(const std::string& s, int scale = 2) {
+    return stb_easy_font_width(const_cast<char*>(s.c_str())) * scale;
+  }
+  static int text_height(int scale = 2) { return 7 * scale; }
+  void text(int x, int y, const std::string& s, Color c = {0, 0, 0}, int scale = 2) {
+    static thread_local std::vector<char> buf(64 * 1024);
+    const std::size_t need = (s.size() + 1) * 270 * 4;  // worst case, per stb_easy_font's notes
+    if (buf.size() < need) buf.resize(need);
+    const int quads =
+        stb_easy_font_print(0, 0, const_cast<char*>(s.c_str()), nullptr, buf.data(), int(buf.size()));
+    for (int q = 0; q < quads; ++q) {
+      const float* v = reinterpret_cast<const float*>(buf.data() + q * 64);  // 4 vertices x 16 bytes
+      const float qx0 = v[0], qy0 = v[1], qx1 = v[8], qy1 = v[9];
+      rect(x + int(qx0 * scale), y + int(qy0 * scale), x + int(qx1 * scale), y + int(qy1 * scale), c);
+    }
+  }
+  std::vector<std::uint8_t> png() const {
+    std::vector<std::uint8_t> out;
+    stbi_write_png_to_func(
+        [](void* ctx, void* data, int n) {
+          auto* o = static_cast<std::vector<std::uint8_t>*>(ctx);
+          o->insert(o->end(), static_cast<std::uint8_t*>(data), static_cast<std::uint8_t*>(data) + n);
+        },
+        &out, w_, h_, 3, px_.data(), w_ * 3);
+    if (out.empty()) throw std::runtime_error("PNG encoding failed");
+    return out;
+  }
+  void save_png(const std::string& path) const {
+    const auto bytes = png();
+    io::write_file_atomic(path, bytes.data(), bytes.size());
+  }
+
+ private:
+  int w_, h_;
+  std::vector<std::uint8_t> px_;
+};
+
+struct Series {
+  std::string name;
+  std::vector<double> x, y;
+  bool dashed = false;
+  int color = -1;  // palette index, -1 = by position
+};
+
+struct PlotOptions {
+  std::string title, xlabel, ylabel;
+  int width = 640, height = 440;
+};
+
+namespace detail {
+inline std::vector<double> nice_ticks(double lo, double hi, int target = 5) {
+  if (!(hi > lo)) hi = lo + 1;
+  const double raw = (hi - lo) / target, mag = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = mag;
+  for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
+    if (raw <= m * mag) {
+      step = m * mag;
+      break;
+    }
+  std::vector<double> t;
+  for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) t.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
+  return t;
+}
+inline std::string fmt(double v) {
+  char b[32];
+  if (v != 0 && (std::abs(v) >= 1e5 || std::abs(v) < 1e-3)) std::snprintf(b, sizeof b, "%.1e", v);
+  else std::snprintf(b, sizeof b, "%g", std::round(v * 1e4) / 1e4);
+  return b;
+}
+}  // namespace detail
+
+// Draws a line chart into the rectangle (x0, y0, w, h) of img.
+inline void draw_line_plot(Image& img, int x0, int y0, int w, int h, const std::vector<Series>& series,
+                           const PlotOptions& o) {
+  const Color ink{0, 0, 0}, grid{225, 225, 225};
+  double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin, ymin = xmin, ymax = -xmin;
+  for (auto& s : series)
+    for (std::size_t i = 0; i < s.y.size(); ++i) {
+      if (!std::isfinite(s.y[i])) continue;
+      const double xv = i < s.x.size() ? s.x[i] : double(i + 1);
+      xmin = std::min(xmin, xv), xmax = std::max(xmax, xv), ymin = std::min(ymin, s.y[i]), ymax = std::max(ymax, s.y[i]);
+    }
+  if (!std::isfinite(xmin)) xmin = 0, xmax = 1, ymin = 0, ymax = 1;
+  if (xmax == xmin) xmax = xmin + 1;
+  if (ymax == ymin) ymax = ymin + 1, ymin -= 1;
+  const double pad = (ymax - ymin) * 0.05;
+  ymin -= pad, ymax += pad;
+  const auto yt = detail::nice_ticks(ymin, ymax), xt = detail::nice_ticks(xmin, xmax, 6);
+  int label_w = 0;
+  for (double v : yt) label_w = std::max(label_w, Image::text_width(detail::fmt(v)));
+  const int left = x0 + label_w + 14, top = y0 + 40, right = x0 + w - 12, bottom = y0 + h - 44;
+  auto px = [&](double v) { return left + (v - xmin) / (xmax - xmin) * (right - left); };
+  auto py = [&](double v) { return bottom - (v - ymin) / (ymax - ymin) * (bottom - top); };
+  img.text(x0 + (w - Image::text_width(o.title)) / 2, y0 + 10, o.title, ink);
+  for (double v : yt) {
+    const int y = int(py(v));
+    if (y < top || y > bottom) continue;
+    img.rect(left, y, right, y + 1, grid);
+    const std::string s = detail::fmt(v);
+    img.text(left - 8 - Image::text_width(s), y - Image::text_height() / 2, s, ink);
+  }
+  for (double v : xt) {
+    const int x = int(px(v));
+    if (x < left || x > right) continue;
+    img.rect(x, top, x + 1, bottom, grid);
+    const std::string s = detail::fmt(v);
+    img.text(x - Image::text_width(s) / 2, bottom + 8, s, ink);
+  }
+  img.rect(left, top, left + 2, bottom + 1, ink);
+  img.rect(left, bottom, right + 1, bottom + 2, ink);
+  img.text(left + (right - left - Image::text_width(o.xlabel)) / 2, bottom + 26, o.xlabel, ink);
+  if (!o.ylabel.empty()) img.text(left + 6, top - 16, o.ylabel, {90, 90, 90});
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const auto& s = series[k];
+    const Color c = palette(s.color >= 0 ? std::size_t(s.color) : k);
+    for (std::size_t i = 0; i + 1 < s.y.size(); ++i) {
+      if (!std::isfinite(s.y[i]) || !std::isfinite(s.y[i + 1])) continue;
+      if (s.dashed && i % 2) continue;
+      const double xa = i < s.x.size() ? s.x[i] : double(i + 1), xb = i + 1 < s.x.size() ? s.x[i + 1] : double(i + 2);
+      img.line(px(xa), py(s.y[i]), px(xb), py(s.y[i + 1]), c);
+    }
+    for (std::size_t i = 0; i < s.y.size(); ++i)
+      if (std::isfinite(s.y[i])) {
+        const double xa = i < s.x.size() ? s.x[i] : double(i + 1);
+        img.rect(int(px(xa)) - 3, int(py(s.y[i])) - 3, int(px(xa)) + 4, int(py(s.y[i])) + 4, c);
+      }
+  }
+  // legend: in whichever inside corner covers the fewest data points
+  int lw = 0;
+  for (auto& s : series) lw = std::max(lw, Image::text_width(s.name));
+  const int box_w = lw + 46, box_h = int(series.size()) * 20 + 8;
+  int best_x = right - box_w - 4, best_y = top + 4;
+  long best_hits = -1;
+  for (int corner = 0; corner < 4; ++corner) {
+    const int bx = corner % 2 ? left + 8 : right - box_w - 4, by = corner < 2 ? top + 4 : bottom - box_h - 4;
+    long hits = 0;
+    for (auto& s : series)
+      for (std::size_t i = 0; i < s.y.size(); ++i) {
+        if (!std::isfinite(s.y[i])) continue;
+        const double X = px(i < s.x.size() ? s.x[i] : double(i + 1)), Y = py(s.y[i]);
+        hits += X >= bx - 6 && X <= bx + box_w + 6 && Y >= by - 6 && Y <= by + box_h + 6;
+      }
+    if (best_hits < 0 || hits < best_hits) best_hits = hits, best_x = bx, best_y = by;
+  }
+  if (!series.empty()) img.rect(best_x, best_y, best_x + box_w, best_y + box_h, {250, 250, 250});
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const Color c = palette(series[k].color >= 0 ? std::size_t(series[k].color) : k);
+    const int ly = best_y + 6 + int(k) * 20;
+    img.rect(best_x + 6, ly + 5, best_x + 28, ly + 9, c);
+    img.text(best_x + 34, ly, series[k].name, {0, 0, 0});
+  }
+}
+
+inline void save_line_plot(const std::string& path, const std::vector<Series>& series, const PlotOptions& o = {}) {
+  Image img(o.width, o.height);
+  draw_line_plot(img, 0, 0, o.width, o.height, series, o);
+  img.save_png(path);
+}
+
+// One panel for the loss and one per metric found in the history
+// (train solid, validation in the second colour).
+inline void save_history_plot(const std::string& path, const History& h, const std::string& title = "training") {
+  std::vector<std::string> panels;
+  if (h.has("loss")) panels.push_back("loss");
+  for (const auto& k : h.keys())
+    if (k != "loss" && k != "epoch" && k != "lr" && k != "seconds" && k != "images_per_second" &&
+        k.rfind("val_", 0) != 0)
+      panels.push_back(k);
+  if (panels.empty()) throw std::invalid_argument("save_history_plot: the history has no values");
+  const int pw = 520, ph = 420;
+  Image img(pw * int(panels.size()), ph);
+  std::vector<double> epochs = h.has("epoch") ? h["epoch"] : std::vector<double>{};
+  for (std::size_t i = 0; i < panels.size(); ++i) {
+    std::vector<Series> s{{"train", epochs, h[panels[i]], false, 0}};
+    if (h.has("val_" + panels[i])) s.push_back({"validation", epochs, h["val_" + panels[i]], false, 1});
+    PlotOptions o;
+    o.title = title + ": " + panels[i];
+    o.xlabel = "epoch";
+    draw_line_plot(img, int(i) * pw, 0, pw, ph, s, o);
+  }
+  img.save_png(path);
+}
+
+// Heatmap of the row-normalized matrix (recall per true class), counts in the cells.
+inline void save_confusion_png(const std::string& path, const ConfusionMatrix& m, const std::string& title = "confusion matrix") {
+  const int C = int(m.classes());
+  int name_w = 0;
+  for (auto& n : m.names()) name_w = std::max(name_w, Image::text_width(n));
+  const int cell = std::max(22, std::min(48, 900 / std::max(C, 1)));
+  const int left = name_w + 20, top = 50 + std::max(name_w, 20) + 10;
+  const std::string footer = "rows: true class, columns: predicted";
+  const int W = std::max(left + C * cell + 20, Image::text_width(footer) + 20), H = top + C * cell + 50;
+  Image img(W, H);
+  img.text((W - Image::text_width(title)) / 2, 12, title);
+  img.text(10, H - 30, footer, {80, 80, 80});
+  for (int t = 0; t < C; ++t) {
+    const double row = double(std::max<long>(m.row(t), 1));
+    img.text(left - 8 - Image::text_width(m.names()[std::size_t(t)]), top + t * cell + (cell - 14) / 2, m.names()[std::size_t(t)]);
+    for (int p = 0; p < C; ++p) {
+      const double f = double(m(t, p)) / row;
+      const Color c{std::uint8_t(255 - 225 * f), std::uint8_t(255 - 160 * f), std::uint8_t(255 - 60 * f)};
+      img.rect(left + p * cell, top + t * cell, left + (p + 1) * cell - 1, top + (t + 1) * cell - 1, c);
+      const std::string n = std::to_string(m(t, p));
+      const int scale = Image::text_width(n, 2) + 4 <= cell ? 2 : 1;
+      if (Image::text_width(n, scale) + 2 <= cell && m(t, p) > 0)
+        img.text(left + p * cell + (cell - Image::text_width(n, scale)) / 2, top + t * cell + (cell - 7 * scale) / 2, n,
+                 f > 0.55 ? Color{255, 255, 255} : Color{0, 0, 0}, scale);
+    }
+  }
+  // column names, written vertically one character per line
+  for (int p = 0; p < C; ++p) {
+    const std::string& n = m.names()[std::size_t(p)];
+    const int rows = std::min<int>(int(n.size()), (top - 60) / 11);
+    for (int k = 0; k < rows; ++k)
+      img.text(left + p * cell + (cell - 10) / 2, top - 8 - (rows - k) * 11, std::string(1, n[std::size_t(k)]), {0, 0, 0}, 1);
+  }
+  img.save_png(path);
+}
+
+}  // namespace nn::plot

@@ -1,0 +1,328 @@
+// nn/io/serialize.hpp — save and load whole models (and training state).
+//
+//   nn::save_model(path, model);                         // architecture + weights + BN statistics
+//   nn::save_model(path, model, &optimizer, epoch);      // + optimizer state, to resume training
+//   nn::Sequential<float> m = nn::load_model<float>(path);
+//   int epoch = nn::load_training_state(path, m, optimizer);
+//
+// The format (little-endian, byte by byte in docs/serialization.md):
+//   "NNMODEL\0" | u32 version | u64 payload bytes | payload | u32 CRC-32 of payload
+// Files are written atomically (temp file + rename). Reading checks the magic,
+// the version, the length and the checksum before parsing, and bounds-checks
+// every field while parsing; every problem is an nn::io::FormatError naming
+// the file.
+#pragma once
+#include <zlib.h>
+
+#include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "nn/io/atomic_file.hpp"
+#include "nn/io/layer_factory.hpp"
+#include "nn/model/sequential.hpp"
+#include "nn/optim/optimizer.hpp"
+
+namespace nn {
+
+namespace io {
+
+constexpr char kMagic[8] = {'N', 'N', 'M', 'O', 'D', 'E', 'L', '\0'};
+constexpr std::uint32_t kFormatVersion = 1;
+
+class FormatError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+static_assert(sizeof(double) == 8 && sizeof(float) == 4, "nn::io assumes IEEE-754 float and double");
+
+// Little-endian writer into a byte buffer.
+class Writer {
+ public:
+  template <class U>
+  void pod(U v) {
+    static_assert(std::is_arithmetic<U>::value, "pod");
+    unsigned char b[sizeof(U)];
+    std::memcpy(b, &v, sizeof(U));
+    if (!little_endian()) std::reverse(b, b + sizeof(U));
+    buf_.insert(buf_.end(), b, b + sizeof(U));
+  }
+  void str(const std::string& s) {
+    pod<std::uint32_t>(static_cast<std::uint32_t>(s.size()));
+    buf_.insert(buf_.end(), s.begin(), s.end());
+  }
+  template <class T>
+  void tensor(const std::string& name, const Tensor<T>& t) {
+    str(name);
+    pod<std::uint32_t>(static_cast<std::uint32_t>(t.rank()));
+    for (int i = 0; i < t.rank(); ++i) pod<std::uint64_t>(static_cast<std::uint64_t>(t.dim(i)));
+    for (Index i = 0; i < t.size(); ++i) pod<T>(t[i]);
+  }
+  std::vector<unsigned char>& bytes() { return buf_; }
+  static bool little_endian() {
+    const std::uint16_t one = 1;
+    unsigned char c;
+    std::memcpy(&c, &one, 1);
+    return c == 1;
+  }
+
+ private:
+  std::vector<unsigned char> buf_;
+};
+
+// Bounds-checked little-endian reader; errors name the file and the field.
+class Reader {
+ public:
+  Reader(const unsigned char* p, std::size_t n, std::string file) : p_(p), n_(n), file_(std::move(file)) {}
+  template <class U>
+  U pod(const char* what) {
+    need(sizeof(U), what);
+    unsigned char b[sizeof(U)];
+    std::memcpy(b, p_ + off_, sizeof(U));
+    if (!Writer::little_endian()) std::reverse(b, b + sizeof(U));
+    off_ += sizeof(U);
+    U v;
+    std::memcpy(&v, b, sizeof(U));
+    return v;
+  }
+  std::string str(const char* what) {
+    const auto len = pod<std::uint32_t>(what);
+    need(len, what);
+    std::string s(reinterpret_cast<const char*>(p_ + off_), len);
+    off_ += len;
+    return s;
+  }
+  template <class T>
+  Tensor<T> tensor(std::string& name) {
+    name = str("a tensor name");
+    const auto rank = pod<std::uint32_t>("a tensor rank");
+    if (rank > 5) fail("tensor '" + name + "' has rank " + std::to_string(rank) + " (> 5)");
+    Shape s;
+    std::uint64_t total = 1;
+    for (std::uint32_t i = 0; i < rank; ++i) {
+      const auto d = pod<std::uint64_t>("a tensor dimension");
+      if (d > (std::uint64_t(1) << 40) || (d && total > (std::uint64_t(1) << 40) / d))
+        fail("tensor '" + name + "' has an implausible shape");
+      total *= d;
+      s.push_back(static_cast<Index>(d));
+    }
+    need(total * sizeof(T), ("the values of tensor '" + name + "'").c_str());
+    Tensor<T> t(s);
+    for (Index i = 0; i < t.size(); ++i) t[i] = pod<T>("tensor values");
+    return t;
+  }
+  bool done() const { return off_ == n_; }
+  [[noreturn]] void fail(const std::string& msg) const { throw FormatError(file_ + ": " + msg); }
+
+ private:
+  void need(std::size_t k, const char* what) const {
+    if (n_ - off_ < k)
+      fail("truncated or corrupt: " + std::string(what) + " needs " + std::to_string(k) + " bytes at payload offset " +
+           std::to_string(off_) + ", " + std::to_string(n_ - off_) + " left");
+  }
+  const unsigned char* p_;
+  std::size_t n_, off_ = 0;
+  std::string file_;
+};
+
+template <class T>
+constexpr std::uint32_t scalar_code() {
+  return std::is_same<T, float>::value ? 4u : 8u;
+}
+
+inline std::vector<unsigned char> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FormatError(path + ": cannot open file");
+  return std::vector<unsigned char>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Checks the envelope (magic, version, length, CRC) and returns a reader over the payload.
+inline Reader open_payload(const std::vector<unsigned char>& f, const std::string& path) {
+  const std::size_t head = 8 + 4 + 8;
+  if (f.empty()) throw FormatError(path + ": truncated: the file is empty");
+  if (f.size() < 8 || std::memcmp(f.data(), kMagic, 8) != 0) {
+    if (f.size() < 8 && std::memcmp(f.data(), kMagic, f.size()) == 0)
+      throw FormatError(path + ": truncated: " + std::to_string(f.size()) + " bytes, not even a header");
+    throw FormatError(path + ": not an nn model file (bad magic number)");
+  }
+  if (f.size() < head) throw FormatError(path + ": truncated: " + std::to_string(f.size()) + " bytes, not even a header");
+  Reader h(f.data() + 8, 12, path);
+  const auto version = h.pod<std::uint32_t>("the format version");
+  const auto len = h.pod<std::uint64_t>("the payload length");
+  if (version > kFormatVersion)
+    throw FormatError(path + ": format version " + std::to_string(version) + " is newer than this build of nn reads (" +
+                      std::to_string(kFormatVersion) + "); upgrade nn");
+  if (version == 0) throw FormatError(path + ": corrupt header (format version 0)");
+  if (f.size() != head + len + 4) {
+    if (f.size() < head + len + 4)
+      throw FormatError(path + ": truncated: " + std::to_string(f.size()) + " bytes, the header announces " +
+                        std::to_string(head + len + 4));
+    throw FormatError(path + ": corrupt: " + std::to_string(f.size() - head - len - 4) + " unexpected trailing bytes");
+  }
+  Reader tail(f.data() + head + len, 4, path);
+  const auto crc = tail.pod<std::uint32_t>("the checksum");
+  const auto actual = static_cast<std::uint32_t>(::crc32(0L, f.data() + head, static_cast<uInt>(len)));
+  if (crc != actual) throw FormatError(path + ": checksum mismatch: the file is corrupt");
+  return Reader(f.data() + head, static_cast<std::size_t>(len), path);
+}
+
+}  // namespace io
+
+// Saves architecture, hyper-parameters, weights and buffers; with an
+// optimizer, also its state, step count, learning rate and `epoch`.
+template <class T>
+void save_model(const std::string& path, Sequential<T>& model, Optimizer<T>* opt = nullptr, int epoch = 0) {
+  if (!model.built()) throw std::logic_error("save_model: the model is not built (give it an input shape)");
+  io::Writer w;
+  w.pod<std::uint32_t>(io::scalar_code<T>());
+  w.pod<std::uint64_t>(model.seed());
+  const Shape& in = model.input_shape();
+  w.pod<std::uint32_t>(static_cast<std::uint32_t>(in.rank()));
+  for (int i = 0; i < in.rank(); ++i) w.pod<std::uint64_t>(static_cast<std::uint64_t>(in[i]));
+  w.pod<std::uint32_t>(static_cast<std::uint32_t>(model.size()));
+  for (std::size_t i = 0; i < model.size(); ++i) {
+    const LayerConfig c = model.layer(i).config();
+    w.str(c.type);
+    w.pod<std::uint32_t>(static_cast<std::uint32_t>(c.values.size()));
+    for (const auto& kv : c.values) {
+      w.str(kv.first);
+      w.pod<double>(kv.second);
+    }
+  }
+  std::vector<std::pair<std::string, Tensor<T>*>> tensors;
+  for (auto& p : model.parameters()) tensors.push_back({p.name, p.value});
+  for (auto& b : model.buffers()) tensors.push_back(b);
+  w.pod<std::uint32_t>(static_cast<std::uint32_t>(tensors.size()));
+  for (auto& [name, t] : tensors) w.tensor(name, *t);
+  w.pod<std::uint8_t>(opt ? 1 : 0);
+  if (opt) {
+    w.str(opt->name());
+    w.pod<double>(opt->lr());
+    w.pod<std::int64_t>(opt->steps());
+    w.pod<std::int32_t>(epoch);
+    auto st = opt->state();
+    w.pod<std::uint32_t>(static_cast<std::uint32_t>(st.size()));
+    for (auto& [name, t] : st) w.tensor(name, *t);
+  }
+  auto& payload = w.bytes();
+  io::Writer env;
+  for (char c : io::kMagic) env.pod<char>(c);
+  env.pod<std::uint32_t>(io::kFormatVersion);
+  env.pod<std::uint64_t>(payload.size());
+  auto& out = env.bytes();
+  out.insert(out.end(), payload.begin(), payload.end());
+  env.pod<std::uint32_t>(static_cast<std::uint32_t>(::crc32(0L, payload.data(), static_cast<uInt>(payload.size()))));
+  io::write_file_atomic(path, out.data(), out.size());
+}
+
+namespace io {
+// Parses the model part of a payload into a new, built Sequential.
+template <class T>
+Sequential<T> parse_model(Reader& r) {
+  const auto code = r.pod<std::uint32_t>("the scalar type");
+  if (code != 4 && code != 8) r.fail("corrupt: scalar type code " + std::to_string(code));
+  if (code != scalar_code<T>())
+    r.fail(std::string("holds a ") + (code == 4 ? "float" : "double") + " model; load it as Sequential<" +
+           (code == 4 ? "float" : "double") + ">");
+  const auto seed = r.pod<std::uint64_t>("the seed");
+  const auto rank = r.pod<std::uint32_t>("the input rank");
+  if (rank > 5) r.fail("corrupt: input rank " + std::to_string(rank));
+  Shape in;
+  for (std::uint32_t i = 0; i < rank; ++i) {
+    const auto d = r.pod<std::uint64_t>("the input shape");
+    if (d > (std::uint64_t(1) << 31)) r.fail("corrupt: input dimension " + std::to_string(d));
+    in.push_back(static_cast<Index>(d));
+  }
+  Sequential<T> m(in, seed);
+  const auto nl = r.pod<std::uint32_t>("the layer count");
+  for (std::uint32_t i = 0; i < nl; ++i) {
+    LayerConfig c;
+    c.type = r.str("a layer type");
+    const auto nv = r.pod<std::uint32_t>("a layer's value count");
+    for (std::uint32_t k = 0; k < nv; ++k) {
+      std::string key = r.str("a config key");
+      c.values.emplace_back(std::move(key), r.pod<double>("a config value"));
+    }
+    try {
+      m.add(make_layer<T>(c));
+    } catch (const std::exception& e) {
+      r.fail("layer " + std::to_string(i) + ": " + e.what());
+    }
+  }
+  std::vector<std::pair<std::string, Tensor<T>*>> slots;
+  for (auto& p : m.parameters()) slots.push_back({p.name, p.value});
+  for (auto& b : m.buffers()) slots.push_back(b);
+  const auto nt = r.pod<std::uint32_t>("the tensor count");
+  if (nt != slots.size())
+    r.fail("has " + std::to_string(nt) + " tensors, the architecture needs " + std::to_string(slots.size()));
+  for (auto& [name, dst] : slots) {
+    std::string got;
+    Tensor<T> t = r.template tensor<T>(got);
+    if (got != name) r.fail("expected tensor '" + name + "', found '" + got + "'");
+    if (t.shape() != dst->shape())
+      r.fail("tensor '" + name + "' has shape " + t.shape().str() + ", the layer needs " + dst->shape().str());
+    dst->copy_from(t);
+  }
+  return m;
+}
+}  // namespace io
+
+// Loads a model saved by save_model: a built Sequential in eval mode.
+template <class T>
+Sequential<T> load_model(const std::string& path) {
+  const auto file = io::read_file(path);
+  io::Reader r = io::open_payload(file, path);
+  Sequential<T> m = io::parse_model<T>(r);
+  m.eval();
+  return m;
+}
+
+// Restores the optimizer state saved with the model into `opt` (built over
+// `model`'s parameters) and returns the saved epoch. The model's weights are
+// loaded too.
+template <class T>
+int load_training_state(const std::string& path, Sequential<T>& model, Optimizer<T>& opt) {
+  const auto file = io::read_file(path);
+  io::Reader r = io::open_payload(file, path);
+  Sequential<T> saved = io::parse_model<T>(r);
+  auto dst = model.parameters();
+  auto src = saved.parameters();
+  auto dbuf = model.buffers();
+  auto sbuf = saved.buffers();
+  if (dst.size() != src.size() || dbuf.size() != sbuf.size())
+    r.fail("its architecture does not match the model given to load_training_state");
+  for (std::size_t i = 0; i < dst.size(); ++i) {
+    if (dst[i].value->shape() != src[i].value->shape())
+      r.fail("parameter " + src[i].name + " has shape " + src[i].value->shape().str() + ", the model has " +
+             dst[i].value->shape().str());
+    dst[i].value->copy_from(*src[i].value);
+  }
+  for (std::size_t i = 0; i < dbuf.size(); ++i) dbuf[i].second->copy_from(*sbuf[i].second);
+  if (r.pod<std::uint8_t>("the training-state flag") != 1) r.fail("holds no optimizer state (saved without one)");
+  const std::string name = r.str("the optimizer name");
+  if (name != opt.name()) r.fail("holds " + name + " state, not " + opt.name());
+  const double lr = r.pod<double>("the learning rate");
+  const auto steps = r.pod<std::int64_t>("the step count");
+  const auto epoch = r.pod<std::int32_t>("the epoch");
+  auto st = opt.state();
+  const auto ns = r.pod<std::uint32_t>("the optimizer tensor count");
+  if (ns != st.size()) r.fail("holds " + std::to_string(ns) + " optimizer tensors, the optimizer has " + std::to_string(st.size()));
+  for (auto& [sname, dstt] : st) {
+    std::string got;
+    Tensor<T> t = r.template tensor<T>(got);
+    if (got != sname || t.shape() != dstt->shape()) r.fail("optimizer tensor '" + got + "' does not match '" + sname + "'");
+    dstt->copy_from(t);
+  }
+  if (!r.done()) r.fail("corrupt: unexpected bytes after the training state");
+  opt.set_lr(lr);
+  opt.set_steps(static_cast<long>(steps));
+  return epoch;
+}
+
+}  // namespace nn

@@ -1,0 +1,277 @@
+// nn/train/metrics.hpp — classification metrics.
+//
+// Streaming metrics for fit()/evaluate() (update per batch, value at the end):
+//   Accuracy, TopKAccuracy(k)                       logits (N, C), labels (N)
+//   SubsetAccuracy(threshold), MacroF1Multilabel    logits (N, C), multi-hot (N, C)
+// and a ConfusionMatrix with everything computed from it:
+//   per-class precision / recall / F1, macro and micro F1, accuracy,
+//   segmentation pixel accuracy, mean pixel (class) accuracy and mean IoU;
+//   printed with class names, or saved as CSV.
+// Metrics are tested on small inputs against values computed by hand.
+#pragma once
+#include <iomanip>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "nn/io/atomic_file.hpp"
+#include "nn/tensor/tensor.hpp"
+
+namespace nn {
+
+template <class T>
+class Metric {
+ public:
+  virtual ~Metric() = default;
+  virtual std::string name() const = 0;
+  virtual void reset() = 0;
+  virtual void update(const Tensor<T>& logits, const Tensor<T>& targets) = 0;
+  virtual double value() const = 0;
+  virtual std::unique_ptr<Metric<T>> clone() const = 0;
+};
+
+namespace detail {
+template <class T>
+Index argmax_row(const T* row, Index C) {
+  Index b = 0;
+  for (Index c = 1; c < C; ++c)
+    if (row[c] > row[b]) b = c;
+  return b;
+}
+}  // namespace detail
+
+// Fraction of samples whose true label is among the k largest logits.
+template <class T>
+class TopKAccuracy : public Metric<T> {
+ public:
+  explicit TopKAccuracy(int k = 5) : k_(k) {
+    if (k < 1) throw std::invalid_argument("TopKAccuracy: k must be >= 1");
+  }
+  std::string name() const override { return k_ == 1 ? "accuracy" : "top" + std::to_string(k_) + "_accuracy"; }
+  void reset() override { hit_ = n_ = 0; }
+  void update(const Tensor<T>& x, const Tensor<T>& y) override {
+    if (x.rank() != 2 || y.rank() != 1 || y.dim(0) != x.dim(0))
+      throw std::invalid_argument(name() + ": needs logits (N, C) and labels (N), got " + x.shape().str() + " and " +
+                                  y.shape().str());
+    const Index C = x.dim(1);
+    for (Index i = 0; i < x.dim(0); ++i) {
+      const T* r = x.data() + i * C;
+      const Index label = static_cast<Index>(y[i]);
+      if (label < 0 || label >= C) throw std::invalid_argument(name() + ": label out of range");
+      Index above = 0;  // classes strictly better than the true one (ties count for the label)
+      for (Index c = 0; c < C; ++c) above += r[c] > r[label];
+      hit_ += above < k_;
+      ++n_;
+    }
+  }
+  double value() const override { return n_ ? double(hit_) / double(n_) : 0.0; }
+  std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<TopKAccuracy>(*this); }
+
+ private:
+  int k_;
+  long hit_ = 0, n_ = 0;
+};
+
+template <class T>
+class Accuracy : public TopKAccuracy<T> {
+ public:
+  Accuracy() : TopKAccuracy<T>(1) {}
+  std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<Accuracy>(*this); }
+};
+
+// Multi-label: a sample counts when every tag's prediction (sigmoid(logit) >=
+// threshold) equals its target.
+template <class T>
+class SubsetAccuracy : public Metric<T> {
+ public:
+  explicit SubsetAccuracy(double threshold = 0.5) : thr_(std::log(threshold / (1 - threshold))) {}
+  std::string name() const override { return "subset_accuracy"; }
+  void reset() override { hit_ = n_ = 0; }
+  void update(const Tensor<T>& x, const Tensor<T>& y) override {
+    if (x.shape() != y.shape() || x.rank() != 2) throw std::invalid_argument("subset_accuracy: needs (N, C) logits and targets");
+    const Index C = x.dim(1);
+    for (Index i = 0; i < x.dim(0); ++i) {
+      bool all = true;
+      for (Index c = 0; c < C; ++c) all &= (x(i, c) >= thr_) == (y(i, c) >= T(0.5));
+      hit_ += all;
+      ++n_;
+    }
+  }
+  double value() const override { return n_ ? double(hit_) / double(n_) : 0.0; }
+  std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<SubsetAccuracy>(*this); }
+
+ private:
+  double thr_;  // the threshold as a logit
+  long hit_ = 0, n_ = 0;
+};
+
+// Multi-label per-tag F1 over everything seen, thresholded; value() is the macro average.
+template <class T>
+class MultilabelF1 : public Metric<T> {
+ public:
+  explicit MultilabelF1(double threshold = 0.5) : thr_(std::log(threshold / (1 - threshold))) {}
+  std::string name() const override { return "macro_f1"; }
+  void reset() override { tp_.clear(), fp_.clear(), fn_.clear(); }
+  void update(const Tensor<T>& x, const Tensor<T>& y) override {
+    if (x.shape() != y.shape() || x.rank() != 2) throw std::invalid_argument("macro_f1: needs (N, C) logits and targets");
+    const std::size_t C = std::size_t(x.dim(1));
+    if (tp_.empty()) tp_.assign(C, 0), fp_.assign(C, 0), fn_.assign(C, 0);
+    for (Index i = 0; i < x.dim(0); ++i)
+      for (std::size_t c = 0; c < C; ++c) {
+        const bool p = x(i, Index(c)) >= thr_, t = y(i, Index(c)) >= T(0.5);
+        tp_[c] += p && t, fp_[c] += p && !t, fn_[c] += !p && t;
+      }
+  }
+  // F1 of each tag (0 when a tag has no positives and no predictions).
+  std::vector<double> per_tag() const {
+    std::vector<double> f(tp_.size());
+    for (std::size_t c = 0; c < f.size(); ++c) {
+      const double d = 2.0 * tp_[c] + fp_[c] + fn_[c];
+      f[c] = d > 0 ? 2.0 * tp_[c] / d : 0.0;
+    }
+    return f;
+  }
+  double value() const override {
+    auto f = per_tag();
+    double s = 0;
+    for (double v : f) s += v;
+    return f.empty() ? 0.0 : s / double(f.size());
+  }
+  std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<MultilabelF1>(*this); }
+
+ private:
+  double thr_;
+  std::vector<long> tp_, fp_, fn_;
+};
+
+// Rows: true class; columns: predicted class.
+class ConfusionMatrix {
+ public:
+  explicit ConfusionMatrix(Index classes, std::vector<std::string> names = {})
+      : C_(classes), m_(std::size_t(classes * classes), 0), names_(std::move(names)) {
+    if (classes < 1) throw std::invalid_argument("ConfusionMatrix: needs at least one class");
+    if (!names_.empty() && Index(names_.size()) != classes)
+      throw std::invalid_argument("ConfusionMatrix: " + std::to_string(names_.size()) + " names for " +
+                                  std::to_string(classes) + " classes");
+    if (names_.empty())
+      for (Index c = 0; c < classes; ++c) names_.push_back(std::to_string(c));
+  }
+  void add(Index truth, Index pred, long count = 1) {
+    if (truth < 0 || truth >= C_ || pred < 0 || pred >= C_)
+      throw std::out_of_range("ConfusionMatrix::add: class out of range");
+    m_[std::size_t(truth * C_ + pred)] += count;
+  }
+  // From logits (N, C) (argmax) and labels (N).
+  template <class T>
+  void add_batch(const Tensor<T>& logits, const Tensor<T>& labels) {
+    for (Index i = 0; i < logits.dim(0); ++i)
+      add(Index(labels[i]), detail::argmax_row(logits.data() + i * logits.dim(1), logits.dim(1)));
+  }
+  Index classes() const { return C_; }
+  long operator()(Index t, Index p) const { return m_[std::size_t(t * C_ + p)]; }
+  const std::vector<std::string>& names() const { return names_; }
+  long total() const {
+    long s = 0;
+    for (long v : m_) s += v;
+    return s;
+  }
+  long row(Index t) const {
+    long s = 0;
+    for (Index p = 0; p < C_; ++p) s += (*this)(t, p);
+    return s;
+  }
+  long col(Index p) const {
+    long s = 0;
+    for (Index t = 0; t < C_; ++t) s += (*this)(t, p);
+    return s;
+  }
+  double accuracy() const {
+    long d = 0;
+    for (Index c = 0; c < C_; ++c) d += (*this)(c, c);
+    return total() ? double(d) / double(total()) : 0.0;
+  }
+  // 0 where undefined (no predictions / no samples of the class).
+  double precision(Index c) const { return col(c) ? double((*this)(c, c)) / double(col(c)) : 0.0; }
+  double recall(Index c) const { return row(c) ? double((*this)(c, c)) / double(row(c)) : 0.0; }
+  double f1(Index c) const {
+    const double d = double(row(c) + col(c));
+    return d > 0 ? 2.0 * double((*this)(c, c)) / d : 0.0;
+  }
+  double macro_f1() const {
+    double s = 0;
+    for (Index c = 0; c < C_; ++c) s += f1(c);
+    return s / double(C_);
+  }
+  // Micro F1 pools TP/FP/FN over classes; for single-label data it equals accuracy.
+  double micro_f1() const {
+    long tp = 0, fp = 0, fn = 0;
+    for (Index c = 0; c < C_; ++c) tp += (*this)(c, c), fp += col(c) - (*this)(c, c), fn += row(c) - (*this)(c, c);
+    const double d = 2.0 * double(tp) + double(fp + fn);
+    return d > 0 ? 2.0 * double(tp) / d : 0.0;
+  }
+  // Segmentation (a matrix over pixels): pixel accuracy, mean of per-class
+  // recall over classes present, mean IoU over classes present.
+  double pixel_accuracy() const { return accuracy(); }
+  double mean_pixel_accuracy() const {
+    double s = 0;
+    int n = 0;
+    for (Index c = 0; c < C_; ++c)
+      if (row(c)) s += recall(c), ++n;
+    return n ? s / n : 0.0;
+  }
+  double iou(Index c) const {
+    const double u = double(row(c) + col(c) - (*this)(c, c));
+    return u > 0 ? double((*this)(c, c)) / u : 0.0;
+  }
+  double mean_iou() const {
+    double s = 0;
+    int n = 0;
+    for (Index c = 0; c < C_; ++c)
+      if (row(c) + col(c)) s += iou(c), ++n;
+    return n ? s / n : 0.0;
+  }
+
+  // The matrix with class names, then per-class precision/recall/F1.
+  std::string str() const {
+    std::ostringstream os;
+    std::size_t w = 5;
+    for (auto& n : names_) w = std::max(w, n.size());
+    const int cw = int(std::max<std::size_t>(5, std::to_string(total()).size())) + 1;
+    os << std::setw(int(w)) << "true\\pred";
+    for (Index p = 0; p < C_; ++p) os << std::setw(cw) << names_[std::size_t(p)].substr(0, std::size_t(cw - 1));
+    os << "\n";
+    for (Index t = 0; t < C_; ++t) {
+      os << std::setw(int(w)) << names_[std::size_t(t)];
+      for (Index p = 0; p < C_; ++p) os << std::setw(cw) << (*this)(t, p);
+      os << "\n";
+    }
+    os << "\n" << std::setw(int(w)) << "class" << "  precision  recall      f1  support\n" << std::fixed << std::setprecision(4);
+    for (Index c = 0; c < C_; ++c)
+      os << std::setw(int(w)) << names_[std::size_t(c)] << std::setw(11) << precision(c) << std::setw(8) << recall(c)
+         << std::setw(8) << f1(c) << std::setw(9) << row(c) << "\n";
+    os << "accuracy " << accuracy() << "  macro F1 " << macro_f1() << "  micro F1 " << micro_f1() << "\n";
+    return os.str();
+  }
+  // CSV: header "true\pred,<names>", one row per true class.
+  std::string csv() const {
+    std::ostringstream os;
+    os << "true\\pred";
+    for (auto& n : names_) os << "," << n;
+    os << "\n";
+    for (Index t = 0; t < C_; ++t) {
+      os << names_[std::size_t(t)];
+      for (Index p = 0; p < C_; ++p) os << "," << (*this)(t, p);
+      os << "\n";
+    }
+    return os.str();
+  }
+  void save_csv(const std::string& path) const { io::write_file_atomic(path, csv()); }
+
+ private:
+  Index C_;
+  std::vector<long> m_;
+  std::vector<std::string> names_;
+};
+
+}  // namespace nn

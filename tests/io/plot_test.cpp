@@ -1,0 +1,55 @@
+#include "../support/test_util.hpp"
+
+#include <stb_image.h>
+
+#include <filesystem>
+#include <set>
+#include <tuple>
+
+using namespace testutil;
+namespace fs = std::filesystem;
+
+namespace {
+// Loads a PNG and returns (width, height, number of distinct colours, fraction of non-white pixels).
+std::tuple<int, int, size_t, double> inspect(const std::string& path) {
+  int w = 0, h = 0, n = 0;
+  unsigned char* px = stbi_load(path.c_str(), &w, &h, &n, 3);
+  REQUIRE(px);
+  std::set<unsigned> colours;
+  size_t ink = 0;
+  for (int i = 0; i < w * h; ++i) {
+    const unsigned c = (unsigned(px[3 * i]) << 16) | (unsigned(px[3 * i + 1]) << 8) | px[3 * i + 2];
+    colours.insert(c);
+    ink += c != 0xFFFFFF;
+  }
+  stbi_image_free(px);
+  return {w, h, colours.size(), double(ink) / double(w * h)};
+}
+}  // namespace
+
+TEST_CASE("history plot and confusion heatmap render to non-blank PNGs of the expected size") {
+  nn::History h;
+  for (int e = 1; e <= 6; ++e) {
+    h.add("epoch", e), h.add("loss", 1.0 / e), h.add("accuracy", 1 - 0.5 / e);
+    h.add("val_loss", 1.2 / e), h.add("val_accuracy", 1 - 0.6 / e);
+  }
+  const std::string p = (fs::temp_directory_path() / ("nn_plot_" + std::to_string(::getpid()) + ".png")).string();
+  nn::plot::save_history_plot(p, h, "test");
+  auto [w, hh, colours, ink] = inspect(p);
+  CHECK(w == 1040);  // two panels of 520
+  CHECK(hh == 420);
+  CHECK(colours >= 4);  // white, black, grid, two series colours
+  CHECK(ink > 0.02);
+  CHECK(ink < 0.5);
+  nn::ConfusionMatrix m(4, {"one", "two", "three", "four"});
+  for (int t = 0; t < 4; ++t)
+    for (int q = 0; q < 4; ++q) m.add(t, q, t == q ? 20 : q);
+  nn::plot::save_confusion_png(p, m);
+  auto [cw, ch, cc, cink] = inspect(p);
+  CHECK(cw > 4 * 22);
+  CHECK(ch > 4 * 22);
+  CHECK(cc >= 5);
+  CHECK(cink > 0.05);
+  std::remove(p.c_str());
+  CHECK_THROWS_AS(nn::plot::save_history_plot(p, nn::History{}), std::invalid_argument);
+}

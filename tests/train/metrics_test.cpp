@@ -1,0 +1,70 @@
+// Metrics on small inputs, against values computed by hand.
+#include "../support/test_util.hpp"
+
+using namespace testutil;
+using F = float;
+
+TEST_CASE("accuracy and top-k accuracy") {
+  // 4 samples, 3 classes
+  auto x = Tensor<F>::from({4, 3}, {0.1f, 0.7f, 0.2f,    // pred 1, second 2
+                                    0.5f, 0.3f, 0.2f,    // pred 0, second 1
+                                    0.2f, 0.3f, 0.5f,    // pred 2, second 1
+                                    0.6f, 0.1f, 0.3f});  // pred 0, second 2
+  auto y = Tensor<F>::from({4}, {1, 1, 0, 2});
+  nn::Accuracy<F> acc;
+  acc.update(x, y);
+  CHECK(acc.value() == doctest::Approx(0.25));  // only sample 0
+  nn::TopKAccuracy<F> top2(2);
+  top2.update(x, y);
+  CHECK(top2.value() == doctest::Approx(0.75));  // samples 0, 1, 3
+  CHECK(top2.name() == "top2_accuracy");
+  CHECK(nn::make_metric<F>("top5_accuracy")->name() == "top5_accuracy");
+  CHECK_THROWS_WITH_AS(nn::make_metric<F>("bogus"), doctest::Contains("unknown metric 'bogus'"), std::invalid_argument);
+}
+
+TEST_CASE("confusion matrix: precision, recall, F1, macro and micro, IoU") {
+  // true\pred  0  1  2
+  //   0        5  1  0
+  //   1        2  3  1
+  //   2        0  0  4
+  nn::ConfusionMatrix m(3, {"a", "b", "c"});
+  m.add(0, 0, 5), m.add(0, 1, 1), m.add(1, 0, 2), m.add(1, 1, 3), m.add(1, 2, 1), m.add(2, 2, 4);
+  CHECK(m.total() == 16);
+  CHECK(m.accuracy() == doctest::Approx(12.0 / 16));
+  CHECK(m.precision(0) == doctest::Approx(5.0 / 7));
+  CHECK(m.recall(0) == doctest::Approx(5.0 / 6));
+  CHECK(m.f1(0) == doctest::Approx(10.0 / 13));  // 2*5 / (6 + 7)
+  CHECK(m.f1(1) == doctest::Approx(6.0 / 10));   // 2*3 / (6 + 4)
+  CHECK(m.f1(2) == doctest::Approx(8.0 / 9));    // 2*4 / (4 + 5)
+  CHECK(m.macro_f1() == doctest::Approx((10.0 / 13 + 0.6 + 8.0 / 9) / 3));
+  CHECK(m.micro_f1() == doctest::Approx(m.accuracy()));
+  CHECK(m.iou(0) == doctest::Approx(5.0 / 8));  // 5 / (6 + 7 - 5)
+  CHECK(m.iou(1) == doctest::Approx(3.0 / 7));  // 3 / (6 + 4 - 3)
+  CHECK(m.iou(2) == doctest::Approx(4.0 / 5));  // 4 / (4 + 5 - 4)
+  CHECK(m.mean_iou() == doctest::Approx((5.0 / 8 + 3.0 / 7 + 4.0 / 5) / 3));
+  CHECK(m.pixel_accuracy() == doctest::Approx(0.75));
+  CHECK(m.mean_pixel_accuracy() == doctest::Approx((5.0 / 6 + 0.5 + 1.0) / 3));
+  CHECK(m.csv() == "true\\pred,a,b,c\na,5,1,0\nb,2,3,1\nc,0,0,4\n");
+  CHECK(m.str().find("macro F1") != std::string::npos);
+  CHECK_THROWS_AS(m.add(3, 0), std::out_of_range);
+}
+
+TEST_CASE("multi-label: per-tag F1 and subset accuracy at a threshold") {
+  // logits > 0  <=>  probability > 0.5
+  auto x = Tensor<F>::from({3, 3}, {2, -1, 3, -2, 1, 1, 1, 1, -1});
+  auto y = Tensor<F>::from({3, 3}, {1, 0, 1, 0, 1, 0, 1, 0, 0});
+  nn::SubsetAccuracy<F> sub;
+  sub.update(x, y);
+  CHECK(sub.value() == doctest::Approx(1.0 / 3));  // only sample 0 matches on every tag
+  nn::MultilabelF1<F> f1;
+  f1.update(x, y);
+  // tag 0: tp 2 fp 0 fn 0 -> 1; tag 1: tp 1, fp 1, fn 0 -> 2/3; tag 2: tp 1, fp 1 -> 2/3
+  const auto per = f1.per_tag();
+  CHECK(per[0] == doctest::Approx(1.0));
+  CHECK(per[1] == doctest::Approx(2.0 / 3));
+  CHECK(per[2] == doctest::Approx(2.0 / 3));
+  CHECK(f1.value() == doctest::Approx((1 + 4.0 / 3) / 3));
+  nn::SubsetAccuracy<F> strict(0.9);  // logit threshold log(9) ~ 2.2: only the 3 stays positive
+  strict.update(x, y);
+  CHECK(strict.value() == doctest::Approx(0.0));
+}
