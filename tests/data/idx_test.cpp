@@ -72,6 +72,9 @@ TEST_CASE("idx files: plain and gzip read the same, corrupt files name the file 
   CHECK(a.shape() == Shape{3, 1, 2, 2});
   CHECK(a[11] == doctest::Approx(220.0 / 255));
   CHECK(std::equal(a.begin(), a.end(), b.begin()));
+  auto n = nn::data::load_idx_images<float>((d / "ok").string(), 0.5, 0.25);
+  CHECK(n[0] == doctest::Approx(-2.0));                      // (0 - 0.5) / 0.25
+  CHECK(n[11] == doctest::Approx((220.0 / 255 - 0.5) / 0.25));
 
   auto bad = tiny_images();
   bad[2] = 0x0D;  // float elements

@@ -49,6 +49,15 @@ TEST_CASE("image folder: classes from sub-folders, decoded to CHW in [0, 1], nor
   auto dn = nn::data::load_images<F>(list, o);
   CHECK(dn.inputs()(1, 0, 0, 0) == doctest::Approx(2.0f));
   CHECK(dn.inputs()(1, 1, 0, 0) == doctest::Approx(-2.0f));
+  // the uncached dataset decodes the same values on access
+  nn::data::ImageFileDataset<F> lazy(list, o);
+  CHECK(lazy.size() == 3);
+  CHECK(lazy.input_shape() == Shape{3, 4, 4});
+  std::vector<F> x(48);
+  F y = -1;
+  lazy.load(1, x.data(), &y);
+  CHECK(y == 1);
+  CHECK(std::equal(x.begin(), x.end(), dn.inputs().data() + 48));
 }
 
 TEST_CASE("letterbox keeps the aspect ratio and pads") {

@@ -13,6 +13,7 @@
 //   freiburg-groceries:   classid.txt and images/
 // Any other name only needs the folder to exist.
 #pragma once
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
@@ -67,7 +68,12 @@ inline std::vector<fs::path> dataset_candidates(const std::string& name) {
   }
   for (const auto& a : ancestors) c.push_back(a / "datasets" / name);
   for (const auto& a : ancestors) c.push_back(a.parent_path() / "shared" / "datasets" / name);
-  return c;
+  std::vector<fs::path> unique;
+  for (auto& p : c) {
+    p = p.lexically_normal();
+    if (std::find(unique.begin(), unique.end(), p) == unique.end()) unique.push_back(p);
+  }
+  return unique;
 }
 }  // namespace detail
 

@@ -5,7 +5,8 @@
 //                                    "images/", class_names);
 //   ImageOptions o; o.width = o.height = 104; o.resize = ImageOptions::Letterbox;
 //   LoadReport report;
-//   TensorDataset<float> ds = load_images<float>(list, o, &report);    // decoded once, in memory
+//   TensorDataset<float> ds = load_images<float>(list, o, &report);    // decoded once, cached in memory
+//   ImageFileDataset<float> lazy(list, o);                            // decoded at every access
 //   Tensor<float> x = load_image<float>("shelf.jpg", o);              // (C, H, W), for prediction
 //
 // Decoding uses stb_image (PNG, JPEG, BMP, TGA, GIF, PSD, HDR, PNM), in
@@ -241,5 +242,28 @@ TensorDataset<T> load_images(const ImageList& list, const ImageOptions& o, LoadR
   }
   return TensorDataset<T>(std::move(xs), std::move(ys), list.class_names);
 }
+
+// Decodes each image when it is loaded: no memory held, for sets too large to
+// cache. A bad file throws ImageError naming it when it is first read.
+template <class T = float>
+class ImageFileDataset : public Dataset<T> {
+ public:
+  ImageFileDataset(ImageList list, ImageOptions o) : list_(std::move(list)), o_(o) {
+    if (list_.paths.empty()) throw ImageError("ImageFileDataset: no images in the list");
+  }
+  Index size() const override { return Index(list_.size()); }
+  Shape input_shape() const override { return Shape{o_.channels, o_.height, o_.width}; }
+  Shape target_shape() const override { return Shape{}; }
+  void load(Index i, T* x, T* y) const override {
+    decode_image(list_.paths[std::size_t(i)], o_, x);
+    *y = T(list_.labels[std::size_t(i)]);
+  }
+  int label(Index i) const override { return list_.labels[std::size_t(i)]; }
+  std::vector<std::string> class_names() const override { return list_.class_names; }
+
+ private:
+  ImageList list_;
+  ImageOptions o_;
+};
 
 }  // namespace nn::data

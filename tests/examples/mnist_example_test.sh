@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# ctest driver for examples/mnist: the quick run on real data, then bad input.
+#   mnist_example_test.sh quick|bad-input MNIST_BIN MNIST_PREDICT_BIN WORK_DIR
+set -u
+mode=$1 mnist=$2 predict=$3 work=$4
+rm -rf "$work" && mkdir -p "$work"
+fail() { echo "FAIL: $*"; exit 1; }
+# expect_error EXPECTED_CODE MESSAGE_PART cmd...: non-zero exit (or the given code) and the message on stderr
+expect_error() {
+  local code=$1 msg=$2; shift 2
+  "$@" > "$work/out.txt" 2> "$work/err.txt"
+  local rc=$?
+  [ $rc -ne 0 ] || fail "expected failure from: $*"
+  [ "$code" = any ] || [ $rc -eq "$code" ] || fail "exit code $rc, expected $code: $*"
+  [ $rc -lt 128 ] || fail "crashed (signal $((rc - 128))): $*"
+  grep -qF -- "$msg" "$work/err.txt" || { cat "$work/err.txt"; fail "message '$msg' not printed by: $*"; }
+  echo "ok: $* -> exit $rc, '$msg'"
+}
+
+if [ "$mode" = quick ]; then
+  "$mnist" --quick --out "$work/run" > "$work/log.txt" 2>&1
+  rc=$?
+  if [ $rc -ne 0 ] && grep -q "dataset 'mnist' not found" "$work/log.txt"; then
+    echo "[nn-skip] MNIST not found: $(head -1 "$work/log.txt")"; exit 0
+  fi
+  cat "$work/log.txt"
+  [ $rc -eq 0 ] || fail "mnist --quick exited $rc"
+  for f in history.csv metrics.json curves.png confusion.png confusion.csv model.nn best.nn last.nn; do
+    [ -s "$work/run/$f" ] || fail "missing output $f"
+  done
+  acc=$(sed -n 's/.*"test_accuracy": \([0-9.]*\).*/\1/p' "$work/run/metrics.json")
+  awk -v a="$acc" 'BEGIN { exit !(a > 0.97) }' || fail "test accuracy $acc is not above 0.97"
+  grep -q "test accuracy identical" "$work/log.txt" || fail "no reload check"
+  # mnist_predict with the saved model: any PNG decodes and gets probabilities; a non-image is an error
+  "$predict" --model "$work/run/model.nn" "$work/run/confusion.png" > "$work/pred.txt" || fail "mnist_predict on a PNG"
+  grep -q "9:0\." "$work/pred.txt" || { cat "$work/pred.txt"; fail "no probabilities printed"; }
+  expect_error 1 "history.csv: cannot decode image" "$predict" --model "$work/run/model.nn" "$work/run/history.csv"
+  expect_error 1 "no-such.png: no such file" "$predict" --model "$work/run/model.nn" "$work/no-such.png"
+  echo "quick run: test accuracy $acc"
+  exit 0
+fi
+
+# bad input
+expect_error 2 "unknown flag --bogus" "$mnist" --bogus
+expect_error 2 "bad value 'x' for --epochs" "$mnist" --epochs x
+expect_error 2 "--model must be cnn or mlp" "$mnist" --model rnn
+expect_error 1 "no such folder" "$mnist" --data "$work/nowhere"
+mkdir -p "$work/corrupt"
+printf 'not an idx file at all' > "$work/corrupt/train-images-idx3-ubyte"
+for f in train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte; do cp "$work/corrupt/train-images-idx3-ubyte" "$work/corrupt/$f"; done
+expect_error 1 "$work/corrupt/train-images-idx3-ubyte: bad magic" "$mnist" --data "$work/corrupt"
+printf '\x00\x00\x08\x03\x00\x00\x00\x05\x00\x00\x00\x1c\x00\x00\x00\x1c\x01\x02' > "$work/corrupt/train-images-idx3-ubyte"
+expect_error 1 "train-images-idx3-ubyte: truncated" "$mnist" --data "$work/corrupt"
+elsewhere=$(mktemp -d)  # outside the repo, so the search of parent folders finds nothing
+(cd "$elsewhere" && expect_error 1 "Looked in:" env NN_DATA_DIR="$work/empty" "$mnist" --epochs 1) || exit 1
+rmdir "$elsewhere"
+expect_error 2 "give at least one image" "$predict"
+expect_error 2 "unknown flag --nope" "$predict" --nope x.png
+expect_error 1 "cannot open file" "$predict" --model "$work/missing.nn" x.png
+printf 'NNMODEL\0garbage' > "$work/bad.nn"
+expect_error 1 "bad.nn: truncated" "$predict" --model "$work/bad.nn" x.png
+echo "all bad-input cases passed"
