@@ -175,3 +175,22 @@ TEST_CASE("same seed, one thread: two training runs give identical weights") {
   REQUIRE(a.size() == b.size());
   CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(F)) == 0);
 }
+
+TEST_CASE("per-layer profiling accumulates forward and backward time for each layer") {
+  nn::Sequential<F> m(Shape{1, 8, 8}, 1);
+  m.add<nn::Conv2D<F>>(4, 3);
+  m.add(nn::ReLU<F>());
+  m.add(nn::Flatten<F>());
+  m.add(nn::Dense<F>(2));
+  m.set_profiling(true);
+  auto x = randn<F>({4, 1, 8, 8}, 1);
+  for (int i = 0; i < 3; ++i) {
+    const auto& y = m.forward(x, true);
+    m.backward(Tensor<F>(y.shape(), 1.0f));
+  }
+  const std::string p = m.profile();
+  CHECK(p.find("0 Conv2D(4, 3, stride 1, valid)") != std::string::npos);
+  CHECK(p.find("3 Dense(2)") != std::string::npos);
+  CHECK(p.find("total ") != std::string::npos);
+  CHECK(p.find("100.0%") == std::string::npos);  // time is split over layers
+}

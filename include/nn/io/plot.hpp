@@ -108,15 +108,17 @@ struct PlotOptions {
 };
 
 namespace detail {
-inline std::vector<double> nice_ticks(double lo, double hi, int target = 5) {
+// Ticks at 1, 2, 2.5 or 5 x 10^k; with `integer`, only whole-number steps.
+inline std::vector<double> nice_ticks(double lo, double hi, int target = 5, bool integer = false) {
   if (!(hi > lo)) hi = lo + 1;
   const double raw = (hi - lo) / target, mag = std::pow(10.0, std::floor(std::log10(raw)));
   double step = mag;
   for (double m : {1.0, 2.0, 2.5, 5.0, 10.0})
-    if (raw <= m * mag) {
+    if (raw <= m * mag && (!integer || std::floor(m * mag) == m * mag)) {
       step = m * mag;
       break;
     }
+  if (integer) step = std::max(step, 1.0);
   std::vector<double> t;
   for (double v = std::ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) t.push_back(std::abs(v) < step * 1e-9 ? 0 : v);
   return t;
@@ -145,7 +147,10 @@ inline void draw_line_plot(Image& img, int x0, int y0, int w, int h, const std::
   if (ymax == ymin) ymax = ymin + 1, ymin -= 1;
   const double pad = (ymax - ymin) * 0.05;
   ymin -= pad, ymax += pad;
-  const auto yt = detail::nice_ticks(ymin, ymax), xt = detail::nice_ticks(xmin, xmax, 6);
+  bool integer_x = true;
+  for (auto& s : series)
+    for (std::size_t i = 0; i < s.x.size(); ++i) integer_x = integer_x && std::floor(s.x[i]) == s.x[i];
+  const auto yt = detail::nice_ticks(ymin, ymax), xt = detail::nice_ticks(xmin, xmax, 6, integer_x);
   int label_w = 0;
   for (double v : yt) label_w = std::max(label_w, Image::text_width(detail::fmt(v)));
   const int left = x0 + label_w + 14, top = y0 + 40, right = x0 + w - 12, bottom = y0 + h - 44;

@@ -16,6 +16,7 @@
 // builds at the first forward() (or an explicit build()).
 // The model's seed fixes every layer's initialization and dropout stream.
 #pragma once
+#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -106,8 +107,10 @@ class Sequential {
     acts_.assign(layers_.size(), nullptr);
     const Tensor<T>* cur = &input_;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
+      const auto t0 = profiling_ ? Clock::now() : Clock::time_point{};
       cur = &layers_[i]->forward(*cur, training);
       acts_[i] = cur;
+      if (profiling_) prof_[i].first += std::chrono::duration<double>(Clock::now() - t0).count();
     }
     last_training_ = training;
     has_forward_ = true;
@@ -129,7 +132,9 @@ class Sequential {
     const Tensor<T>* g = &dy;
     for (std::size_t i = layers_.size(); i-- > 0;) {
       const Tensor<T>& x = i == 0 ? input_ : *acts_[i - 1];
+      const auto t0 = profiling_ ? Clock::now() : Clock::time_point{};
       g = &layers_[i]->backward(x, *acts_[i], *g);
+      if (profiling_) prof_[i].second += std::chrono::duration<double>(Clock::now() - t0).count();
     }
     return *g;
   }
@@ -237,6 +242,9 @@ class Sequential {
   bool has_input_ = false, built_ = false, training_ = true, last_training_ = true, has_forward_ = false;
   Tensor<T> input_, grad_in_;
   std::vector<const Tensor<T>*> acts_;
+  using Clock = std::chrono::steady_clock;
+  bool profiling_ = false;
+  std::vector<std::pair<double, double>> prof_;  // per layer: forward, backward seconds
 };
 
 }  // namespace nn

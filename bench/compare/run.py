@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""Side-by-side throughput: nn vs PyTorch on the benchmark workloads.
+
+Runs, for each workload and mode, nn and each available peer alternately
+(A B C A B C ...) for --repeats rounds; each run is a fresh process that does
+its own warm-up iterations (excluded) and reports its median step time.
+Prints a table of medians across rounds and the ratio nn / peer, reports each
+process's peak RSS, and writes everything as JSON.
+
+Peers:
+  torch          PyTorch as installed (Debian python3-torch), default settings
+  torch-tuned    channels_last + MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ set high
+A peer that is not installed is skipped, and the table says so.
+
+  /usr/bin/python3 bench/compare/run.py --nn build-bench/bench/nn_bench_models \\
+      [--workloads W1,W2,W3] [--modes train,infer] [--threads 2] [--repeats 3] [--json out.json] [--busy]
+--busy keeps one core busy with a spinning process during the measurements
+(the shared-machine robustness check).
+"""
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PY = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+
+
+def have_torch():
+    try:
+        r = subprocess.run([PY, "-c", "import torch"], capture_output=True, timeout=120)
+        return r.returncode == 0
+    except Exception:
+        return False
+
+
+def measure(cmd, env=None):
+    r_fd, w_fd = os.pipe()
+    e_fd = os.open(os.devnull, os.O_WRONLY)
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(w_fd, 1)
+        os.dup2(e_fd, 2)
+        os.close(r_fd)
+        try:
+            os.execvpe(cmd[0], cmd, env if env is not None else os.environ.copy())
+        finally:
+            os._exit(127)
+    os.close(w_fd)
+    os.close(e_fd)
+    chunks = []
+    while True:
+        b = os.read(r_fd, 65536)
+        if not b:
+            break
+        chunks.append(b)
+    os.close(r_fd)
+    _, status, ru = os.wait4(pid, 0)
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited {code}")
+    line = [l for l in b"".join(chunks).decode().splitlines() if l.startswith("{")][-1]
+    res = json.loads(line)
+    res["peak_rss_mib"] = round(ru.ru_maxrss / 1024.0, 1)
+    return res
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nn", required=True, help="path to nn_bench_models")
+    ap.add_argument("--workloads", default="W1,W2,W3")
+    ap.add_argument("--modes", default="train,infer")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--json", default="")
+    ap.add_argument("--busy", action="store_true", help="spin one core during the runs")
+    a = ap.parse_args()
+    if not os.path.exists(a.nn):
+        sys.exit(f"run.py: {a.nn} not found; build it with -DNN_BUILD_BENCHMARKS=ON")
+
+    peers = {}
+    if have_torch():
+        script = os.path.join(HERE, "torch_models.py")
+        peers["torch"] = (lambda w, m: [PY, script, "--workload", w, "--mode", m, "--threads", str(a.threads),
+                                        "--iters", str(a.iters), "--warmup", str(a.warmup)], None)
+        tuned_env = os.environ.copy()
+        tuned_env["MALLOC_MMAP_THRESHOLD_"] = str(1 << 30)
+        tuned_env["MALLOC_TRIM_THRESHOLD_"] = str(1 << 31)
+        peers["torch-tuned"] = (lambda w, m: [PY, script, "--workload", w, "--mode", m, "--threads", str(a.threads),
+                                              "--iters", str(a.iters), "--warmup", str(a.warmup), "--channels-last"],
+                                tuned_env)
+        skipped = []
+    else:
+        skipped = ["torch (python3-torch not installed)", "torch-tuned (python3-torch not installed)"]
+    skipped.append("tiny-dnn (no runner yet)")
+
+    spinner = None
+    if a.busy:
+        spinner = subprocess.Popen(["bash", "-c", "while :; do :; done"])
+    results = []
+    try:
+        for w in a.workloads.split(","):
+            for m in a.modes.split(","):
+                runs = {"nn": []}
+                runs.update({p: [] for p in peers})
+                for rep in range(a.repeats):
+                    r = measure([a.nn, "--workload", w, "--mode", m, "--threads", str(a.threads),
+                                 "--iters", str(a.iters), "--warmup", str(a.warmup)])
+                    runs["nn"].append(r)
+                    for p, (mk, env) in peers.items():
+                        runs[p].append(measure(mk(w, m), env))
+                row = {"workload": w, "mode": m, "threads": a.threads}
+                for impl, rs in runs.items():
+                    row[impl] = {"images_per_second": statistics.median(r["images_per_second"] for r in rs),
+                                 "runs": [r["images_per_second"] for r in rs],
+                                 "peak_rss_mib": max(r["peak_rss_mib"] for r in rs)}
+                for p in peers:
+                    row["ratio_nn_over_" + p] = round(row["nn"]["images_per_second"] / row[p]["images_per_second"], 3)
+                results.append(row)
+                print(f"done {w} {m}", file=sys.stderr)
+    finally:
+        if spinner:
+            spinner.kill()
+
+    impls = ["nn"] + list(peers)
+    print(f"\nthreads {a.threads}, {a.repeats} alternating rounds, median images/s (peak RSS MiB)"
+          + (", one core kept busy" if a.busy else ""))
+    head = f"{'workload':8} {'mode':6} " + " ".join(f"{i:>20}" for i in impls) + " " + " ".join(
+        f"{'nn/' + p:>16}" for p in peers)
+    print(head)
+    for r in results:
+        cells = " ".join(f"{r[i]['images_per_second']:>11.1f} ({r[i]['peak_rss_mib']:>5.0f})" for i in impls)
+        ratios = " ".join(f"{r['ratio_nn_over_' + p]:>16.2f}" for p in peers)
+        print(f"{r['workload']:8} {r['mode']:6} {cells} {ratios}")
+    for s in skipped:
+        print("skipped:", s)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump({"threads": a.threads, "repeats": a.repeats, "busy": a.busy, "skipped": skipped,
+                       "results": results}, f, indent=2)
+        print("wrote", a.json)
+
+
+if __name__ == "__main__":
+    main()

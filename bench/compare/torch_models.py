@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""The benchmark workloads W1-W3 in PyTorch, for side-by-side comparison.
+
+Same networks, shapes, batch sizes and steps as bench/models_bench.cpp:
+training = forward + cross-entropy + backward + Adam step; inference =
+eval-mode forward under no_grad. Prints one JSON object like nn_bench_models.
+
+  /usr/bin/python3 torch_models.py --workload W1 --mode train --threads 2 [--channels-last]
+"""
+import argparse
+import json
+import time
+
+import torch
+import torch.nn as nn
+
+
+def build(name):
+    if name == "W1":
+        return nn.Sequential(
+            nn.Conv2d(1, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(1024, 128), nn.ReLU(), nn.Linear(128, 10)), 64, (1, 28, 28), 10
+    if name == "W2":
+        layers = [nn.ZeroPad2d(1), nn.Conv2d(3, 32, 3), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.2)]
+        for _ in range(4):
+            layers += [nn.Conv2d(32, 32, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.2)]
+        layers += [nn.Flatten(), nn.Linear(32, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 5)]
+        return nn.Sequential(*layers), 32, (3, 104, 104), 5
+    if name == "W3":
+        return nn.Sequential(
+            nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Flatten(), nn.Linear(4096, 512), nn.ELU(), nn.Linear(512, 10)), 128, (3, 32, 32), 10
+    raise SystemExit(f"unknown workload {name}")
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--workload", default="W1")
+    p.add_argument("--mode", default="train", choices=["train", "infer"])
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=3)
+    p.add_argument("--iters", type=int, default=20)
+    p.add_argument("--channels-last", action="store_true")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(1)
+    model, batch, shape, classes = build(a.workload)
+    x = torch.randn(batch, *shape)
+    y = torch.arange(batch) % classes
+    if a.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    loss_fn = nn.CrossEntropyLoss()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    secs = []
+    if a.mode == "train":
+        model.train()
+    else:
+        model.eval()
+    for it in range(a.warmup + a.iters):
+        t0 = time.perf_counter()
+        if a.mode == "train":
+            opt.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x), y)
+            loss.backward()
+            opt.step()
+        else:
+            with torch.no_grad():
+                model(x)
+        s = time.perf_counter() - t0
+        if it >= a.warmup:
+            secs.append(s)
+    med = sorted(secs)[len(secs) // 2]
+    print(json.dumps({"impl": "torch" + ("-channels_last" if a.channels_last else ""), "workload": a.workload,
+                      "mode": a.mode, "threads": a.threads, "batch": batch, "torch": torch.__version__,
+                      "images_per_second": round(batch / med, 1), "seconds": [round(s, 6) for s in secs]}))
+
+
+if __name__ == "__main__":
+    main()
