@@ -185,6 +185,27 @@ class Sequential {
     return n;
   }
 
+  // Per-layer timing: set_profiling(true) starts accumulating the wall time
+  // of each layer's forward and backward (from zero); profile() reports it.
+  void set_profiling(bool on) {
+    profiling_ = on;
+    prof_.assign(layers_.size(), {0.0, 0.0});
+  }
+  std::string profile() const {
+    std::ostringstream os;
+    double total = 0;
+    for (auto& p : prof_) total += p.first + p.second;
+    os << std::left << std::setw(44) << "layer" << std::right << std::setw(12) << "forward s" << std::setw(12)
+       << "backward s" << std::setw(8) << "share" << "\n";
+    for (std::size_t i = 0; i < prof_.size() && i < layers_.size(); ++i)
+      os << std::left << std::setw(44) << (std::to_string(i) + " " + layers_[i]->describe()).substr(0, 43) << std::right
+         << std::fixed << std::setprecision(4) << std::setw(12) << prof_[i].first << std::setw(12) << prof_[i].second
+         << std::setprecision(1) << std::setw(7) << (total > 0 ? 100 * (prof_[i].first + prof_[i].second) / total : 0.0)
+         << "%\n";
+    os << "total " << std::setprecision(4) << total << " s\n";
+    return os.str();
+  }
+
   // A Keras-style table: layer, output shape, parameter count, totals.
   // Buffers (batch-norm running statistics) count as non-trainable.
   std::string summary() {
