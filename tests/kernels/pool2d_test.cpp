@@ -16,6 +16,8 @@ TEST_CASE_TEMPLATE("max and average pooling match the naive reference", T, float
       g.PH = Index(rng.below(size_t(g.KH / 2 + 1))), g.PW = Index(rng.below(size_t(g.KW / 2 + 1)));
       g.H = g.KH + Index(rng.below(12)), g.W = g.KW + Index(rng.below(12));
       if (trial == 0) g.N = 8, g.C = 16, g.H = g.W = 24;  // large enough for the parallel path
+      if (trial % 5 == 1)  // the specialized 2x2 / stride 2 path, odd sizes included
+        g.KH = g.KW = g.SH = g.SW = 2, g.PH = g.PW = 0, g.H = 2 + Index(rng.below(9)), g.W = 2 + Index(rng.below(9));
       g.infer_output();
       CAPTURE(trial);
       auto x = randn<T>({g.N, g.C, g.H, g.W}, rng());
@@ -54,4 +56,19 @@ TEST_CASE_TEMPLATE("max and average pooling match the naive reference", T, float
     }
   }
   nn::set_num_threads(1);
+}
+
+TEST_CASE("max pooling propagates NaN in both the generic and the 2x2 path") {
+  for (Index k : {2, 3}) {
+    Pool2DGeom g;
+    g.N = 1, g.C = 1, g.H = g.W = 4, g.KH = g.KW = k, g.SH = g.SW = k == 2 ? 2 : 1;
+    g.infer_output();
+    std::vector<float> x(16, 1.0f), y(size_t(g.OH * g.OW));
+    std::vector<std::int32_t> arg(y.size());
+    x[5] = NAN;  // (1, 1): inside the first window
+    nn::kernels::maxpool2d_forward(x.data(), y.data(), arg.data(), g);
+    CAPTURE(k);
+    CHECK(std::isnan(y[0]));
+    CHECK(arg[0] == 5);
+  }
 }

@@ -41,6 +41,21 @@ TEST_CASE("Dropout masks are reproducible from the seed") {
   for (Index i = 0; i < x.size(); ++i) REQUIRE(ya[i] == yb[i]);
 }
 
+TEST_CASE("Dropout masks do not depend on the thread count") {
+  auto mask = [](int threads) {
+    nn::set_num_threads(threads);
+    nn::Dropout<F> d(0.5);
+    nn::Rng rng(3);
+    d.build(Shape{70000}, rng);  // large enough to run in parallel chunks
+    Tensor<F> x({2, 70000}, 1.0f);
+    const auto& y = d.forward(x, true);
+    return std::vector<F>(y.begin(), y.end());
+  };
+  const auto a = mask(1), b = mask(2);
+  nn::set_num_threads(1);
+  CHECK(a == b);
+}
+
 TEST_CASE("BatchNorm: eval uses running statistics, training on one value per channel is an error") {
   nn::BatchNorm<F> bn;
   nn::Rng rng(0);

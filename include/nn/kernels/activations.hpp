@@ -4,6 +4,7 @@
 #pragma once
 #include <cmath>
 
+#include "nn/kernels/parallel.hpp"
 #include "nn/tensor/tensor.hpp"
 
 namespace nn::kernels {
@@ -21,61 +22,85 @@ template <class T> constexpr T kSeluScale = T(1.0507009873554804934193349852946)
 
 // y = max(x, 0)
 template <class T> void relu_forward(const T* x, T* y, Index n) {
-  detail::A<T>(y, n) = detail::CA<T>(x, n).max(T(0));
+  nn::detail::parallel_chunks(n, [&](Index i0, Index i1) {
+    detail::A<T>(y + i0, i1 - i0) = detail::CA<T>(x + i0, i1 - i0).max(T(0));
+  });
 }
 // dx = dy * (x > 0)
 template <class T> void relu_backward(const T* x, const T* dy, T* dx, Index n) {
-  detail::A<T>(dx, n) = (detail::CA<T>(x, n) > T(0)).select(detail::CA<T>(dy, n), T(0));
+  nn::detail::parallel_chunks(n, [&](Index i0, Index i1) {
+    detail::A<T>(dx + i0, i1 - i0) = (detail::CA<T>(x + i0, i1 - i0) > T(0)).select(detail::CA<T>(dy + i0, i1 - i0), T(0));
+  });
 }
 // y = x > 0 ? x : slope * x
 template <class T> void leaky_relu_forward(const T* x, T* y, Index n, T slope) {
-  auto a = detail::CA<T>(x, n);
-  detail::A<T>(y, n) = (a > T(0)).select(a, a * slope);
+  nn::detail::parallel_chunks(n, [&](Index i0, Index i1) {
+    auto a = detail::CA<T>(x + i0, i1 - i0);
+    detail::A<T>(y + i0, i1 - i0) = (a > T(0)).select(a, a * slope);
+  });
 }
 template <class T> void leaky_relu_backward(const T* x, const T* dy, T* dx, Index n, T slope) {
-  auto d = detail::CA<T>(dy, n);
-  detail::A<T>(dx, n) = (detail::CA<T>(x, n) > T(0)).select(d, d * slope);
+  nn::detail::parallel_chunks(n, [&](Index i0, Index i1) {
+    auto d = detail::CA<T>(dy + i0, i1 - i0);
+    detail::A<T>(dx + i0, i1 - i0) = (detail::CA<T>(x + i0, i1 - i0) > T(0)).select(d, d * slope);
+  });
 }
 // y = x > 0 ? x : alpha * (exp(x) - 1)
 template <class T> void elu_forward(const T* x, T* y, Index n, T alpha) {
-  auto a = detail::CA<T>(x, n);
-  detail::A<T>(y, n) = (a > T(0)).select(a, alpha * (a.min(T(0)).exp() - T(1)));
+  nn::detail::parallel_chunks(n, [&](Index i0, Index i1) {
+    auto a = detail::CA<T>(x + i0, i1 - i0);
+    detail::A<T>(y + i0, i1 - i0) = (a > T(0)).select(a, alpha * (a.min(T(0)).exp() - T(1)));
+  });
 }
 // dx = dy * (x > 0 ? 1 : y + alpha)
 template <class T> void elu_backward(const T* x, const T* y, const T* dy, T* dx, Index n, T alpha) {
-  auto d = detail::CA<T>(dy, n);
-  detail::A<T>(dx, n) = (detail::CA<T>(x, n) > T(0)).select(d, d * (detail::CA<T>(y, n) + alpha));
+  nn::detail::parallel_chunks(n, [&](Index i0, Index i1) {
+    auto d = detail::CA<T>(dy + i0, i1 - i0);
+    detail::A<T>(dx + i0, i1 - i0) = (detail::CA<T>(x + i0, i1 - i0) > T(0)).select(d, d * (detail::CA<T>(y + i0, i1 - i0) + alpha));
+  });
 }
 // y = scale * (x > 0 ? x : alpha * (exp(x) - 1))
 template <class T> void selu_forward(const T* x, T* y, Index n) {
-  auto a = detail::CA<T>(x, n);
-  detail::A<T>(y, n) =
-      kSeluScale<T> * (a > T(0)).select(a, kSeluAlpha<T> * (a.min(T(0)).exp() - T(1)));
+  nn::detail::parallel_chunks(n, [&](Index i0, Index i1) {
+    auto a = detail::CA<T>(x + i0, i1 - i0);
+    detail::A<T>(y + i0, i1 - i0) =
+        kSeluScale<T> * (a > T(0)).select(a, kSeluAlpha<T> * (a.min(T(0)).exp() - T(1)));
+  });
 }
 // dx = dy * (x > 0 ? scale : y + scale * alpha)
 template <class T> void selu_backward(const T* x, const T* y, const T* dy, T* dx, Index n) {
-  auto d = detail::CA<T>(dy, n);
-  detail::A<T>(dx, n) = (detail::CA<T>(x, n) > T(0))
-                            .select(d * kSeluScale<T>, d * (detail::CA<T>(y, n) + kSeluScale<T> * kSeluAlpha<T>));
+  nn::detail::parallel_chunks(n, [&](Index i0, Index i1) {
+    auto d = detail::CA<T>(dy + i0, i1 - i0);
+    detail::A<T>(dx + i0, i1 - i0) = (detail::CA<T>(x + i0, i1 - i0) > T(0))
+                              .select(d * kSeluScale<T>, d * (detail::CA<T>(y + i0, i1 - i0) + kSeluScale<T> * kSeluAlpha<T>));
+  });
 }
 // y = 1 / (1 + exp(-x)), computed without overflow for large |x|
 template <class T> void sigmoid_forward(const T* x, T* y, Index n) {
-  auto a = detail::CA<T>(x, n);
-  auto e = (-a.abs()).exp();  // in (0, 1]
-  detail::A<T>(y, n) = (a >= T(0)).select(T(1) / (T(1) + e), e / (T(1) + e));
+  nn::detail::parallel_chunks(n, [&](Index i0, Index i1) {
+    auto a = detail::CA<T>(x + i0, i1 - i0);
+    auto e = (-a.abs()).exp();  // in (0, 1]
+    detail::A<T>(y + i0, i1 - i0) = (a >= T(0)).select(T(1) / (T(1) + e), e / (T(1) + e));
+  });
 }
 // dx = dy * y * (1 - y)
 template <class T> void sigmoid_backward(const T* y, const T* dy, T* dx, Index n) {
-  auto b = detail::CA<T>(y, n);
-  detail::A<T>(dx, n) = detail::CA<T>(dy, n) * b * (T(1) - b);
+  nn::detail::parallel_chunks(n, [&](Index i0, Index i1) {
+    auto b = detail::CA<T>(y + i0, i1 - i0);
+    detail::A<T>(dx + i0, i1 - i0) = detail::CA<T>(dy + i0, i1 - i0) * b * (T(1) - b);
+  });
 }
 template <class T> void tanh_forward(const T* x, T* y, Index n) {
-  detail::A<T>(y, n) = detail::CA<T>(x, n).tanh();
+  nn::detail::parallel_chunks(n, [&](Index i0, Index i1) {
+    detail::A<T>(y + i0, i1 - i0) = detail::CA<T>(x + i0, i1 - i0).tanh();
+  });
 }
 // dx = dy * (1 - y^2)
 template <class T> void tanh_backward(const T* y, const T* dy, T* dx, Index n) {
-  auto b = detail::CA<T>(y, n);
-  detail::A<T>(dx, n) = detail::CA<T>(dy, n) * (T(1) - b * b);
+  nn::detail::parallel_chunks(n, [&](Index i0, Index i1) {
+    auto b = detail::CA<T>(y + i0, i1 - i0);
+    detail::A<T>(dx + i0, i1 - i0) = detail::CA<T>(dy + i0, i1 - i0) * (T(1) - b * b);
+  });
 }
 
 // Row-wise softmax: x (rows, cols) -> y (rows, cols), max-subtracted.

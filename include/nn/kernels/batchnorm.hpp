@@ -15,28 +15,28 @@ namespace detail {
 inline bool bn_parallel(Index C, Index work) { return C > 1 && work > 16384 && num_threads() > 1; }
 }
 
+namespace detail {
+template <class T>
+using Row = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+template <class T>
+using MRow = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+}  // namespace detail
+
 // x (N, C, S) -> mean (C), var (C) biased. Two passes (mean, then squared
-// deviations) in double accumulators for accuracy.
+// deviations); each row of S values is reduced with SIMD in T, and the rows
+// are accumulated in double.
 template <class T>
 void batchnorm_stats(const T* x, Index N, Index C, Index S, T* mean, T* var) {
   const double M = static_cast<double>(N * S);
 #pragma omp parallel for schedule(static) if (detail::bn_parallel(C, N * C * S))
   for (Index c = 0; c < C; ++c) {
     double s = 0;
-    for (Index n = 0; n < N; ++n) {
-      const T* p = x + (n * C + c) * S;
-      for (Index i = 0; i < S; ++i) s += p[i];
-    }
+    for (Index n = 0; n < N; ++n) s += static_cast<double>(detail::Row<T>(x + (n * C + c) * S, S).sum());
     const double mu = s / M;
+    const T mut = static_cast<T>(mu);
     double q = 0;
-    for (Index n = 0; n < N; ++n) {
-      const T* p = x + (n * C + c) * S;
-      for (Index i = 0; i < S; ++i) {
-        const double d = p[i] - mu;
-        q += d * d;
-      }
-    }
-    mean[c] = static_cast<T>(mu);
+    for (Index n = 0; n < N; ++n) q += static_cast<double>((detail::Row<T>(x + (n * C + c) * S, S) - mut).square().sum());
+    mean[c] = mut;
     var[c] = static_cast<T>(q / M);
   }
 }
@@ -50,9 +50,7 @@ void batchnorm_apply(const T* x, Index N, Index C, Index S, const T* mean, const
     const Index c = nc % C;
     const T a = gamma[c] * invstd[c];
     const T b = beta[c] - mean[c] * a;
-    const T* p = x + nc * S;
-    T* q = y + nc * S;
-    for (Index i = 0; i < S; ++i) q[i] = p[i] * a + b;
+    detail::MRow<T>(y + nc * S, S) = detail::Row<T>(x + nc * S, S) * a + b;
   }
 }
 
@@ -66,29 +64,22 @@ void batchnorm_backward(const T* x, const T* dy, Index N, Index C, Index S, cons
   const double M = static_cast<double>(N * S);
 #pragma omp parallel for schedule(static) if (detail::bn_parallel(C, N * C * S))
   for (Index c = 0; c < C; ++c) {
+    const T mu = mean[c], is = invstd[c];
     double sdy = 0, sdyx = 0;
-    const double mu = mean[c], is = invstd[c];
     for (Index n = 0; n < N; ++n) {
-      const T* xp = x + (n * C + c) * S;
-      const T* dp = dy + (n * C + c) * S;
-      for (Index i = 0; i < S; ++i) {
-        sdy += dp[i];
-        sdyx += dp[i] * (xp[i] - mu) * is;
-      }
+      const auto d = detail::Row<T>(dy + (n * C + c) * S, S);
+      sdy += static_cast<double>(d.sum());
+      sdyx += static_cast<double>((d * (detail::Row<T>(x + (n * C + c) * S, S) - mu)).sum()) * is;
     }
     dgamma[c] += static_cast<T>(sdyx);
     dbeta[c] += static_cast<T>(sdy);
     if (!dx) continue;
-    const T k = static_cast<T>(gamma[c] * is);
+    const T k = gamma[c] * is;
     const T mdy = static_cast<T>(sdy / M), mdyx = static_cast<T>(sdyx / M);
     for (Index n = 0; n < N; ++n) {
-      const T* xp = x + (n * C + c) * S;
-      const T* dp = dy + (n * C + c) * S;
-      T* o = dx + (n * C + c) * S;
-      for (Index i = 0; i < S; ++i) {
-        const T xh = static_cast<T>((xp[i] - mu) * is);
-        o[i] = k * (dp[i] - mdy - xh * mdyx);
-      }
+      const Index off = (n * C + c) * S;
+      detail::MRow<T>(dx + off, S) =
+          k * (detail::Row<T>(dy + off, S) - mdy - (detail::Row<T>(x + off, S) - mu) * (is * mdyx));
     }
   }
 }

@@ -5,6 +5,8 @@
 // and Eigen's thread count; without OpenMP it is a no-op and num_threads() is 1.
 #pragma once
 #include <Eigen/Core>
+#include <algorithm>
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #ifdef _OPENMP
@@ -30,6 +32,20 @@ inline int num_threads() {
 }
 
 namespace detail {
+// Runs fn(begin, end) over [0, n) in fixed chunks: in parallel when n is large
+// enough to be worth it (memory-bound element-wise work), serially otherwise.
+// Chunk boundaries do not depend on the thread count.
+template <class Fn>
+void parallel_chunks(std::ptrdiff_t n, Fn fn, std::ptrdiff_t chunk = 1 << 15) {
+  const std::ptrdiff_t chunks = (n + chunk - 1) / chunk;
+  if (chunks <= 1) {
+    if (n > 0) fn(std::ptrdiff_t(0), n);
+    return;
+  }
+#pragma omp parallel for schedule(static) if (n >= (1 << 16))
+  for (std::ptrdiff_t c = 0; c < chunks; ++c) fn(c * chunk, std::min(n, (c + 1) * chunk));
+}
+
 inline int thread_id() {
 #ifdef _OPENMP
   return omp_get_thread_num();

@@ -38,6 +38,32 @@ inline bool pool_parallel(Index planes, Index work) { return planes > 1 && work 
 template <class T>
 void maxpool2d_forward(const T* x, T* y, std::int32_t* argmax, const Pool2DGeom& g) {
   const Index planes = g.N * g.C;
+  if (g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0) {
+    // The common 2x2 / stride 2 case without bounds checks or loops over the window.
+#pragma omp parallel for schedule(static) if (detail::pool_parallel(planes, planes * g.H * g.W))
+    for (Index pl = 0; pl < planes; ++pl) {
+      const T* xp = x + pl * g.H * g.W;
+      T* yp = y + pl * g.OH * g.OW;
+      std::int32_t* ap = argmax + pl * g.OH * g.OW;
+      for (Index oh = 0; oh < g.OH; ++oh) {
+        const T* r0 = xp + 2 * oh * g.W;
+        const T* r1 = r0 + g.W;
+        const std::int32_t base = static_cast<std::int32_t>(2 * oh * g.W);
+        for (Index ow = 0; ow < g.OW; ++ow) {
+          const T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+          // first maximum in window order (a, b, c, d); NaN wins, as in PyTorch
+          T best = a;
+          std::int32_t bi = 0;
+          if ((b > best || b != b) && best == best) best = b, bi = 1;
+          if ((c > best || c != c) && best == best) best = c, bi = std::int32_t(g.W);
+          if ((d > best || d != d) && best == best) best = d, bi = std::int32_t(g.W) + 1;
+          yp[oh * g.OW + ow] = best;
+          ap[oh * g.OW + ow] = base + std::int32_t(2 * ow) + bi;
+        }
+      }
+    }
+    return;
+  }
 #pragma omp parallel for schedule(static) if (detail::pool_parallel(planes, planes * g.H * g.W))
   for (Index pl = 0; pl < planes; ++pl) {
     const T* xp = x + pl * g.H * g.W;

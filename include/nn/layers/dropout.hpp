@@ -4,6 +4,7 @@
 // The mask comes from the layer's own generator, seeded from the model's rng
 // at build time (so the model seed fixes it) or with seed().
 #pragma once
+#include "nn/kernels/parallel.hpp"
 #include "nn/layers/layer.hpp"
 
 namespace nn {
@@ -39,10 +40,24 @@ class Dropout : public Layer<T> {
     }
     mask_.resize(x.shape());
     const T keep = static_cast<T>(1.0 / (1.0 - rate_));
-    // Threshold on the top 32 bits: P(keep) = 1 - rate.
-    const std::uint64_t thr = static_cast<std::uint64_t>(rate_ * 4294967296.0);
-    for (Index i = 0; i < x.size(); ++i) mask_[i] = ((rng_() >> 32) >= thr) ? keep : T(0);
-    this->out_.array() = x.array() * mask_.array();
+    // Each 32-bit half of a draw decides one element: P(keep) = 1 - rate.
+    // Chunks get their own generator seeded from one draw of the layer's, so
+    // the mask does not depend on the thread count.
+    const std::uint32_t thr = static_cast<std::uint32_t>(std::min(rate_ * 4294967296.0, 4294967295.0));
+    const std::uint64_t base = rng_();
+    const T* xp = x.data();
+    T* mp = mask_.data();
+    T* yp = this->out_.data();
+    nn::detail::parallel_chunks(x.size(), [&](Index b, Index e) {
+      Rng r(base ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(b + 1)));
+      for (Index i = b; i < e; i += 2) {
+        const std::uint64_t v = r();
+        mp[i] = static_cast<std::uint32_t>(v) >= thr ? keep : T(0);
+        if (i + 1 < e) mp[i + 1] = static_cast<std::uint32_t>(v >> 32) >= thr ? keep : T(0);
+        yp[i] = xp[i] * mp[i];
+        if (i + 1 < e) yp[i + 1] = xp[i + 1] * mp[i + 1];
+      }
+    });
     return this->out_;
   }
   const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy) override {
