@@ -29,3 +29,26 @@ TEST_CASE("gemm with beta = 0 ignores NaN in C") {
   nn::kernels::gemm<float>(false, false, 2, 2, 2, 1.f, A.data(), 2, B.data(), 2, 0.f, C.data(), 2);
   CHECK(C == std::vector<float>{1, 2, 3, 4});
 }
+
+TEST_CASE("gemm's blocked parallel path (large products, rows or columns split) matches the reference") {
+  nn::Rng rng(21);
+  nn::set_num_threads(2);
+  struct S { Index M, N, K; };
+  for (S s : {S{257, 130, 65}, S{70, 611, 97}, S{129, 129, 300}}) {
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      const Index lda = ta ? s.M : s.K, ldb = tb ? s.K : s.N;
+      std::vector<float> A(size_t(s.M * s.K)), B(size_t(s.K * s.N)), C(size_t(s.M * s.N)), R;
+      for (auto& v : A) v = float(rng.normal());
+      for (auto& v : B) v = float(rng.normal());
+      for (auto& v : C) v = float(rng.normal());
+      R = C;
+      CAPTURE(s.M); CAPTURE(s.N); CAPTURE(ta); CAPTURE(tb);
+      REQUIRE(2.0 * double(s.M * s.N * s.K) > 4e6);
+      nn::kernels::gemm<float>(ta, tb, s.M, s.N, s.K, 0.5f, A.data(), lda, B.data(), ldb, 1.0f, C.data(), s.N);
+      naive::gemm<float>(ta, tb, s.M, s.N, s.K, 0.5f, A.data(), lda, B.data(), ldb, 1.0f, R.data(), s.N);
+      CHECK(worst(C.data(), R.data(), Index(C.size()), 1e-3, 1e-4) <= 1.0);
+    }
+  }
+  nn::set_num_threads(1);
+}

@@ -28,7 +28,7 @@ using MRow = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
 template <class T>
 void batchnorm_stats(const T* x, Index N, Index C, Index S, T* mean, T* var) {
   const double M = static_cast<double>(N * S);
-#pragma omp parallel for schedule(static) if (detail::bn_parallel(C, N * C * S))
+#pragma omp parallel for schedule(dynamic, 1) if (detail::bn_parallel(C, N * C * S))
   for (Index c = 0; c < C; ++c) {
     double s = 0;
     for (Index n = 0; n < N; ++n) s += static_cast<double>(detail::Row<T>(x + (n * C + c) * S, S).sum());
@@ -45,7 +45,7 @@ void batchnorm_stats(const T* x, Index N, Index C, Index S, T* mean, T* var) {
 template <class T>
 void batchnorm_apply(const T* x, Index N, Index C, Index S, const T* mean, const T* invstd, const T* gamma,
                      const T* beta, T* y) {
-#pragma omp parallel for schedule(static) if (detail::bn_parallel(N * C, N * C * S))
+#pragma omp parallel for schedule(dynamic, 8) if (detail::bn_parallel(N * C, N * C * S))
   for (Index nc = 0; nc < N * C; ++nc) {
     const Index c = nc % C;
     const T a = gamma[c] * invstd[c];
@@ -62,7 +62,7 @@ template <class T>
 void batchnorm_backward(const T* x, const T* dy, Index N, Index C, Index S, const T* mean, const T* invstd,
                         const T* gamma, T* dx, T* dgamma, T* dbeta) {
   const double M = static_cast<double>(N * S);
-#pragma omp parallel for schedule(static) if (detail::bn_parallel(C, N * C * S))
+#pragma omp parallel for schedule(dynamic, 1) if (detail::bn_parallel(C, N * C * S))
   for (Index c = 0; c < C; ++c) {
     const T mu = mean[c], is = invstd[c];
     double sdy = 0, sdyx = 0;

@@ -97,7 +97,7 @@ void col2im(const T* col, const Conv2DGeom& g, T* dx) {
 }
 
 // Reusable scratch memory for the conv kernels (one column buffer per thread,
-// plus per-thread weight-gradient partial sums).
+// plus per-group weight-gradient partial sums).
 template <class T>
 struct ConvWorkspace {
   std::vector<std::vector<T>> col, dw;
@@ -112,13 +112,14 @@ struct ConvWorkspace {
 };
 
 // y (N, OC, OH, OW) = conv(x (N, C, H, W), w (OC, C, KH, KW)) + b (OC) [b may be null]
+// Samples are handed to threads dynamically (a busy core just takes fewer).
 template <class T>
 void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& g, ConvWorkspace<T>& ws) {
   const Index K = g.col_rows(), P = g.col_cols();
   const bool par = g.N > 1 && num_threads() > 1;
   ws.reserve(par ? num_threads() : 1, K * P, 0);
   const bool pointwise = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT + g.PB + g.PL + g.PR == 0;
-#pragma omp parallel for schedule(static) if (par)
+#pragma omp parallel for schedule(dynamic, 1) if (par)
   for (Index n = 0; n < g.N; ++n) {
     const T* xn = x + n * g.C * g.H * g.W;
     T* yn = y + n * g.OC * P;
@@ -142,32 +143,42 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& 
 //   dx (N, C, H, W)      is overwritten (skipped when null)
 //   dw (OC, C, KH, KW)   is accumulated (+=)
 //   db (OC)              is accumulated (+=) (skipped when null)
+// The batch is cut into a fixed number of groups that threads take
+// dynamically; each group sums its weight gradient in its own buffer, and the
+// buffers are added in group order, so dw does not depend on the thread count.
 template <class T>
 void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const Conv2DGeom& g,
                      ConvWorkspace<T>& ws) {
   const Index K = g.col_rows(), P = g.col_cols(), WS = g.OC * K;
   const bool par = g.N > 1 && num_threads() > 1;
-  const int nt = par ? num_threads() : 1;
-  ws.reserve(nt, K * P, WS);
-  for (int t = 0; t < nt; ++t) std::fill(ws.dw[static_cast<std::size_t>(t)].begin(), ws.dw[static_cast<std::size_t>(t)].begin() + WS, T(0));
-#pragma omp parallel for schedule(static) if (par)
-  for (Index n = 0; n < g.N; ++n) {
-    const int tid = par ? nn::detail::thread_id() : 0;
-    T* col = ws.col[static_cast<std::size_t>(tid)].data();
-    const T* dyn = dy + n * g.OC * P;
-    im2col(x + n * g.C * g.H * g.W, g, col);
-    // dw_t (OC, K) += dy_n (OC, P) * col^T (P, K)
-    gemm<T>(false, true, g.OC, K, P, T(1), dyn, P, col, P, T(1), ws.dw[static_cast<std::size_t>(tid)].data(), K);
-    if (dx) {
-      // dcol (K, P) = w^T (K, OC) * dy_n (OC, P); dx_n = col2im(dcol)
-      gemm<T>(true, false, K, P, g.OC, T(1), w, K, dyn, P, T(0), col, P);
-      T* dxn = dx + n * g.C * g.H * g.W;
-      std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
-      col2im(col, g, dxn);
+  const Index groups = std::min<Index>(g.N, 16), per = (g.N + groups - 1) / groups;
+  ws.reserve(par ? num_threads() : 1, K * P, 0);
+  if (static_cast<Index>(ws.dw.size()) < groups) ws.dw.resize(static_cast<std::size_t>(groups));
+  for (Index q = 0; q < groups; ++q) {
+    auto& part = ws.dw[static_cast<std::size_t>(q)];
+    if (static_cast<Index>(part.size()) < WS) part.resize(static_cast<std::size_t>(WS));
+    std::fill(part.begin(), part.begin() + WS, T(0));
+  }
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+  for (Index q = 0; q < groups; ++q) {
+    T* col = ws.col[static_cast<std::size_t>(par ? nn::detail::thread_id() : 0)].data();
+    T* part = ws.dw[static_cast<std::size_t>(q)].data();
+    for (Index n = q * per; n < std::min(g.N, (q + 1) * per); ++n) {
+      const T* dyn = dy + n * g.OC * P;
+      im2col(x + n * g.C * g.H * g.W, g, col);
+      // part (OC, K) += dy_n (OC, P) * col^T (P, K)
+      gemm<T>(false, true, g.OC, K, P, T(1), dyn, P, col, P, T(1), part, K);
+      if (dx) {
+        // dcol (K, P) = w^T (K, OC) * dy_n (OC, P); dx_n = col2im(dcol)
+        gemm<T>(true, false, K, P, g.OC, T(1), w, K, dyn, P, T(0), col, P);
+        T* dxn = dx + n * g.C * g.H * g.W;
+        std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
+        col2im(col, g, dxn);
+      }
     }
   }
-  for (int t = 0; t < nt; ++t) {
-    const T* part = ws.dw[static_cast<std::size_t>(t)].data();
+  for (Index q = 0; q < groups; ++q) {
+    const T* part = ws.dw[static_cast<std::size_t>(q)].data();
     for (Index i = 0; i < WS; ++i) dw[i] += part[i];
   }
   if (db)

@@ -1,11 +1,23 @@
-// nn/kernels/gemm.hpp — general matrix multiply through Eigen (SIMD, and
-// OpenMP-parallel when called outside a parallel region).
+// nn/kernels/gemm.hpp — general matrix multiply through Eigen's SIMD kernels.
+// Outside a parallel region, a large product is split into blocks of rows
+// (or of columns, whichever dimension is larger) that threads take
+// dynamically; each block is one single-threaded Eigen GEMM. Every output
+// element is computed by exactly one block with the same arithmetic, so the
+// result does not depend on the thread count, and a busy core only slows the
+// blocks it runs instead of stalling a static split.
 #pragma once
 #include <Eigen/Core>
 
+#include "nn/kernels/parallel.hpp"
 #include "nn/tensor/tensor.hpp"
 
 namespace nn::kernels {
+
+namespace detail {
+template <class T>
+void gemm_serial(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B,
+                 Index ldb, T beta, T* C, Index ldc);
+}
 
 // C = alpha * op(A) * op(B) + beta * C, all row-major.
 //   op(A): (M, K)  — A is stored (M, K) with leading dim lda, or (K, M) if trans_a
@@ -15,6 +27,38 @@ namespace nn::kernels {
 template <class T>
 void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda,
           const T* B, Index ldb, T beta, T* C, Index ldc) {
+  const double flops = 2.0 * double(M) * double(N) * double(K);
+  bool nested = false;
+#ifdef _OPENMP
+  nested = omp_in_parallel();
+#endif
+  if (nested || num_threads() < 2 || flops < 4e6) {
+    detail::gemm_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  // Blocks of rows when M >= N, else of columns; 4 blocks per thread at least
+  // 64 wide (a multiple of 16 for the SIMD kernels).
+  const bool rows = M >= N;
+  const Index D = rows ? M : N;
+  Index bs = std::max<Index>(64, (D + 4 * num_threads() - 1) / (4 * num_threads()));
+  bs = (bs + 15) / 16 * 16;
+  const Index blocks = (D + bs - 1) / bs;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (Index b = 0; b < blocks; ++b) {
+    const Index d0 = b * bs, d = std::min(bs, D - d0);
+    if (rows)  // C[d0:d0+d, :] = op(A)[d0:d0+d, :] op(B)
+      detail::gemm_serial(trans_a, trans_b, d, N, K, alpha, trans_a ? A + d0 : A + d0 * lda, lda, B, ldb, beta,
+                          C + d0 * ldc, ldc);
+    else  // C[:, d0:d0+d] = op(A) op(B)[:, d0:d0+d]
+      detail::gemm_serial(trans_a, trans_b, M, d, K, alpha, A, lda, trans_b ? B + d0 * ldb : B + d0, ldb, beta,
+                          C + d0, ldc);
+  }
+}
+
+namespace detail {
+template <class T>
+void gemm_serial(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B,
+                 Index ldb, T beta, T* C, Index ldc) {
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using CMap = Eigen::Map<const Mat, Eigen::Unaligned, Eigen::OuterStride<>>;
   using MMap = Eigen::Map<Mat, Eigen::Unaligned, Eigen::OuterStride<>>;
@@ -39,5 +83,6 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
   else if (!trans_a && trans_b) run(a, b.transpose());
   else run(a.transpose(), b.transpose());
 }
+}  // namespace detail
 
 }  // namespace nn::kernels

@@ -1,8 +1,8 @@
 // nn/kernels/parallel.hpp — thread control for nn's kernels.
 //
 // nn parallelizes with OpenMP where the work is (over the batch, over
-// channels, inside GEMM through Eigen). set_num_threads(n) sets both OpenMP's
-// and Eigen's thread count; without OpenMP it is a no-op and num_threads() is 1.
+// channels, over blocks of a GEMM's output). set_num_threads(n) sets OpenMP's
+// thread count; without OpenMP it is a no-op and num_threads() is 1.
 #pragma once
 #include <Eigen/Core>
 #include <algorithm>
@@ -15,13 +15,21 @@
 
 namespace nn {
 
+// nn does all its own threading (OpenMP, dynamic where the work is uneven);
+// Eigen's internal GEMM threading is switched off, because its static split
+// collapses when another process keeps a core busy.
 inline void set_num_threads(int n) {
   if (n < 1) throw std::invalid_argument("nn::set_num_threads: n must be >= 1, got " + std::to_string(n));
 #ifdef _OPENMP
   omp_set_num_threads(n);
 #endif
-  Eigen::setNbThreads(n);
+  Eigen::setNbThreads(1);
 }
+
+namespace detail {
+// Switches Eigen's own GEMM threading off in every program that includes nn.
+inline const bool eigen_single_threaded = (Eigen::setNbThreads(1), true);
+}  // namespace detail
 
 inline int num_threads() {
 #ifdef _OPENMP
@@ -42,7 +50,7 @@ void parallel_chunks(std::ptrdiff_t n, Fn fn, std::ptrdiff_t chunk = 1 << 15) {
     if (n > 0) fn(std::ptrdiff_t(0), n);
     return;
   }
-#pragma omp parallel for schedule(static) if (n >= (1 << 16))
+#pragma omp parallel for schedule(dynamic, 1) if (n >= (1 << 16))
   for (std::ptrdiff_t c = 0; c < chunks; ++c) fn(c * chunk, std::min(n, (c + 1) * chunk));
 }
 

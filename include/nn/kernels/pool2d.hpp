@@ -40,7 +40,7 @@ void maxpool2d_forward(const T* x, T* y, std::int32_t* argmax, const Pool2DGeom&
   const Index planes = g.N * g.C;
   if (g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0) {
     // The common 2x2 / stride 2 case without bounds checks or loops over the window.
-#pragma omp parallel for schedule(static) if (detail::pool_parallel(planes, planes * g.H * g.W))
+#pragma omp parallel for schedule(dynamic, 16) if (detail::pool_parallel(planes, planes * g.H * g.W))
     for (Index pl = 0; pl < planes; ++pl) {
       const T* xp = x + pl * g.H * g.W;
       T* yp = y + pl * g.OH * g.OW;
@@ -64,7 +64,7 @@ void maxpool2d_forward(const T* x, T* y, std::int32_t* argmax, const Pool2DGeom&
     }
     return;
   }
-#pragma omp parallel for schedule(static) if (detail::pool_parallel(planes, planes * g.H * g.W))
+#pragma omp parallel for schedule(dynamic, 16) if (detail::pool_parallel(planes, planes * g.H * g.W))
   for (Index pl = 0; pl < planes; ++pl) {
     const T* xp = x + pl * g.H * g.W;
     T* yp = y + pl * g.OH * g.OW;
@@ -98,7 +98,7 @@ void maxpool2d_forward(const T* x, T* y, std::int32_t* argmax, const Pool2DGeom&
 template <class T>
 void maxpool2d_backward(const T* dy, const std::int32_t* argmax, T* dx, const Pool2DGeom& g) {
   const Index planes = g.N * g.C;
-#pragma omp parallel for schedule(static) if (detail::pool_parallel(planes, planes * g.H * g.W))
+#pragma omp parallel for schedule(dynamic, 16) if (detail::pool_parallel(planes, planes * g.H * g.W))
   for (Index pl = 0; pl < planes; ++pl) {
     T* dxp = dx + pl * g.H * g.W;
     std::fill(dxp, dxp + g.H * g.W, T(0));
@@ -114,7 +114,7 @@ template <class T>
 void avgpool2d_forward(const T* x, T* y, const Pool2DGeom& g) {
   const Index planes = g.N * g.C;
   const T inv = T(1) / static_cast<T>(g.KH * g.KW);
-#pragma omp parallel for schedule(static) if (detail::pool_parallel(planes, planes * g.H * g.W))
+#pragma omp parallel for schedule(dynamic, 16) if (detail::pool_parallel(planes, planes * g.H * g.W))
   for (Index pl = 0; pl < planes; ++pl) {
     const T* xp = x + pl * g.H * g.W;
     T* yp = y + pl * g.OH * g.OW;
@@ -134,7 +134,7 @@ template <class T>
 void avgpool2d_backward(const T* dy, T* dx, const Pool2DGeom& g) {
   const Index planes = g.N * g.C;
   const T inv = T(1) / static_cast<T>(g.KH * g.KW);
-#pragma omp parallel for schedule(static) if (detail::pool_parallel(planes, planes * g.H * g.W))
+#pragma omp parallel for schedule(dynamic, 16) if (detail::pool_parallel(planes, planes * g.H * g.W))
   for (Index pl = 0; pl < planes; ++pl) {
     T* dxp = dx + pl * g.H * g.W;
     std::fill(dxp, dxp + g.H * g.W, T(0));
