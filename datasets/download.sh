@@ -22,13 +22,17 @@ check() {  # tool dir "sum  file" lines on stdin
   (cd "$dir" && "$tool" -c -) || { echo "download.sh: checksum mismatch in $dir" >&2; exit 1; }
 }
 
-mnist() {
-  local d="$here/mnist" base="https://ossci-datasets.s3.amazonaws.com/mnist"
+idx_set() {  # folder base-url tool: fetches the four idx files, then checks the sums on stdin
+  local d="$here/$1" base="$2" tool="$3" f
   mkdir -p "$d"
   for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
     [ -f "$d/$f" ] || fetch "$base/$f" "$d/$f"
   done
-  check sha256sum "$d" <<'SUMS'
+  check "$tool" "$d"
+}
+
+mnist() {
+  idx_set mnist "https://ossci-datasets.s3.amazonaws.com/mnist" sha256sum <<'SUMS'
 440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609  train-images-idx3-ubyte.gz
 3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c  train-labels-idx1-ubyte.gz
 8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6  t10k-images-idx3-ubyte.gz
@@ -37,12 +41,7 @@ SUMS
 }
 
 fashion() {
-  local d="$here/fashion-mnist" base="http://fashion-mnist.s3-website.eu-central-1.amazonaws.com"
-  mkdir -p "$d"
-  for f in train-images-idx3-ubyte.gz train-labels-idx1-ubyte.gz t10k-images-idx3-ubyte.gz t10k-labels-idx1-ubyte.gz; do
-    [ -f "$d/$f" ] || fetch "$base/$f" "$d/$f"
-  done
-  check md5sum "$d" <<'SUMS'
+  idx_set fashion-mnist "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com" md5sum <<'SUMS'
 8d4fb7e6c68d591d4c3dfef9ec88bf0d  train-images-idx3-ubyte.gz
 25c81989df183df01b3e8a0aad5dffbe  train-labels-idx1-ubyte.gz
 bef4ecab320f06d8554ea6380940ec79  t10k-images-idx3-ubyte.gz

@@ -50,19 +50,8 @@ TEST_CASE("ConceptPushPull: value by hand, gradients by finite differences") {
   std::vector<std::vector<int>> act{{0, 3}, {}, {1, 2, 4}}, inact{};
   Tensor<D> ge, gw;
   mean.compute(E, C, act, inact, &ge, &gw);
-  auto numeric = [&](Tensor<D>& t) {
-    Tensor<D> n(t.shape());
-    for (Index i = 0; i < t.size(); ++i) {
-      const double v = t[i], h = 1e-6;
-      t[i] = v + h;
-      const double fp = mean.compute(E, C, act, inact, nullptr, nullptr);
-      t[i] = v - h;
-      const double fm = mean.compute(E, C, act, inact, nullptr, nullptr);
-      t[i] = v;
-      n[i] = (fp - fm) / (2 * h);
-    }
-    return n;
-  };
+  auto f = [&] { return double(mean.compute(E, C, act, inact, nullptr, nullptr)); };
+  auto numeric = [&](Tensor<D>& t) { return numeric_gradient(t, f); };
   check_close(ge, numeric(E), 1e-8, 1e-5, "dL/de");
   check_close(gw, numeric(C), 1e-8, 1e-5, "dL/dW");
   CHECK_THROWS_WITH_AS(mean.compute(E, C, {{0}, {1}, {7}}, inact, nullptr, nullptr),

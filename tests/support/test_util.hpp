@@ -59,6 +59,21 @@ struct GradCheck {
   std::uint64_t seed = 7;
 };
 
+// Central differences of f() with respect to every element of t (restored after).
+inline Tensor<double> numeric_gradient(Tensor<double>& t, const std::function<double()>& f, double h = 1e-6) {
+  Tensor<double> g(t.shape());
+  for (Index i = 0; i < t.size(); ++i) {
+    const double v = t[i];
+    t[i] = v + h;
+    const double fp = f();
+    t[i] = v - h;
+    const double fm = f();
+    t[i] = v;
+    g[i] = (fp - fm) / (2 * h);
+  }
+  return g;
+}
+
 inline void check_layer_gradients(nn::Layer<double>& layer, const Tensor<double>& x0, const GradCheck& o = {}) {
   Tensor<double> x = x0.clone();
   auto fwd = [&]() -> const Tensor<double>& {
@@ -79,34 +94,11 @@ inline void check_layer_gradients(nn::Layer<double>& layer, const Tensor<double>
   Tensor<double> dx = layer.backward(x, y, R).clone();
   std::vector<Tensor<double>> pgrads;
   for (auto& p : layer.parameters()) pgrads.push_back(p.grad->clone());
-  // numeric, input
-  Tensor<double> num(x.shape());
-  for (Index i = 0; i < x.size(); ++i) {
-    const double v = x[i];
-    x[i] = v + o.h;
-    const double fp = f();
-    x[i] = v - o.h;
-    const double fm = f();
-    x[i] = v;
-    num[i] = (fp - fm) / (2 * o.h);
-  }
-  check_close(dx, num, o.atol, o.rtol, layer.describe() + " dL/dx");
-  // numeric, parameters
+  check_close(dx, numeric_gradient(x, f, o.h), o.atol, o.rtol, layer.describe() + " dL/dx");
   auto params = layer.parameters();
-  for (std::size_t k = 0; k < params.size(); ++k) {
-    Tensor<double>& w = *params[k].value;
-    Tensor<double> pn(w.shape());
-    for (Index i = 0; i < w.size(); ++i) {
-      const double v = w[i];
-      w[i] = v + o.h;
-      const double fp = f();
-      w[i] = v - o.h;
-      const double fm = f();
-      w[i] = v;
-      pn[i] = (fp - fm) / (2 * o.h);
-    }
-    check_close(pgrads[k], pn, o.atol, o.rtol, layer.describe() + " dL/d" + params[k].name);
-  }
+  for (std::size_t k = 0; k < params.size(); ++k)
+    check_close(pgrads[k], numeric_gradient(*params[k].value, f, o.h), o.atol, o.rtol,
+                layer.describe() + " dL/d" + params[k].name);
 }
 
 // Finite-difference check of a loss's gradient with respect to its prediction.
@@ -114,17 +106,8 @@ inline void check_loss_gradient(const nn::Loss<double>& loss, const Tensor<doubl
                                 double h = 1e-6, double atol = 1e-8, double rtol = 1e-5) {
   Tensor<double> pred = pred0.clone(), g;
   loss.compute(pred, target, &g);
-  Tensor<double> num(pred.shape());
-  for (Index i = 0; i < pred.size(); ++i) {
-    const double v = pred[i];
-    pred[i] = v + h;
-    const double fp = loss(pred, target);
-    pred[i] = v - h;
-    const double fm = loss(pred, target);
-    pred[i] = v;
-    num[i] = (fp - fm) / (2 * h);
-  }
-  check_close(g, num, atol, rtol, loss.name() + " gradient");
+  check_close(g, numeric_gradient(pred, [&] { return double(loss(pred, target)); }, h), atol, rtol,
+              loss.name() + " gradient");
 }
 
 // Golden fixtures written by tests/golden/make_golden.py.
