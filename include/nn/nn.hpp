@@ -60,3 +60,4 @@
 #include "nn/train/history.hpp"
 #include "nn/train/metrics.hpp"
 #include "nn/train/progress.hpp"
+#include "nn/train/stats.hpp"

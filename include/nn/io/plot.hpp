@@ -99,7 +99,8 @@ struct Series {
   std::string name;
   std::vector<double> x, y;
   bool dashed = false;
-  int color = -1;  // palette index, -1 = by position
+  int color = -1;              // palette index, -1 = by position
+  std::vector<double> lo, hi;  // optional band (e.g. mean -+ sd), drawn shaded under the line
 };
 
 struct PlotOptions {
@@ -141,6 +142,8 @@ inline void draw_line_plot(Image& img, int x0, int y0, int w, int h, const std::
       if (!std::isfinite(s.y[i])) continue;
       const double xv = i < s.x.size() ? s.x[i] : double(i + 1);
       xmin = std::min(xmin, xv), xmax = std::max(xmax, xv), ymin = std::min(ymin, s.y[i]), ymax = std::max(ymax, s.y[i]);
+      if (s.lo.size() == s.y.size() && s.hi.size() == s.y.size() && std::isfinite(s.lo[i]) && std::isfinite(s.hi[i]))
+        ymin = std::min(ymin, s.lo[i]), ymax = std::max(ymax, s.hi[i]);
     }
   if (!std::isfinite(xmin)) xmin = 0, xmax = 1, ymin = 0, ymax = 1;
   if (xmax == xmin) xmax = xmin + 1;
@@ -175,6 +178,22 @@ inline void draw_line_plot(Image& img, int x0, int y0, int w, int h, const std::
   img.rect(left, bottom, right + 1, bottom + 2, ink);
   img.text(left + (right - left - Image::text_width(o.xlabel)) / 2, bottom + 26, o.xlabel, ink);
   if (!o.ylabel.empty()) img.text(left + 6, top - 16, o.ylabel, {90, 90, 90});
+  // bands first, as light shading, so every line stays visible
+  for (std::size_t k = 0; k < series.size(); ++k) {
+    const auto& s = series[k];
+    if (s.lo.size() != s.y.size() || s.hi.size() != s.y.size()) continue;
+    const Color c = palette(s.color >= 0 ? std::size_t(s.color) : k);
+    const Color light{std::uint8_t(c.r / 4 + 191), std::uint8_t(c.g / 4 + 191), std::uint8_t(c.b / 4 + 191)};
+    for (std::size_t i = 0; i + 1 < s.y.size(); ++i) {
+      const double xa = px(i < s.x.size() ? s.x[i] : double(i + 1)), xb = px(i + 1 < s.x.size() ? s.x[i + 1] : double(i + 2));
+      for (int X = int(std::lround(xa)); X <= int(std::lround(xb)); ++X) {
+        const double t = xb > xa ? (X - xa) / (xb - xa) : 0.0;
+        const double l = s.lo[i] + t * (s.lo[i + 1] - s.lo[i]), h = s.hi[i] + t * (s.hi[i + 1] - s.hi[i]);
+        if (!std::isfinite(l) || !std::isfinite(h)) continue;
+        img.rect(X, int(py(h)), X + 1, int(py(l)) + 1, light);
+      }
+    }
+  }
   for (std::size_t k = 0; k < series.size(); ++k) {
     const auto& s = series[k];
     const Color c = palette(s.color >= 0 ? std::size_t(s.color) : k);
@@ -236,8 +255,8 @@ inline void save_history_plot(const std::string& path, const History& h, const s
   Image img(pw * int(panels.size()), ph);
   std::vector<double> epochs = h.has("epoch") ? h["epoch"] : std::vector<double>{};
   for (std::size_t i = 0; i < panels.size(); ++i) {
-    std::vector<Series> s{{"train", epochs, h[panels[i]], false, 0}};
-    if (h.has("val_" + panels[i])) s.push_back({"validation", epochs, h["val_" + panels[i]], false, 1});
+    std::vector<Series> s{{"train", epochs, h[panels[i]], false, 0, {}, {}}};
+    if (h.has("val_" + panels[i])) s.push_back({"validation", epochs, h["val_" + panels[i]], false, 1, {}, {}});
     PlotOptions o;
     o.title = title + ": " + panels[i];
     o.xlabel = "epoch";
