@@ -79,6 +79,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--json", default="")
     ap.add_argument("--busy", action="store_true", help="spin one core during the runs")
+    ap.add_argument("--tinydnn", default="", help="path to tinydnn_models (built when tiny-dnn is installed); W1/W3 training only")
     a = ap.parse_args()
     if not os.path.exists(a.nn):
         sys.exit(f"run.py: {a.nn} not found; build it with -DNN_BUILD_BENCHMARKS=ON")
@@ -97,7 +98,14 @@ def main():
         skipped = []
     else:
         skipped = ["torch (python3-torch not installed)", "torch-tuned (python3-torch not installed)"]
-    skipped.append("tiny-dnn (no runner yet)")
+    tinydnn = a.tinydnn or os.path.join(os.path.dirname(os.path.abspath(a.nn)), "tinydnn_models")
+    if os.path.exists(tinydnn):
+        tenv = os.environ.copy()
+        tenv["OMP_NUM_THREADS"] = str(a.threads)
+        peers["tiny-dnn"] = (lambda w, m: [tinydnn, "--workload", w, "--mode", m, "--iters", str(max(3, a.iters // 4)),
+                                           "--warmup", "1"], tenv)
+    else:
+        skipped.append("tiny-dnn (tinydnn_models not built: apt-get install tiny-dnn libcereal-dev libgemmlowp-dev)")
 
     spinner = None
     if a.busy:
@@ -113,14 +121,19 @@ def main():
                                  "--iters", str(a.iters), "--warmup", str(a.warmup)])
                     runs["nn"].append(r)
                     for p, (mk, env) in peers.items():
+                        if p == "tiny-dnn" and (m != "train" or w == "W2"):
+                            continue
                         runs[p].append(measure(mk(w, m), env))
                 row = {"workload": w, "mode": m, "threads": a.threads}
                 for impl, rs in runs.items():
+                    if not rs:
+                        continue
                     row[impl] = {"images_per_second": statistics.median(r["images_per_second"] for r in rs),
                                  "runs": [r["images_per_second"] for r in rs],
                                  "peak_rss_mib": max(r["peak_rss_mib"] for r in rs)}
                 for p in peers:
-                    row["ratio_nn_over_" + p] = round(row["nn"]["images_per_second"] / row[p]["images_per_second"], 3)
+                    if p in row:
+                        row["ratio_nn_over_" + p] = round(row["nn"]["images_per_second"] / row[p]["images_per_second"], 3)
                 results.append(row)
                 print(f"done {w} {m}", file=sys.stderr)
     finally:
@@ -134,8 +147,9 @@ def main():
         f"{'nn/' + p:>16}" for p in peers)
     print(head)
     for r in results:
-        cells = " ".join(f"{r[i]['images_per_second']:>11.1f} ({r[i]['peak_rss_mib']:>5.0f})" for i in impls)
-        ratios = " ".join(f"{r['ratio_nn_over_' + p]:>16.2f}" for p in peers)
+        cells = " ".join(f"{r[i]['images_per_second']:>11.1f} ({r[i]['peak_rss_mib']:>5.0f})" if i in r else f"{'-':>19}"
+                         for i in impls)
+        ratios = " ".join(f"{r['ratio_nn_over_' + p]:>16.2f}" if p in r else f"{'-':>16}" for p in peers)
         print(f"{r['workload']:8} {r['mode']:6} {cells} {ratios}")
     for s in skipped:
         print("skipped:", s)
