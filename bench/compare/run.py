@@ -10,6 +10,7 @@ process's peak RSS, and writes everything as JSON.
 Peers:
   torch          PyTorch as installed (Debian python3-torch), default settings
   torch-tuned    channels_last + MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ set high
+  tiny-dnn       tinydnn_models beside nn_bench_models (built when tiny-dnn is installed), W1/W3 training
 A peer that is not installed is skipped, and the table says so.
 
   /usr/bin/python3 bench/compare/run.py --nn build-bench/bench/nn_bench_models \\
