@@ -21,7 +21,6 @@ A peer that is not installed is skipped, and the table says so.
 import argparse
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys

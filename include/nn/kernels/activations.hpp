@@ -11,9 +11,9 @@ namespace nn::kernels {
 
 namespace detail {
 template <class T>
-using CA = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+using CA = ConstArrayMap<T>;  // short names for the maps in tensor.hpp
 template <class T>
-using A = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
+using A = ArrayMap<T>;
 }  // namespace detail
 
 // SELU constants (Klambauer et al. 2017), as in PyTorch.

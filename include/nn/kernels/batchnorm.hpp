@@ -15,13 +15,6 @@ namespace detail {
 inline bool bn_parallel(Index C, Index work) { return C > 1 && work > 16384 && num_threads() > 1; }
 }
 
-namespace detail {
-template <class T>
-using Row = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
-template <class T>
-using MRow = Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>;
-}  // namespace detail
-
 // x (N, C, S) -> mean (C), var (C) biased. Two passes (mean, then squared
 // deviations); each row of S values is reduced with SIMD in T, and the rows
 // are accumulated in double.
@@ -31,11 +24,11 @@ void batchnorm_stats(const T* x, Index N, Index C, Index S, T* mean, T* var) {
 #pragma omp parallel for schedule(dynamic, 1) if (detail::bn_parallel(C, N * C * S))
   for (Index c = 0; c < C; ++c) {
     double s = 0;
-    for (Index n = 0; n < N; ++n) s += static_cast<double>(detail::Row<T>(x + (n * C + c) * S, S).sum());
+    for (Index n = 0; n < N; ++n) s += static_cast<double>(ConstArrayMap<T>(x + (n * C + c) * S, S).sum());
     const double mu = s / M;
     const T mut = static_cast<T>(mu);
     double q = 0;
-    for (Index n = 0; n < N; ++n) q += static_cast<double>((detail::Row<T>(x + (n * C + c) * S, S) - mut).square().sum());
+    for (Index n = 0; n < N; ++n) q += static_cast<double>((ConstArrayMap<T>(x + (n * C + c) * S, S) - mut).square().sum());
     mean[c] = mut;
     var[c] = static_cast<T>(q / M);
   }
@@ -50,7 +43,7 @@ void batchnorm_apply(const T* x, Index N, Index C, Index S, const T* mean, const
     const Index c = nc % C;
     const T a = gamma[c] * invstd[c];
     const T b = beta[c] - mean[c] * a;
-    detail::MRow<T>(y + nc * S, S) = detail::Row<T>(x + nc * S, S) * a + b;
+    ArrayMap<T>(y + nc * S, S) = ConstArrayMap<T>(x + nc * S, S) * a + b;
   }
 }
 
@@ -67,9 +60,9 @@ void batchnorm_backward(const T* x, const T* dy, Index N, Index C, Index S, cons
     const T mu = mean[c], is = invstd[c];
     double sdy = 0, sdyx = 0;
     for (Index n = 0; n < N; ++n) {
-      const auto d = detail::Row<T>(dy + (n * C + c) * S, S);
+      const auto d = ConstArrayMap<T>(dy + (n * C + c) * S, S);
       sdy += static_cast<double>(d.sum());
-      sdyx += static_cast<double>((d * (detail::Row<T>(x + (n * C + c) * S, S) - mu)).sum()) * is;
+      sdyx += static_cast<double>((d * (ConstArrayMap<T>(x + (n * C + c) * S, S) - mu)).sum()) * is;
     }
     dgamma[c] += static_cast<T>(sdyx);
     dbeta[c] += static_cast<T>(sdy);
@@ -78,8 +71,8 @@ void batchnorm_backward(const T* x, const T* dy, Index N, Index C, Index S, cons
     const T mdy = static_cast<T>(sdy / M), mdyx = static_cast<T>(sdyx / M);
     for (Index n = 0; n < N; ++n) {
       const Index off = (n * C + c) * S;
-      detail::MRow<T>(dx + off, S) =
-          k * (detail::Row<T>(dy + off, S) - mdy - (detail::Row<T>(x + off, S) - mu) * (is * mdyx));
+      ArrayMap<T>(dx + off, S) =
+          k * (ConstArrayMap<T>(dy + off, S) - mdy - (ConstArrayMap<T>(x + off, S) - mu) * (is * mdyx));
     }
   }
 }

@@ -101,13 +101,10 @@ void col2im(const T* col, const Conv2DGeom& g, T* dx) {
 template <class T>
 struct ConvWorkspace {
   std::vector<std::vector<T>> col, dw;
-  void reserve(int threads, Index col_size, Index dw_size) {
+  void reserve(int threads, Index col_size) {
     if (static_cast<int>(col.size()) < threads) col.resize(static_cast<std::size_t>(threads));
-    if (static_cast<int>(dw.size()) < threads) dw.resize(static_cast<std::size_t>(threads));
     for (auto& c : col)
       if (static_cast<Index>(c.size()) < col_size) c.resize(static_cast<std::size_t>(col_size));
-    for (auto& d : dw)
-      if (static_cast<Index>(d.size()) < dw_size) d.resize(static_cast<std::size_t>(dw_size));
   }
 };
 
@@ -117,7 +114,7 @@ template <class T>
 void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& g, ConvWorkspace<T>& ws) {
   const Index K = g.col_rows(), P = g.col_cols();
   const bool par = g.N > 1 && num_threads() > 1;
-  ws.reserve(par ? num_threads() : 1, K * P, 0);
+  ws.reserve(par ? num_threads() : 1, K * P);
   const bool pointwise = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT + g.PB + g.PL + g.PR == 0;
 #pragma omp parallel for schedule(dynamic, 1) if (par)
   for (Index n = 0; n < g.N; ++n) {
@@ -152,7 +149,7 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
   const Index K = g.col_rows(), P = g.col_cols(), WS = g.OC * K;
   const bool par = g.N > 1 && num_threads() > 1;
   const Index groups = std::min<Index>(g.N, 16), per = (g.N + groups - 1) / groups;
-  ws.reserve(par ? num_threads() : 1, K * P, 0);
+  ws.reserve(par ? num_threads() : 1, K * P);
   if (static_cast<Index>(ws.dw.size()) < groups) ws.dw.resize(static_cast<std::size_t>(groups));
   for (Index q = 0; q < groups; ++q) {
     auto& part = ws.dw[static_cast<std::size_t>(q)];

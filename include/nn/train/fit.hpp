@@ -177,6 +177,7 @@ History fit(Sequential<T>& model, const Loss<T>& loss, Optimizer<T>& opt, const 
   detail::Snapshot<T> epoch_start;
 
   Tensor<T> x, y, grad;
+  bool non_finite = false;
   for (int epoch = o.initial_epoch; epoch < o.epochs && !ctx.stop; ++epoch) {
     ctx.epoch = epoch;
     model.train();
@@ -211,7 +212,7 @@ History fit(Sequential<T>& model, const Loss<T>& loss, Optimizer<T>& opt, const 
           epoch_start.restore(model);
           kept = "restored the weights from the start of the epoch";
         }
-        ctx.stop = true;
+        ctx.stop = non_finite = true;
         ctx.stop_reason = std::string("non-finite ") + (finite_loss ? "gradient" : "loss (" + std::to_string(ctx.batch_loss) + ")") +
                           " at epoch " + std::to_string(epoch + 1) + ", batch " + std::to_string(ctx.batch + 1) + "/" +
                           std::to_string(ctx.batches) + "; training stopped and " + kept;
@@ -227,8 +228,7 @@ History fit(Sequential<T>& model, const Loss<T>& loss, Optimizer<T>& opt, const 
       progress.batch(ctx.batch + 1, running, double(seen) / std::max(el, 1e-9), el);
       if (ctx.stop) break;
     }
-    if (ctx.stop && seen == 0) break;
-    if (!ctx.stop_reason.empty() && ctx.stop_reason.rfind("non-finite", 0) == 0) break;
+    if (non_finite || (ctx.stop && seen == 0)) break;
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ctx.logs.clear();
     std::vector<std::pair<std::string, double>> shown;
@@ -243,7 +243,7 @@ History fit(Sequential<T>& model, const Loss<T>& loss, Optimizer<T>& opt, const 
     if (val) {
       auto r = evaluate(model, *val, loss, metric_names, std::max<Index>(o.batch_size, 256));
       log("val_loss", r["loss"]);
-      for (auto& n : metric_names) log("val_" + make_metric<T>(n)->name(), r[make_metric<T>(n)->name()]);
+      for (auto& m : metrics) log("val_" + m->name(), r[m->name()]);
     }
     log("lr", opt.lr());
     log("seconds", secs, false);
