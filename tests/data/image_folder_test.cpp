@@ -95,6 +95,7 @@ TEST_CASE("split files, class ids, corrupt and missing images: errors or counted
   CHECK(rep.loaded == 2);
   CHECK(rep.skipped == 2);
   CHECK(rep.skipped_files[1].find("B9.png: no such file") != std::string::npos);
+  CHECK(rep.skipped_indices == std::vector<nn::Index>{2, 3});
   CHECK(ds.size() == 2);
   CHECK(ds.label(1) == 1);
   std::ofstream(d.p / "bad.txt") << "A/A0.png 7\n";

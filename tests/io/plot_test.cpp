@@ -53,3 +53,37 @@ TEST_CASE("history plot and confusion heatmap render to non-blank PNGs of the ex
   std::remove(p.c_str());
   CHECK_THROWS_AS(nn::plot::save_history_plot(p, nn::History{}), std::invalid_argument);
 }
+
+TEST_CASE("contact sheet: images scaled into a grid, flagged tiles framed in red, bad tiles rejected") {
+  std::vector<nn::plot::Tile> tiles;
+  for (int k = 0; k < 5; ++k) {
+    nn::plot::Tile t;
+    t.channels = 3, t.height = 8, t.width = 8;
+    t.chw.assign(3 * 64, 0.0f);
+    for (int i = 0; i < 64; ++i) t.chw[std::size_t(64 + i)] = 1.0f;  // pure green
+    t.line1 = "pred " + std::to_string(k);
+    t.line2 = "true 0";
+    t.flagged = k == 3;
+    tiles.push_back(t);
+  }
+  const std::string p = (fs::temp_directory_path() / ("nn_sheet_" + std::to_string(::getpid()) + ".png")).string();
+  nn::plot::save_contact_sheet(p, tiles, "sheet", 3, 32);
+  int w = 0, h = 0, n = 0;
+  unsigned char* px = stbi_load(p.c_str(), &w, &h, &n, 3);
+  REQUIRE(px);
+  long green = 0, red = 0;
+  for (int i = 0; i < w * h; ++i) {
+    const unsigned char* c = px + 3 * i;
+    green += c[0] == 0 && c[1] == 255 && c[2] == 0;
+    red += c[0] == 214 && c[1] == 39 && c[2] == 40;
+  }
+  stbi_image_free(px);
+  std::remove(p.c_str());
+  CHECK(green == 5 * 32 * 32);  // 8x8 tiles scaled 4x to the 32-pixel minimum
+  CHECK(red > (32 + 8) * 4 * 4 - 16 * 16);  // the frame around tile 3 (less the text pixels in red)
+  CHECK(w >= 3 * 32);
+  CHECK(h >= 2 * 32);
+  tiles[1].chw.pop_back();
+  CHECK_THROWS_AS(nn::plot::save_contact_sheet(p, tiles, "bad"), std::invalid_argument);
+  CHECK_THROWS_AS(nn::plot::save_contact_sheet(p, {}, "none"), std::invalid_argument);
+}

@@ -156,6 +156,26 @@ TEST_CASE("learning-rate schedule and reduce-on-plateau callbacks set the optimi
   CHECK(opt2.lr() <= 0.1);
 }
 
+TEST_CASE("WarmupCosine sets the rate of every step: linear warm-up, then cosine decay") {
+  auto train = blobs(64, 4);
+  auto m = small_net(1);
+  nn::SoftmaxCrossEntropy<F> loss;
+  nn::SGD<F> opt(m.parameters(), {0.5});
+  std::vector<double> used;  // the lr of each step, seen before WarmupCosine sets the next one
+  nn::FitOptions<F> o;
+  o.epochs = 3, o.batch_size = 32, o.progress = nn::Progress::Off, o.shuffle = false;
+  o.callbacks = {std::make_shared<nn::LambdaCallback<F>>([&](nn::TrainContext<F>& c) { used.push_back(c.opt.lr()); },
+                                                         nullptr),
+                 std::make_shared<nn::WarmupCosine<F>>(0.1, 1.0, 3)};
+  nn::fit(m, loss, opt, train, o);
+  const double pi = 3.14159265358979323846;
+  const std::vector<double> want{0.001, 0.05, 0.1, 0.05 * (1 + std::cos(pi / 4)), 0.05, 0.05 * (1 + std::cos(3 * pi / 4))};
+  REQUIRE(used.size() == want.size());
+  for (std::size_t i = 0; i < want.size(); ++i) CHECK(used[i] == doctest::Approx(want[i]).epsilon(1e-12));
+  CHECK_THROWS_AS(nn::WarmupCosine<F>(0.1, 3.0, 3), std::invalid_argument);
+  CHECK_THROWS_AS(nn::WarmupCosine<F>(0.0, 0.0, 3), std::invalid_argument);
+}
+
 TEST_CASE("a NaN loss stops training, names the epoch and batch, and keeps finite weights") {
   auto train = blobs(64, 5);
   auto m = small_net(1);

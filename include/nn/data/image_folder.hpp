@@ -60,6 +60,7 @@ struct ImageOptions {
 struct LoadReport {
   Index loaded = 0, skipped = 0;
   std::vector<std::string> skipped_files;  // with the reason
+  std::vector<Index> skipped_indices;      // positions in the ImageList, ascending
 };
 
 inline bool is_image_file(const std::filesystem::path& p) {
@@ -225,6 +226,7 @@ TensorDataset<T> load_images(const ImageList& list, const ImageOptions& o, LoadR
     }
     if (!o.skip_bad) throw ImageError(errors[std::size_t(i)]);
     rep.skipped_files.push_back(errors[std::size_t(i)]);
+    rep.skipped_indices.push_back(i);
   }
   rep.loaded = Index(good.size());
   rep.skipped = n - rep.loaded;

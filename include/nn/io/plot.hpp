@@ -3,6 +3,8 @@
 //   save_history_plot(path, history, title)  loss and each metric per epoch,
 //                                            train vs validation, side by side
 //   save_confusion_png(path, matrix, title)  row-normalized heatmap with class names
+//   save_contact_sheet(path, tiles, title)   a grid of images with captions,
+//                                            flagged tiles framed in red
 // Text is drawn with stb_easy_font's bitmap glyphs, scaled 2x; PNGs are
 // encoded with stb_image_write and written atomically.
 #pragma once
@@ -297,6 +299,61 @@ inline void save_confusion_png(const std::string& path, const ConfusionMatrix& m
     const int rows = std::min<int>(int(n.size()), (top - 60) / 11);
     for (int k = 0; k < rows; ++k)
       img.text(left + p * cell + (cell - 10) / 2, top - 8 - (rows - k) * 11, std::string(1, n[std::size_t(k)]), {0, 0, 0}, 1);
+  }
+  img.save_png(path);
+}
+
+// One tile of a contact sheet: a CHW image (1 or 3 channels) with values in
+// [0, 1] (clamped), up to two caption lines, and a flag that frames it in red
+// (a wrong prediction).
+struct Tile {
+  std::vector<float> chw;
+  int channels = 3, height = 0, width = 0;
+  std::string line1, line2;
+  bool flagged = false;
+};
+
+// Tiles in a grid of `cols` columns, each image scaled by an integer factor to
+// at least `min_side` pixels (nearest neighbour), captions under it.
+inline void save_contact_sheet(const std::string& path, const std::vector<Tile>& tiles, const std::string& title,
+                               int cols = 6, int min_side = 96) {
+  if (tiles.empty()) throw std::invalid_argument("save_contact_sheet: no tiles");
+  if (cols < 1) throw std::invalid_argument("save_contact_sheet: cols must be >= 1");
+  int side_h = 0, side_w = 0;
+  for (const auto& t : tiles) {
+    if ((t.channels != 1 && t.channels != 3) || t.height < 1 || t.width < 1 ||
+        t.chw.size() != std::size_t(t.channels) * std::size_t(t.height) * std::size_t(t.width))
+      throw std::invalid_argument("save_contact_sheet: a tile is not a 1- or 3-channel CHW image of its size");
+    const int f = std::max(1, (min_side + std::max(t.height, t.width) - 1) / std::max(t.height, t.width));
+    side_h = std::max(side_h, t.height * f), side_w = std::max(side_w, t.width * f);
+  }
+  int text_w = 0;
+  for (const auto& t : tiles) text_w = std::max({text_w, Image::text_width(t.line1, 1), Image::text_width(t.line2, 1)});
+  const int cell_w = std::max(side_w, text_w) + 16, cell_h = side_h + 2 * 10 + 16, top = 40;
+  cols = std::min<int>(cols, int(tiles.size()));
+  const int rows = (int(tiles.size()) + cols - 1) / cols;
+  Image img(std::max(cols * cell_w + 10, Image::text_width(title) + 20), top + rows * cell_h + 10);
+  img.text((img.width() - Image::text_width(title)) / 2, 12, title);
+  const Color red{214, 39, 40};
+  for (std::size_t k = 0; k < tiles.size(); ++k) {
+    const Tile& t = tiles[k];
+    const int f = std::max(1, (min_side + std::max(t.height, t.width) - 1) / std::max(t.height, t.width));
+    const int x0 = 5 + int(k % std::size_t(cols)) * cell_w + (cell_w - t.width * f) / 2;
+    const int y0 = top + int(k / std::size_t(cols)) * cell_h + 4;
+    if (t.flagged) img.rect(x0 - 4, y0 - 4, x0 + t.width * f + 4, y0 + t.height * f + 4, red);
+    const std::size_t plane = std::size_t(t.height) * std::size_t(t.width);
+    for (int y = 0; y < t.height * f; ++y)
+      for (int x = 0; x < t.width * f; ++x) {
+        const std::size_t i = std::size_t(y / f) * std::size_t(t.width) + std::size_t(x / f);
+        auto px = [&](int c) {
+          const float v = t.chw[std::size_t(t.channels == 3 ? c : 0) * plane + i];
+          return std::uint8_t(std::lround(255.0f * std::min(1.0f, std::max(0.0f, std::isfinite(v) ? v : 0.0f))));
+        };
+        img.set(x0 + x, y0 + y, Color{px(0), px(1), px(2)});
+      }
+    const int cx = 5 + int(k % std::size_t(cols)) * cell_w, ty = y0 + t.height * f + 7;
+    img.text(cx + (cell_w - Image::text_width(t.line1, 1)) / 2, ty, t.line1, t.flagged ? red : Color{0, 0, 0}, 1);
+    img.text(cx + (cell_w - Image::text_width(t.line2, 1)) / 2, ty + 10, t.line2, {90, 90, 90}, 1);
   }
   img.save_png(path);
 }

@@ -5,6 +5,7 @@
 //   EarlyStopping       monitor, mode, patience, min_delta, restore best weights
 //   ModelCheckpoint     best and/or last, atomic, optionally with optimizer state
 //   LRScheduler         sets the optimizer's lr each epoch from an LRSchedule
+//   WarmupCosine        per-step lr: linear warm-up, then cosine decay to min_lr
 //   ReduceLROnPlateauCallback   wraps ReduceLROnPlateau on a monitored value
 //   CSVLogger           rewrites the history CSV (atomically) after each epoch
 //   LambdaCallback      your functions on batch end and epoch end
@@ -163,6 +164,35 @@ class LRScheduler : public Callback<T> {
  private:
   std::shared_ptr<LRSchedule> s_;
   double base_;
+};
+
+// Sets the learning rate before every step from the training progress t in
+// (fractional) epochs: lr = base * t / warmup while t < warmup (at least 1% of
+// base), then min + (base - min) * (1 + cos(pi * (t - warmup) / (epochs -
+// warmup))) / 2. Warm-up keeps Adam and large learning rates from throwing a
+// freshly initialized deep network off course in its first steps.
+template <class T>
+class WarmupCosine : public Callback<T> {
+ public:
+  WarmupCosine(double base_lr, double warmup_epochs, int epochs, double min_lr = 0.0)
+      : base_(base_lr), warm_(warmup_epochs), epochs_(epochs), min_(min_lr) {
+    if (!(base_lr > 0) || !(warmup_epochs >= 0) || epochs < 1 || !(warmup_epochs < epochs) || !(min_lr >= 0))
+      throw std::invalid_argument("WarmupCosine: needs base_lr > 0, 0 <= warmup_epochs < epochs, min_lr >= 0");
+  }
+  double lr_at(double t) const {
+    if (t < warm_) return base_ * std::max(t / warm_, 0.01);
+    const double f = std::min(1.0, (t - warm_) / (epochs_ - warm_));
+    return min_ + (base_ - min_) * 0.5 * (1.0 + std::cos(3.14159265358979323846 * f));
+  }
+  void on_epoch_begin(TrainContext<T>& ctx) override { ctx.opt.set_lr(lr_at(ctx.epoch)); }
+  void on_batch_end(TrainContext<T>& ctx) override {
+    ctx.opt.set_lr(lr_at(ctx.epoch + double(ctx.batch + 1) / double(std::max<long>(ctx.batches, 1))));
+  }
+
+ private:
+  double base_, warm_;
+  int epochs_;
+  double min_;
 };
 
 template <class T>

@@ -1,0 +1,386 @@
+// freiburg_groceries — grocery product recognition on the Freiburg Groceries
+// dataset (25 classes of shelf and kitchen photos).
+//
+//   --model seed    the grocery blog's small ConvNet (40,453 parameters for 5
+//                   classes), on its setting: the 5 largest classes, a seeded
+//                   70/20/10 split, classes balanced by augmented oversampling,
+//                   Adam, early stopping on validation accuracy.
+//   --model strong  a VGG-style net with batch norm and global average pooling,
+//                   on all 25 classes and the dataset's five official
+//                   train/test splits, with flip/crop/rotation/colour
+//                   augmentation, label smoothing and a cosine schedule.
+//
+// Writes to --out (for --split all: one folder per split plus a summary):
+//   history.csv, curves.png, metrics.json, confusion.png, confusion.csv,
+//   predictions.png (test images with predicted and true class; wrong ones in
+//   red), model.nn, classes.txt (for groceries_predict), best.nn / last.nn.
+#include <nn/nn.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <numeric>
+#include <set>
+
+#include "../common/cli.hpp"
+#include "groceries_common.hpp"
+
+namespace {
+
+using F = float;
+namespace fs = std::filesystem;
+
+struct Settings {
+  std::string data, model = "seed", classes, split, out = "runs/freiburg";
+  int epochs = 0, batch = 0, threads = 0, image_size = 0;
+  double lr = 0;
+  std::uint64_t seed = 1;
+  bool quick = false, skip_bad = false;
+};
+
+// The blog's table: ZeroPadding 1, then five valid 3x3 convs of 32 filters
+// (ReLU; batch norm after the first), each followed by 2x2 max pooling and
+// dropout, Dense 64 ReLU + dropout, Dense classes. Keras folds the ReLUs into
+// the Conv2D/Dense rows; here they are rows of their own. Weights start from
+// Keras' default, Glorot uniform.
+nn::Sequential<F> seed_model(int size, int classes, std::uint64_t seed) {
+  const nn::Init glorot = nn::Init::GlorotUniform;
+  nn::Sequential<F> m(nn::Shape{3, size, size}, seed);
+  m.add(nn::ZeroPadding2D<F>(1));
+  m.add<nn::Conv2D<F>>(32, 3, 1, nn::Padding::valid(), 1, true, glorot);
+  m.add(nn::ReLU<F>());
+  m.add(nn::BatchNorm<F>());
+  m.add(nn::MaxPool2D<F>(2));
+  m.add(nn::Dropout<F>(0.2));
+  for (int i = 0; i < 4; ++i) {
+    m.add<nn::Conv2D<F>>(32, 3, 1, nn::Padding::valid(), 1, true, glorot);
+    m.add(nn::ReLU<F>());
+    m.add(nn::MaxPool2D<F>(2));
+    m.add(nn::Dropout<F>(0.2));
+  }
+  m.add(nn::Flatten<F>());
+  m.add(nn::Dense<F>(64, true, glorot));
+  m.add(nn::ReLU<F>());
+  m.add(nn::Dropout<F>(0.2));
+  m.add(nn::Dense<F>(classes, true, glorot));
+  return m;
+}
+
+// conv 3x3 (same padding, no bias) + batch norm + ReLU
+void conv_bn_relu(nn::Sequential<F>& m, int filters) {
+  m.add<nn::Conv2D<F>>(filters, 3, 1, nn::Padding::same(), 1, false);
+  m.add(nn::BatchNorm<F>());
+  m.add(nn::ReLU<F>());
+}
+
+// VGG-style: 32 | 64 64 | 128 128 | 256 256 channels, max pooling between
+// stages, global average pooling, dropout, linear classifier.
+nn::Sequential<F> strong_model(int size, int classes, std::uint64_t seed) {
+  nn::Sequential<F> m(nn::Shape{3, size, size}, seed);
+  conv_bn_relu(m, 32);
+  m.add(nn::MaxPool2D<F>(2));
+  conv_bn_relu(m, 64);
+  conv_bn_relu(m, 64);
+  m.add(nn::MaxPool2D<F>(2));
+  conv_bn_relu(m, 128);
+  conv_bn_relu(m, 128);
+  m.add(nn::MaxPool2D<F>(2));
+  conv_bn_relu(m, 256);
+  conv_bn_relu(m, 256);
+  m.add(nn::GlobalAvgPool2D<F>());
+  m.add(nn::Flatten<F>());
+  m.add(nn::Dropout<F>(0.3));
+  m.add(nn::Dense<F>(classes));
+  return m;
+}
+
+nn::Sequential<F> make_model(const Settings& s, int classes) {
+  try {
+    return s.model == "seed" ? seed_model(s.image_size, classes, s.seed) : strong_model(s.image_size, classes, s.seed);
+  } catch (const std::invalid_argument& e) {
+    throw std::runtime_error("--image-size " + std::to_string(s.image_size) + " is too small for the " + s.model +
+                             " model (" + std::string(s.model == "seed" ? "it needs at least 92" : "it needs at least 8") +
+                             "): " + e.what());
+  }
+}
+
+// The test images as one tensor, with their labels.
+std::pair<nn::Tensor<F>, nn::Tensor<F>> gather(const nn::data::Dataset<F>& ds) {
+  const nn::Shape in = ds.input_shape();
+  nn::Tensor<F> x(in.with_batch(ds.size())), y({ds.size()});
+  for (nn::Index i = 0; i < ds.size(); ++i) ds.load(i, x.data() + i * in.size(), y.data() + i);
+  return {std::move(x), std::move(y)};
+}
+
+struct RunResult {
+  double test_accuracy = 0, test_loss = 0, train_seconds = 0, images_per_second = 0;
+  int epochs = 0;
+  nn::ConfusionMatrix confusion{1};
+};
+
+// Trains one model on `train`, monitors `val`, scores `test`; writes every output to `out`.
+RunResult train_and_test(const Settings& s, const std::vector<std::string>& names, const nn::data::Dataset<F>& train,
+                         const nn::data::Dataset<F>& val, const nn::data::Dataset<F>& test, const std::string& out,
+                         const std::string& title, const std::string& val_note) {
+  fs::create_directories(out);
+  const int K = int(names.size());
+  auto model = make_model(s, K);
+  std::cout << model.summary();
+  const double smoothing = s.model == "strong" ? 0.1 : 0.0;
+  nn::SoftmaxCrossEntropy<F> loss(nn::Reduction::Mean, smoothing);
+  std::unique_ptr<nn::Optimizer<F>> opt;
+  nn::AdamOptions ao;
+  ao.lr = s.lr;
+  if (s.model == "strong") {
+    ao.weight_decay = 0.05;
+    opt = std::make_unique<nn::AdamW<F>>(model.parameters(), ao);
+  } else {
+    opt = std::make_unique<nn::Adam<F>>(model.parameters(), ao);
+  }
+
+  nn::FitOptions<F> o;
+  o.epochs = s.epochs;
+  o.batch_size = s.batch;
+  o.seed = s.seed;
+  o.validation = &val;
+  o.callbacks = {std::make_shared<nn::ModelCheckpoint<F>>(out + "/best.nn", out + "/last.nn", "val_accuracy"),
+                 std::make_shared<nn::CSVLogger<F>>(out + "/history.csv")};
+  if (s.model == "seed") {
+    // the blog: rotations, shifts and flips for the balancing copies; early stopping
+    o.augment.hflip = true;
+    o.augment.translate = s.image_size / 10;
+    o.augment.rotate_degrees = 15;
+    o.callbacks.push_back(std::make_shared<nn::EarlyStopping<F>>("val_accuracy", 15, 0.0, true));
+  } else {
+    o.augment.hflip = true;
+    o.augment.translate = s.image_size / 8;
+    o.augment.rotate_degrees = 10;
+    o.augment.brightness = 0.1;
+    o.augment.contrast = 0.2;
+    o.callbacks.push_back(std::make_shared<nn::WarmupCosine<F>>(s.lr, s.epochs > 1 ? 1.0 : 0.5, s.epochs));
+  }
+  // the loss of every training batch, to show it went down within the first epoch
+  std::vector<double> first_epoch;
+  o.callbacks.push_back(std::make_shared<nn::LambdaCallback<F>>(
+      [&](nn::TrainContext<F>& c) {
+        if (c.epoch == 0) first_epoch.push_back(c.batch_loss);
+      },
+      nullptr));
+  const auto t0 = std::chrono::steady_clock::now();
+  nn::History h = nn::fit(model, loss, *opt, train, o);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (h.epochs() == 0) throw std::runtime_error("training stopped before finishing an epoch: " + h.stop_reason);
+  const std::size_t q = std::max<std::size_t>(1, first_epoch.size() / 4);
+  const double initial_loss = std::accumulate(first_epoch.begin(), first_epoch.begin() + long(q), 0.0) / double(q);
+  const double final_loss = std::accumulate(first_epoch.end() - long(q), first_epoch.end(), 0.0) / double(q);
+  std::printf("first epoch: mean batch loss %.4f over its first %zu batches, %.4f over its last %zu\n", initial_loss, q,
+              final_loss, q);
+  h.save_csv(out + "/history.csv");
+  nn::plot::save_history_plot(out + "/curves.png", h, title);
+
+  auto [tx, ty] = gather(test);
+  const nn::Tensor<F> logits = nn::predict(model, tx);
+  RunResult r;
+  r.confusion = nn::ConfusionMatrix(K, names);
+  r.confusion.add_batch(logits, ty);
+  auto scores = nn::evaluate(model, test, loss, {"accuracy"});
+  r.test_accuracy = scores["accuracy"], r.test_loss = scores["loss"], r.train_seconds = seconds, r.epochs = h.epochs();
+  for (double v : h["images_per_second"]) r.images_per_second += v / h.epochs();
+  std::printf("\ntest accuracy: %.2f%%  test loss: %.4f  (%lld images)\n\n", 100 * r.test_accuracy, r.test_loss,
+              static_cast<long long>(test.size()));
+  std::cout << r.confusion.str();
+  r.confusion.save_csv(out + "/confusion.csv");
+  nn::plot::save_confusion_png(out + "/confusion.png", r.confusion, title + " (test set)");
+  groceries::save_predictions_sheet(out + "/predictions.png", tx, ty, logits, names, s.seed, title + ": test predictions");
+
+  nn::save_model(out + "/model.nn", model);
+  groceries::save_class_names(out + "/classes.txt", names);
+
+  std::vector<double> per_class;
+  for (int c = 0; c < K; ++c) per_class.push_back(double(r.confusion(c, c)) / double(std::max<long>(1, r.confusion.row(c))));
+  const auto& va = h["val_accuracy"];
+  nn::io::JsonObject j;
+  j.set("model", s.model)
+      .set("title", title)
+      .set("classes", K)
+      .set_array("class_names", names)
+      .set("image_size", s.image_size)
+      .set("train_images", long(train.size()))
+      .set("validation_images", long(val.size()))
+      .set("validation_is", val_note)
+      .set("test_images", long(test.size()))
+      .set("test_accuracy", r.test_accuracy)
+      .set("test_loss", r.test_loss)
+      .set("best_val_accuracy", *std::max_element(va.begin(), va.end()))
+      .set("final_val_accuracy", va.back())
+      .set("first_epoch_loss_start", initial_loss)
+      .set("first_epoch_loss_end", final_loss)
+      .set_array("per_class_accuracy", per_class)
+      .set("macro_f1", r.confusion.macro_f1())
+      .set("epochs", r.epochs)
+      .set("train_seconds", seconds)
+      .set("images_per_second", r.images_per_second)
+      .set("seed", long(s.seed))
+      .set("threads", nn::num_threads())
+      .set("quick", s.quick)
+      .set("stop_reason", h.stop_reason)
+      .set("build", nn::build_info());
+  j.save(out + "/metrics.json");
+  std::printf("wrote %s/{history.csv, curves.png, metrics.json, confusion.png, confusion.csv, predictions.png, model.nn, "
+              "classes.txt}\n", out.c_str());
+  std::printf("train time %.1fs over %d epochs, %.0f images/s\n", seconds, r.epochs, r.images_per_second);
+  return r;
+}
+
+// --split all: test accuracy per split, mean and sample standard deviation,
+// and the confusion matrix summed over the five test sets (together they hold
+// every image once).
+void write_summary(const Settings& s, const std::vector<std::string>& names, const std::vector<int>& splits,
+                   const std::vector<RunResult>& results, const nn::ConfusionMatrix& total) {
+  std::vector<double> acc, secs;
+  std::string csv = "split,test_accuracy,test_loss,epochs,train_seconds,images_per_second\n";
+  for (std::size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    acc.push_back(r.test_accuracy), secs.push_back(r.train_seconds);
+    char line[160];
+    std::snprintf(line, sizeof line, "%d,%.6f,%.6f,%d,%.1f,%.1f\n", splits[i], r.test_accuracy, r.test_loss, r.epochs,
+                  r.train_seconds, r.images_per_second);
+    csv += line;
+  }
+  const double n = double(acc.size());
+  const double mean = std::accumulate(acc.begin(), acc.end(), 0.0) / n;
+  double var = 0;
+  for (double a : acc) var += (a - mean) * (a - mean);
+  const double sd = std::sqrt(var / std::max(1.0, n - 1));
+  nn::io::write_file_atomic(s.out + "/results.csv", csv);
+  std::vector<double> per_class;
+  std::printf("\n=== %s model, %zu official splits ===\n", s.model.c_str(), results.size());
+  for (std::size_t i = 0; i < results.size(); ++i)
+    std::printf("split %d: test accuracy %.2f%%  (%d epochs, %.0f s)\n", splits[i], 100 * acc[i], results[i].epochs, secs[i]);
+  std::printf("mean test accuracy %.2f%% +- %.2f (sd over splits); total training time %.0f s\n\nper-class accuracy "
+              "(all test sets together):\n", 100 * mean, 100 * sd, std::accumulate(secs.begin(), secs.end(), 0.0));
+  for (std::size_t c = 0; c < names.size(); ++c) {
+    per_class.push_back(double(total(nn::Index(c), nn::Index(c))) / double(std::max<long>(1, total.row(nn::Index(c)))));
+    std::printf("  %-14s %5.1f%%  (%ld images)\n", names[c].c_str(), 100 * per_class.back(), total.row(nn::Index(c)));
+  }
+  total.save_csv(s.out + "/confusion.csv");
+  nn::plot::save_confusion_png(s.out + "/confusion.png", total, "freiburg " + s.model + ", 5 official test sets");
+  nn::io::JsonObject j;
+  j.set("model", s.model)
+      .set("splits", long(results.size()))
+      .set_array("test_accuracy_per_split", acc)
+      .set("mean_test_accuracy", mean)
+      .set("sd_test_accuracy", sd)
+      .set_array("train_seconds_per_split", secs)
+      .set("total_train_seconds", std::accumulate(secs.begin(), secs.end(), 0.0))
+      .set_array("class_names", names)
+      .set_array("per_class_accuracy", per_class)
+      .set("overall_accuracy", total.accuracy())
+      .set("macro_f1", total.macro_f1())
+      .set("image_size", s.image_size)
+      .set("epochs", s.epochs)
+      .set("seed", long(s.seed))
+      .set("threads", nn::num_threads())
+      .set("quick", s.quick)
+      .set("build", nn::build_info());
+  j.save(s.out + "/metrics.json");
+  std::printf("wrote %s/{results.csv, metrics.json, confusion.png, confusion.csv} and split0..4/\n", s.out.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings s;
+  cli::Cli cli("freiburg_groceries", "Trains a grocery product classifier on the Freiburg Groceries dataset.");
+  cli.option("--data", &s.data, "DIR", "dataset folder; default: find_dataset(\"freiburg-groceries\")")
+      .option("--model", &s.model, "seed|strong", "the blog's ConvNet or the stronger VGG-style net")
+      .option("--classes", &s.classes, "LIST|all|topK",
+              "comma-separated class names, all 25, or the K largest; default: top5 (seed), all (strong)")
+      .option("--split", &s.split, "0..4|all|random",
+              "an official train/test split, all five, or a seeded 70/20/10 split; default: random (seed), all (strong)")
+      .option("--image-size", &s.image_size, "N", "images resized to N x N; 0: 104 (seed), 64 (strong)")
+      .option("--epochs", &s.epochs, "N", "epochs; 0: 100 with early stopping (seed), 20 (strong)")
+      .option("--batch-size", &s.batch, "N", "batch size; 0: 32 (seed), 64 (strong)")
+      .option("--lr", &s.lr, "X", "learning rate; 0: 1e-3 Adam (seed), 2e-3 AdamW with 1 warm-up epoch and cosine decay (strong)")
+      .option("--seed", &s.seed, "N", "seed for the split, initialization, shuffling, dropout, augmentation")
+      .option("--threads", &s.threads, "N", "threads (0: OpenMP's default)")
+      .option("--out", &s.out, "DIR", "output folder")
+      .flag("--skip-bad", &s.skip_bad, "leave out (and count) images that are missing or cannot be decoded")
+      .flag("--quick", &s.quick, "smoke test: a few images per class, small images, 1 epoch");
+  cli.parse(argc, argv);
+  const bool seed = s.model == "seed";
+  if (!seed && s.model != "strong") cli.fail("--model must be seed or strong");
+  if (s.classes.empty()) s.classes = seed ? "top5" : "all";
+  if (s.split.empty()) s.split = seed ? "random" : "all";
+  if (s.split != "all" && s.split != "random" && !(s.split.size() == 1 && s.split[0] >= '0' && s.split[0] <= '4'))
+    cli.fail("--split must be 0, 1, 2, 3, 4, all or random");
+  if (s.image_size == 0) s.image_size = seed ? 104 : s.quick ? 32 : 64;
+  if (s.epochs == 0) s.epochs = seed ? 100 : 20;
+  if (s.batch == 0) s.batch = s.quick ? 16 : seed ? 32 : 64;
+  if (s.lr == 0) s.lr = seed ? 1e-3 : 2e-3;
+  if (s.quick) s.epochs = 1;
+  if (s.image_size < 1 || s.epochs < 1 || s.batch < 2 || !(s.lr > 0) || s.threads < 0)
+    cli.fail("--image-size >= 1, --epochs >= 1, --batch-size >= 2, --lr > 0, --threads >= 0");
+
+  try {
+    if (s.threads > 0) nn::set_num_threads(s.threads);
+    std::cout << "build: " << nn::build_info() << "\n";
+    if (s.data.empty()) s.data = nn::data::find_dataset("freiburg-groceries");
+    else if (!fs::is_directory(s.data)) throw std::runtime_error("--data " + s.data + ": no such folder");
+    std::cout << "data: " << s.data << "\n";
+    fs::create_directories(s.out);
+
+    groceries::Catalogue cat(s.data);
+    const std::vector<int> chosen = cat.select(s.classes, s.quick ? 3 : 0);
+    std::vector<std::string> names;
+    for (int c : chosen) names.push_back(cat.names[std::size_t(c)]);
+    std::cout << names.size() << " classes:";
+    for (auto& n : names) std::cout << " " << n;
+    std::cout << "\n";
+    if (s.quick) std::cout << "--quick: 3 classes, " << s.image_size << "x" << s.image_size << " images, 1 epoch\n";
+    make_model(s, int(names.size()));  // a too small --image-size fails here, before any image is read
+
+    nn::data::ImageOptions io;
+    io.width = io.height = s.image_size;
+    io.skip_bad = s.skip_bad;
+    const int per_class_cap = s.quick ? 200 : 0;
+
+    if (s.split == "random") {
+      groceries::Images imgs = cat.load_folder(chosen, io, per_class_cap);
+      auto parts = nn::data::stratified_split(imgs.labels, {0.7, 0.2, 0.1}, s.seed);
+      const auto balanced = nn::data::balance_by_oversampling(parts[0], imgs.labels, s.seed);
+      std::printf("seeded stratified 70/20/10 split: %zu train (%zu after balancing by augmented oversampling), "
+                  "%zu validation, %zu test\n", parts[0].size(), balanced.size(), parts[1].size(), parts[2].size());
+      nn::data::Subset<F> train(*imgs.ds, balanced), val(*imgs.ds, parts[1]), test(*imgs.ds, parts[2]);
+      train_and_test(s, names, train, val, test, s.out, "freiburg " + s.model + ", random split", "validation split");
+      return 0;
+    }
+
+    std::vector<int> splits;
+    if (s.split == "all") splits = {0, 1, 2, 3, 4};
+    else splits = {s.split[0] - '0'};
+    std::vector<RunResult> results;
+    nn::ConfusionMatrix total(int(names.size()), names);
+    for (int k : splits) {
+      groceries::Images tr = cat.load_split_file("train", k, chosen, io, per_class_cap);
+      groceries::Images te = cat.load_split_file("test", k, chosen, io, per_class_cap);
+      std::printf("\n=== official split %d: %lld train images (duplicates in train%d.txt removed), %lld test ===\n", k,
+                  static_cast<long long>(tr.ds->size()), k, static_cast<long long>(te.ds->size()));
+      const std::string out = splits.size() > 1 ? s.out + "/split" + std::to_string(k) : s.out;
+      RunResult r = train_and_test(s, names, *tr.ds, *te.ds, *te.ds, out,
+                                   "freiburg " + s.model + ", split " + std::to_string(k),
+                                   "the split's test set, monitored only (no early stopping or model selection)");
+      for (int t = 0; t < int(names.size()); ++t)
+        for (int p = 0; p < int(names.size()); ++p) total.add(t, p, r.confusion(t, p));
+      results.push_back(std::move(r));
+    }
+    if (splits.size() > 1) write_summary(s, names, splits, results, total);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "freiburg_groceries: error: %s\n", e.what());
+    return 1;
+  }
+}
