@@ -13,7 +13,9 @@
 // Writes to --out (for --split all: one folder per split plus a summary):
 //   history.csv, curves.png, metrics.json, confusion.png, confusion.csv,
 //   predictions.png (test images with predicted and true class; wrong ones in
-//   red), model.nn, classes.txt (for groceries_predict), best.nn / last.nn.
+//   red), model.nn, classes.txt (for groceries_predict), last.nn (the latest
+//   epoch, with optimizer state), best.nn (random split: the best epoch on
+//   the validation split).
 #include <nn/nn.hpp>
 
 #include <chrono>
@@ -146,14 +148,18 @@ RunResult train_and_test(const Settings& s, const std::vector<std::string>& name
   o.batch_size = s.batch;
   o.seed = s.seed;
   o.validation = &val;
-  o.callbacks = {std::make_shared<nn::ModelCheckpoint<F>>(out + "/best.nn", out + "/last.nn", "val_accuracy"),
+  // best.nn: the best epoch on the validation split (random split only); last.nn: the latest epoch
+  o.callbacks = {std::make_shared<nn::ModelCheckpoint<F>>(&val != &test ? out + "/best.nn" : "", out + "/last.nn",
+                                                          "val_accuracy"),
                  std::make_shared<nn::CSVLogger<F>>(out + "/history.csv")};
   if (s.model == "seed") {
     // the blog: rotations, shifts and flips for the balancing copies; early stopping
     o.augment.hflip = true;
     o.augment.translate = s.image_size / 10;
     o.augment.rotate_degrees = 15;
-    o.callbacks.push_back(std::make_shared<nn::EarlyStopping<F>>("val_accuracy", 15, 0.0, true));
+    // only on a real validation split: the official splits have none, and
+    // stopping or restoring on their test set would select on it
+    if (&val != &test) o.callbacks.push_back(std::make_shared<nn::EarlyStopping<F>>("val_accuracy", 15, 0.0, true));
   } else {
     o.augment.hflip = true;
     o.augment.translate = s.image_size / 8;

@@ -28,12 +28,13 @@ fi
 data=$(sed -n 's/^data: //p' "$work/probe.txt")
 [ -d "$data" ] || { cat "$work/probe.txt"; fail "could not find the dataset folder"; }
 
-outputs="history.csv metrics.json curves.png confusion.png confusion.csv predictions.png model.nn classes.txt best.nn last.nn"
+outputs="history.csv metrics.json curves.png confusion.png confusion.csv predictions.png model.nn classes.txt last.nn"
 if [ "$mode" = quick ]; then
   # seed model, official split 0: every output, and the loss went down within the epoch
   "$fg" --quick --split 0 --out "$work/seed0" > "$work/seed0.txt" 2>&1 || { cat "$work/seed0.txt"; fail "seed --quick --split 0"; }
   cat "$work/seed0.txt"
   for f in $outputs; do [ -s "$work/seed0/$f" ] || fail "missing output seed0/$f"; done
+  [ ! -e "$work/seed0/best.nn" ] || fail "an official split has no validation set, so no best.nn"
   start=$(json_number "$work/seed0/metrics.json" first_epoch_loss_start)
   end=$(json_number "$work/seed0/metrics.json" first_epoch_loss_end)
   awk -v a="$start" -v b="$end" 'BEGIN { exit !(b < a) }' || fail "loss did not go down: $start -> $end"
@@ -42,7 +43,7 @@ if [ "$mode" = quick ]; then
   # seed model, the blog's setting (random 70/20/10 split, balanced)
   "$fg" --quick --out "$work/seedr" > "$work/seedr.txt" 2>&1 || { cat "$work/seedr.txt"; fail "seed --quick"; }
   grep -q "after balancing by augmented oversampling" "$work/seedr.txt" || fail "no balancing reported"
-  for f in $outputs; do [ -s "$work/seedr/$f" ] || fail "missing output seedr/$f"; done
+  for f in $outputs best.nn; do [ -s "$work/seedr/$f" ] || fail "missing output seedr/$f"; done
   # strong model, two official splits: per-split folders and the summary
   "$fg" --quick --model strong --split all --out "$work/strong" > "$work/strong.txt" 2>&1 || { cat "$work/strong.txt"; fail "strong --quick --split all"; }
   for k in 0 1 2 3 4; do for f in $outputs; do [ -s "$work/strong/split$k/$f" ] || fail "missing output strong/split$k/$f"; done; done
