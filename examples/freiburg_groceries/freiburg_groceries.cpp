@@ -37,7 +37,7 @@ namespace fs = std::filesystem;
 
 struct Settings {
   std::string data, model = "seed", classes, split, out = "runs/freiburg";
-  int epochs = 0, batch = 0, threads = 0, image_size = 0;
+  int epochs = 0, batch = 0, threads = 0, image_size = 0, patience = 15;
   double lr = 0;
   std::uint64_t seed = 1;
   bool quick = false, skip_bad = false;
@@ -159,7 +159,8 @@ RunResult train_and_test(const Settings& s, const std::vector<std::string>& name
     o.augment.rotate_degrees = 15;
     // only on a real validation split: the official splits have none, and
     // stopping or restoring on their test set would select on it
-    if (&val != &test) o.callbacks.push_back(std::make_shared<nn::EarlyStopping<F>>("val_accuracy", 15, 0.0, true));
+    if (&val != &test)
+      o.callbacks.push_back(std::make_shared<nn::EarlyStopping<F>>("val_accuracy", s.patience, 0.0, true));
   } else {
     o.augment.hflip = true;
     o.augment.translate = s.image_size / 8;
@@ -310,6 +311,7 @@ int main(int argc, char** argv) {
       .option("--image-size", &s.image_size, "N", "images resized to N x N; 0: 104 (seed), 64 (strong)")
       .option("--epochs", &s.epochs, "N", "epochs; 0: 100 with early stopping (seed), 20 (strong)")
       .option("--batch-size", &s.batch, "N", "batch size; 0: 32 (seed), 64 (strong)")
+      .option("--patience", &s.patience, "N", "seed model, random split: early stopping patience in epochs")
       .option("--lr", &s.lr, "X", "learning rate; 0: 1e-3 Adam (seed), 2e-3 AdamW with 1 warm-up epoch and cosine decay (strong)")
       .option("--seed", &s.seed, "N", "seed for the split, initialization, shuffling, dropout, augmentation")
       .option("--threads", &s.threads, "N", "threads (0: OpenMP's default)")
@@ -328,8 +330,8 @@ int main(int argc, char** argv) {
   if (s.batch == 0) s.batch = s.quick ? 16 : seed ? 32 : 64;
   if (s.lr == 0) s.lr = seed ? 1e-3 : 2e-3;
   if (s.quick) s.epochs = 1;
-  if (s.image_size < 1 || s.epochs < 1 || s.batch < 2 || !(s.lr > 0) || s.threads < 0)
-    cli.fail("--image-size >= 1, --epochs >= 1, --batch-size >= 2, --lr > 0, --threads >= 0");
+  if (s.image_size < 1 || s.epochs < 1 || s.batch < 2 || !(s.lr > 0) || s.threads < 0 || s.patience < 1)
+    cli.fail("--image-size >= 1, --epochs >= 1, --batch-size >= 2, --lr > 0, --threads >= 0, --patience >= 1");
 
   try {
     if (s.threads > 0) nn::set_num_threads(s.threads);
