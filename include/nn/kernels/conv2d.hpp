@@ -151,10 +151,10 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
   const Index groups = std::min<Index>(g.N, 16), per = (g.N + groups - 1) / groups;
   ws.reserve(par ? num_threads() : 1, K * P);
   if (static_cast<Index>(ws.dw.size()) < groups) ws.dw.resize(static_cast<std::size_t>(groups));
-  for (Index q = 0; q < groups; ++q) {
+  for (Index q = 0; q < groups; ++q) {  // per group: dw partial (OC, K), then db partial (OC)
     auto& part = ws.dw[static_cast<std::size_t>(q)];
-    if (static_cast<Index>(part.size()) < WS) part.resize(static_cast<std::size_t>(WS));
-    std::fill(part.begin(), part.begin() + WS, T(0));
+    if (static_cast<Index>(part.size()) < WS + g.OC) part.resize(static_cast<std::size_t>(WS + g.OC));
+    std::fill(part.begin(), part.begin() + WS + g.OC, T(0));
   }
 #pragma omp parallel for schedule(dynamic, 1) if (par)
   for (Index q = 0; q < groups; ++q) {
@@ -165,6 +165,8 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
       im2col(x + n * g.C * g.H * g.W, g, col);
       // part (OC, K) += dy_n (OC, P) * col^T (P, K)
       gemm<T>(false, true, g.OC, K, P, T(1), dyn, P, col, P, T(1), part, K);
+      if (db)  // vectorized sums (a plain loop would be one serial chain of adds)
+        for (Index o = 0; o < g.OC; ++o) part[WS + o] += ConstArrayMap<T>(dyn + o * P, P).sum();
       if (dx) {
         // dcol (K, P) = w^T (K, OC) * dy_n (OC, P); dx_n = col2im(dcol)
         gemm<T>(true, false, K, P, g.OC, T(1), w, K, dyn, P, T(0), col, P);
@@ -174,18 +176,12 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
       }
     }
   }
-  for (Index q = 0; q < groups; ++q) {
+  for (Index q = 0; q < groups; ++q) {  // in group order: the result does not depend on threads
     const T* part = ws.dw[static_cast<std::size_t>(q)].data();
     for (Index i = 0; i < WS; ++i) dw[i] += part[i];
+    if (db)
+      for (Index o = 0; o < g.OC; ++o) db[o] += part[WS + o];
   }
-  if (db)
-    for (Index n = 0; n < g.N; ++n)
-      for (Index o = 0; o < g.OC; ++o) {
-        const T* row = dy + (n * g.OC + o) * P;
-        T s = 0;
-        for (Index p = 0; p < P; ++p) s += row[p];
-        db[o] += s;
-      }
 }
 
 }  // namespace nn::kernels
