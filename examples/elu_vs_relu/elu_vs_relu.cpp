@@ -23,6 +23,7 @@
 #include <sstream>
 
 #include "../common/cli.hpp"
+#include "../freiburg_groceries/groceries_common.hpp"
 
 namespace {
 using F = float;
@@ -134,22 +135,14 @@ int main(int argc, char** argv) {
     std::unique_ptr<nn::data::TensorDataset<F>> all, val_own;
     std::vector<nn::Index> train_idx, val_idx;
     std::vector<std::string> class_names;
-    if (name == "freiburg-groceries") {
-      auto names = nn::data::read_class_ids(data + "/classid.txt");
+    if (name == "freiburg-groceries") {  // official split 0, each training image once
+      groceries::Catalogue cat(data);
+      const auto ids = cat.select("all");
       nn::data::ImageOptions io;
       io.width = io.height = image_size;
-      auto train_list = nn::data::read_split_file(data + "/splits/train0.txt", data + "/images", names);
-      auto test_list = nn::data::read_split_file(data + "/splits/test0.txt", data + "/images", names);
-      // train0 repeats images of small classes; keep each image once
-      nn::data::ImageList unique;
-      unique.class_names = names;
-      std::map<std::string, int> seen;
-      for (std::size_t i = 0; i < train_list.size(); ++i)
-        if (seen.emplace(train_list.paths[i], train_list.labels[i]).second)
-          unique.paths.push_back(train_list.paths[i]), unique.labels.push_back(train_list.labels[i]);
-      all = std::make_unique<nn::data::TensorDataset<F>>(nn::data::load_images<F>(unique, io));
-      val_own = std::make_unique<nn::data::TensorDataset<F>>(nn::data::load_images<F>(test_list, io));
-      class_names = names;
+      all = cat.load_split_file("train", 0, ids, io).ds;
+      val_own = cat.load_split_file("test", 0, ids, io).ds;
+      class_names = cat.names;
     } else {
       auto mn = nn::data::load_mnist<F>(data);
       all = std::make_unique<nn::data::TensorDataset<F>>(std::move(mn.train_x), std::move(mn.train_y));

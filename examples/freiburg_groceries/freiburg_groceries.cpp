@@ -37,7 +37,7 @@ namespace fs = std::filesystem;
 
 struct Settings {
   std::string data, model = "seed", classes, split, out = "runs/freiburg";
-  int epochs = 0, batch = 0, threads = 0, image_size = 0, patience = 15;
+  int epochs = 0, batch = 0, threads = 0, image_size = 0, patience = 40;
   double lr = 0;
   std::uint64_t seed = 1;
   bool quick = false, skip_bad = false;
@@ -309,7 +309,7 @@ int main(int argc, char** argv) {
       .option("--split", &s.split, "0..4|all|random",
               "an official train/test split, all five, or a seeded 70/20/10 split; default: random (seed), all (strong)")
       .option("--image-size", &s.image_size, "N", "images resized to N x N; 0: 104 (seed), 64 (strong)")
-      .option("--epochs", &s.epochs, "N", "epochs; 0: 100 with early stopping (seed), 20 (strong)")
+      .option("--epochs", &s.epochs, "N", "epochs; 0: 200 with early stopping (seed), 20 (strong)")
       .option("--batch-size", &s.batch, "N", "batch size; 0: 32 (seed), 64 (strong)")
       .option("--patience", &s.patience, "N", "seed model, random split: early stopping patience in epochs")
       .option("--lr", &s.lr, "X", "learning rate; 0: 1e-3 Adam (seed), 2e-3 AdamW with 1 warm-up epoch and cosine decay (strong)")
@@ -326,7 +326,7 @@ int main(int argc, char** argv) {
   if (s.split != "all" && s.split != "random" && !(s.split.size() == 1 && s.split[0] >= '0' && s.split[0] <= '4'))
     cli.fail("--split must be 0, 1, 2, 3, 4, all or random");
   if (s.image_size == 0) s.image_size = seed ? 104 : s.quick ? 32 : 64;
-  if (s.epochs == 0) s.epochs = seed ? 100 : 20;
+  if (s.epochs == 0) s.epochs = seed ? 200 : 20;
   if (s.batch == 0) s.batch = s.quick ? 16 : seed ? 32 : 64;
   if (s.lr == 0) s.lr = seed ? 1e-3 : 2e-3;
   if (s.quick) s.epochs = 1;
@@ -348,7 +348,9 @@ int main(int argc, char** argv) {
     std::cout << names.size() << " classes:";
     for (auto& n : names) std::cout << " " << n;
     std::cout << "\n";
-    if (s.quick) std::cout << "--quick: 3 classes, " << s.image_size << "x" << s.image_size << " images, 1 epoch\n";
+    if (s.quick)
+      std::cout << "--quick: " << names.size() << " classes, at most " << 200 << " images per class, " << s.image_size
+                << "x" << s.image_size << " images, 1 epoch\n";
     make_model(s, int(names.size()));  // a too small --image-size fails here, before any image is read
 
     nn::data::ImageOptions io;
