@@ -5,7 +5,7 @@
 set -u
 mode=$1 bin=$2 work=$3
 rm -rf "$work" && mkdir -p "$work"
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/lib.sh"  # fail, expect_error
 if [ "$mode" = quick ]; then
   "$bin" --quick --out "$work/conv" > "$work/log.txt" 2>&1
   rc=$?

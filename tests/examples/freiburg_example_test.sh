@@ -5,18 +5,7 @@
 set -u
 mode=$1 fg=$2 predict=$3 work=$4
 rm -rf "$work" && mkdir -p "$work"
-fail() { echo "FAIL: $*"; exit 1; }
-# expect_error EXPECTED_CODE MESSAGE_PART cmd...: the exit code and the message on stderr
-expect_error() {
-  local code=$1 msg=$2; shift 2
-  "$@" > "$work/out.txt" 2> "$work/err.txt"
-  local rc=$?
-  [ $rc -ne 0 ] || fail "expected failure from: $*"
-  [ $rc -lt 128 ] || fail "crashed (signal $((rc - 128))): $*"
-  [ "$code" = any ] || [ $rc -eq "$code" ] || { cat "$work/err.txt"; fail "exit code $rc, expected $code: $*"; }
-  grep -qF -- "$msg" "$work/err.txt" || { cat "$work/err.txt"; fail "message '$msg' not printed by: $*"; }
-  echo "ok: $* -> exit $rc, '$msg'"
-}
+. "$(dirname "$0")/lib.sh"  # fail, expect_error
 # json_number FILE KEY
 json_number() { sed -n "s/.*\"$2\": \([-0-9.e]*\).*/\1/p" "$1" | head -1; }
 

@@ -4,18 +4,7 @@
 set -u
 mode=$1 mnist=$2 predict=$3 work=$4
 rm -rf "$work" && mkdir -p "$work"
-fail() { echo "FAIL: $*"; exit 1; }
-# expect_error EXPECTED_CODE MESSAGE_PART cmd...: non-zero exit (or the given code) and the message on stderr
-expect_error() {
-  local code=$1 msg=$2; shift 2
-  "$@" > "$work/out.txt" 2> "$work/err.txt"
-  local rc=$?
-  [ $rc -ne 0 ] || fail "expected failure from: $*"
-  [ "$code" = any ] || [ $rc -eq "$code" ] || fail "exit code $rc, expected $code: $*"
-  [ $rc -lt 128 ] || fail "crashed (signal $((rc - 128))): $*"
-  grep -qF -- "$msg" "$work/err.txt" || { cat "$work/err.txt"; fail "message '$msg' not printed by: $*"; }
-  echo "ok: $* -> exit $rc, '$msg'"
-}
+. "$(dirname "$0")/lib.sh"  # fail, expect_error
 
 if [ "$mode" = quick ]; then
   "$mnist" --quick --out "$work/run" > "$work/log.txt" 2>&1
