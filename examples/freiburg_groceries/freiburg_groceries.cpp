@@ -193,8 +193,8 @@ RunResult train_and_test(const Settings& s, const std::vector<std::string>& name
   RunResult r;
   r.confusion = nn::ConfusionMatrix(K, names);
   r.confusion.add_batch(logits, ty);
-  auto scores = nn::evaluate(model, test, loss, {"accuracy"});
-  r.test_accuracy = scores["accuracy"], r.test_loss = scores["loss"], r.train_seconds = seconds, r.epochs = h.epochs();
+  r.test_accuracy = r.confusion.accuracy(), r.test_loss = loss(logits, ty), r.train_seconds = seconds;
+  r.epochs = h.epochs();
   for (double v : h["images_per_second"]) r.images_per_second += v / h.epochs();
   std::printf("\ntest accuracy: %.2f%%  test loss: %.4f  (%lld images)\n\n", 100 * r.test_accuracy, r.test_loss,
               static_cast<long long>(test.size()));

@@ -319,13 +319,15 @@ inline void save_contact_sheet(const std::string& path, const std::vector<Tile>&
                                int cols = 6, int min_side = 96) {
   if (tiles.empty()) throw std::invalid_argument("save_contact_sheet: no tiles");
   if (cols < 1) throw std::invalid_argument("save_contact_sheet: cols must be >= 1");
+  auto scale = [min_side](const Tile& t) {
+    return std::max(1, (min_side + std::max(t.height, t.width) - 1) / std::max(t.height, t.width));
+  };
   int side_h = 0, side_w = 0;
   for (const auto& t : tiles) {
     if ((t.channels != 1 && t.channels != 3) || t.height < 1 || t.width < 1 ||
         t.chw.size() != std::size_t(t.channels) * std::size_t(t.height) * std::size_t(t.width))
       throw std::invalid_argument("save_contact_sheet: a tile is not a 1- or 3-channel CHW image of its size");
-    const int f = std::max(1, (min_side + std::max(t.height, t.width) - 1) / std::max(t.height, t.width));
-    side_h = std::max(side_h, t.height * f), side_w = std::max(side_w, t.width * f);
+    side_h = std::max(side_h, t.height * scale(t)), side_w = std::max(side_w, t.width * scale(t));
   }
   int text_w = 0;
   for (const auto& t : tiles) text_w = std::max({text_w, Image::text_width(t.line1, 1), Image::text_width(t.line2, 1)});
@@ -337,19 +339,19 @@ inline void save_contact_sheet(const std::string& path, const std::vector<Tile>&
   const Color red{214, 39, 40};
   for (std::size_t k = 0; k < tiles.size(); ++k) {
     const Tile& t = tiles[k];
-    const int f = std::max(1, (min_side + std::max(t.height, t.width) - 1) / std::max(t.height, t.width));
+    const int f = scale(t);
     const int x0 = 5 + int(k % std::size_t(cols)) * cell_w + (cell_w - t.width * f) / 2;
     const int y0 = top + int(k / std::size_t(cols)) * cell_h + 4;
     if (t.flagged) img.rect(x0 - 4, y0 - 4, x0 + t.width * f + 4, y0 + t.height * f + 4, red);
     const std::size_t plane = std::size_t(t.height) * std::size_t(t.width);
-    for (int y = 0; y < t.height * f; ++y)
-      for (int x = 0; x < t.width * f; ++x) {
-        const std::size_t i = std::size_t(y / f) * std::size_t(t.width) + std::size_t(x / f);
+    for (int y = 0; y < t.height; ++y)
+      for (int x = 0; x < t.width; ++x) {  // each source pixel becomes an f x f block
+        const std::size_t i = std::size_t(y) * std::size_t(t.width) + std::size_t(x);
         auto px = [&](int c) {
           const float v = t.chw[std::size_t(t.channels == 3 ? c : 0) * plane + i];
           return std::uint8_t(std::lround(255.0f * std::min(1.0f, std::max(0.0f, std::isfinite(v) ? v : 0.0f))));
         };
-        img.set(x0 + x, y0 + y, Color{px(0), px(1), px(2)});
+        img.rect(x0 + x * f, y0 + y * f, x0 + (x + 1) * f, y0 + (y + 1) * f, Color{px(0), px(1), px(2)});
       }
     const int cx = 5 + int(k % std::size_t(cols)) * cell_w, ty = y0 + t.height * f + 7;
     img.text(cx + (cell_w - Image::text_width(t.line1, 1)) / 2, ty, t.line1, t.flagged ? red : Color{0, 0, 0}, 1);
