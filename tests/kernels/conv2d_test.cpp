@@ -60,6 +60,39 @@ TEST_CASE_TEMPLATE("conv2d forward and backward match the direct reference", T, 
   nn::set_num_threads(1);
 }
 
+TEST_CASE("conv2d forward epilogue: per-channel affine and ReLU equal the separate passes") {
+  nn::Rng rng(8);
+  for (int threads : {1, 2}) {
+    nn::set_num_threads(threads);
+    for (int trial = 0; trial < 12; ++trial) {
+      const Conv2DGeom g = random_geom(rng);
+      auto x = randn<float>({g.N, g.C, g.H, g.W}, rng());
+      auto w = randn<float>({g.OC, g.C, g.KH, g.KW}, rng());
+      auto b = randn<float>({g.OC}, rng());
+      auto scale = randn<float>({g.OC}, rng());
+      auto shift = randn<float>({g.OC}, rng());
+      const bool bias = trial % 2 == 0, use_scale = trial % 3 != 0, use_shift = trial % 4 != 1, relu = trial % 5 != 2;
+      INFO("trial " << trial << " bias " << bias << " scale " << use_scale << " shift " << use_shift << " relu " << relu);
+      Tensor<float> y({g.N, g.OC, g.OH, g.OW}), yr({g.N, g.OC, g.OH, g.OW});
+      naive::conv2d_forward(x.data(), w.data(), bias ? b.data() : nullptr, yr.data(), g);
+      const Index P = g.OH * g.OW;
+      for (Index i = 0; i < yr.size(); ++i) {
+        const Index o = (i / P) % g.OC;
+        float v = yr[i] * (use_scale ? scale[o] : 1.0f) + (use_shift ? shift[o] : 0.0f);
+        yr[i] = relu ? std::max(v, 0.0f) : v;
+      }
+      nn::kernels::ConvEpilogue<float> ep;
+      ep.scale = use_scale ? scale.data() : nullptr;
+      ep.shift = use_shift ? shift.data() : nullptr;
+      ep.relu = relu;
+      nn::kernels::ConvWorkspace<float> ws;
+      nn::kernels::conv2d_forward(x.data(), w.data(), bias ? b.data() : nullptr, y.data(), g, ws, ep);
+      CHECK(worst(y.data(), yr.data(), y.size(), 2e-4, 2e-4) <= 1.0);
+    }
+  }
+  nn::set_num_threads(1);
+}
+
 TEST_CASE("conv2d geometry rejects impossible shapes") {
   Conv2DGeom g;
   g.C = 1, g.H = 2, g.W = 2, g.OC = 1, g.KH = 3, g.KW = 3;

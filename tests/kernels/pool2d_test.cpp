@@ -72,3 +72,43 @@ TEST_CASE("max pooling propagates NaN in both the generic and the 2x2 path") {
     CHECK(arg[0] == 5);
   }
 }
+
+TEST_CASE("2x2 max pooling: ties go to the first in window order, and the argmax-free path agrees") {
+  nn::Rng rng(12);
+  for (int trial = 0; trial < 20; ++trial) {
+    Pool2DGeom g;
+    g.N = 2, g.C = 3, g.KH = g.KW = g.SH = g.SW = 2;
+    g.H = 2 + Index(rng.below(40)), g.W = 2 + Index(rng.below(40));
+    g.infer_output();
+    Tensor<float> x({g.N, g.C, g.H, g.W});
+    for (Index i = 0; i < x.size(); ++i) x[i] = float(rng.below(3));  // many ties
+    Tensor<float> y({g.N, g.C, g.OH, g.OW}), y2(y.shape());
+    std::vector<std::int32_t> arg(size_t(y.size()));
+    nn::kernels::maxpool2d_forward(x.data(), y.data(), arg.data(), g);
+    nn::kernels::maxpool2d_forward(x.data(), y2.data(), static_cast<std::int32_t*>(nullptr), g);
+    CHECK(worst(y.data(), y2.data(), y.size(), 0, 0) <= 1.0);
+    for (Index j = 0; j < y.size(); ++j) {
+      const Index plane = j / (g.OH * g.OW), oh = (j % (g.OH * g.OW)) / g.OW, ow = j % g.OW;
+      const float* p = x.data() + plane * g.H * g.W;
+      const Index order[4] = {2 * oh * g.W + 2 * ow, 2 * oh * g.W + 2 * ow + 1, (2 * oh + 1) * g.W + 2 * ow,
+                              (2 * oh + 1) * g.W + 2 * ow + 1};
+      Index first = order[0];
+      for (Index k : order)
+        if (p[k] > p[first]) first = k;
+      CHECK(arg[size_t(j)] == first);
+    }
+  }
+}
+
+TEST_CASE("max pooling without argmax propagates NaN too") {
+  for (Index k : {2, 3}) {
+    Pool2DGeom g;
+    g.N = 1, g.C = 1, g.H = g.W = 4, g.KH = g.KW = k, g.SH = g.SW = k == 2 ? 2 : 1;
+    g.infer_output();
+    std::vector<float> x(16, 1.0f), y(size_t(g.OH * g.OW));
+    x[5] = NAN;
+    nn::kernels::maxpool2d_forward(x.data(), y.data(), static_cast<std::int32_t*>(nullptr), g);
+    CAPTURE(k);
+    CHECK(std::isnan(y[0]));
+  }
+}

@@ -107,3 +107,19 @@ TEST_CASE("clone() is a deep copy") {
   d.weight().fill(0.f);
   CHECK(c->parameters()[0].value->array().abs().sum() > 0);
 }
+
+TEST_CASE("MaxPool2D: backward after an eval-mode forward (no argmax kept) equals backward after training") {
+  nn::Rng rng(0);
+  for (Index k : {2, 3}) {
+    nn::MaxPool2D<F> pool(k);
+    pool.build(Shape{2, 7, 9}, rng);
+    auto x = testutil::randn<F>({3, 2, 7, 9}, 4);
+    const Tensor<F> y = pool.forward(x, true).clone();
+    auto dy = testutil::randn<F>(y.shape(), 5);
+    const Tensor<F> dx_train = pool.backward(x, y, dy).clone();
+    const Tensor<F>& ye = pool.forward(x, false);
+    CHECK(testutil::worst(ye.data(), y.data(), y.size(), 0, 0) <= 1.0);
+    const Tensor<F>& dx_eval = pool.backward(x, ye, dy);
+    CHECK(testutil::worst(dx_eval.data(), dx_train.data(), dx_train.size(), 0, 0) <= 1.0);
+  }
+}

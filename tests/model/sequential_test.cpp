@@ -194,3 +194,75 @@ TEST_CASE("per-layer profiling accumulates forward and backward time for each la
   CHECK(p.find("total ") != std::string::npos);
   CHECK(p.find("100.0%") == std::string::npos);  // time is split over layers
 }
+
+namespace {
+// Conv + BN + ReLU, conv + ReLU, conv + BN (no ReLU), conv alone, with
+// dropout and pooling between: every fusion pattern and the unfused ones.
+nn::Sequential<F> fusion_model(std::uint64_t seed) {
+  nn::Sequential<F> m(Shape{3, 12, 12}, seed);
+  m.add<nn::Conv2D<F>>(6, 3);
+  m.add(nn::BatchNorm<F>());
+  m.add(nn::ReLU<F>());
+  m.add(nn::MaxPool2D<F>(2));
+  m.add(nn::Dropout<F>(0.4));
+  m.add<nn::Conv2D<F>>(5, 3, 1, 1);
+  m.add(nn::ReLU<F>());
+  m.add<nn::Conv2D<F>>(4, 2, 1, nn::Padding::valid(), 1, false);
+  m.add(nn::BatchNorm<F>());
+  m.add<nn::Conv2D<F>>(3, 1);
+  m.add(nn::Flatten<F>());
+  m.add(nn::Dense<F>(4));
+  m.add(nn::ReLU<F>());
+  m.add(nn::Dense<F>(2));
+  return m;
+}
+}  // namespace
+
+TEST_CASE("eval-mode fusion (conv + batch norm + ReLU, dropout pass-through) matches the unfused layers") {
+  for (int threads : {1, 2}) {
+    nn::set_num_threads(threads);
+    auto m = fusion_model(3);
+    // Non-trivial running statistics and affine parameters.
+    auto xt = randn<F>({8, 3, 12, 12}, 9, 2.0);
+    for (int i = 0; i < 3; ++i) m.forward(xt, true);
+    nn::Rng r(4);
+    for (auto& p : m.parameters())
+      if (p.name.find("weight") != std::string::npos && p.value->rank() == 1) p.value->fill_normal(r, 1.0, 0.3);
+      else if (p.value->rank() == 1) p.value->fill_normal(r, 0.0, 0.5);
+    auto x = randn<F>({5, 3, 12, 12}, 11);
+    CHECK(m.eval_fusion());
+    const Tensor<F> fused = m.forward(x, false).clone();
+    std::vector<Tensor<F>> fused_grads;
+    m.zero_grad();
+    m.backward(Tensor<F>(fused.shape(), 1.0f));  // backward after a fused forward recomputes unfused
+    for (auto& p : m.parameters()) fused_grads.push_back(p.grad->clone());
+
+    m.set_eval_fusion(false);
+    const Tensor<F> plain = m.forward(x, false).clone();
+    check_close(fused, plain, 1e-5, 1e-5, "fused vs unfused eval output");
+    m.zero_grad();
+    m.backward(Tensor<F>(plain.shape(), 1.0f));
+    std::size_t k = 0;
+    for (auto& p : m.parameters()) check_close(*p.grad, fused_grads[k++], 0, 0, "gradient of " + p.name);
+
+    // clone keeps the setting; training forward never fuses (dropout is active).
+    CHECK_FALSE(m.clone().eval_fusion());
+    m.set_eval_fusion(true);
+    const Tensor<F> a = m.forward(x, true).clone();
+    m.set_eval_fusion(false);
+    const Tensor<F> b = m.forward(x, true).clone();
+    CHECK(worst(a.data(), b.data(), a.size(), 0, 0) > 0);  // different dropout masks: really the training path
+  }
+  nn::set_num_threads(1);
+}
+
+TEST_CASE("eval-mode fusion: dropout is the identity, and a lone conv output is unchanged") {
+  nn::Sequential<F> m(Shape{2, 5, 5}, 1);
+  m.add(nn::Dropout<F>(0.5));
+  m.add<nn::Conv2D<F>>(3, 3);
+  m.add(nn::Dropout<F>(0.5));
+  auto x = randn<F>({2, 2, 5, 5}, 3);
+  const Tensor<F> fused = m.forward(x, false).clone();
+  m.set_eval_fusion(false);
+  check_close(fused, m.forward(x, false), 0, 0, "dropout in eval mode");
+}

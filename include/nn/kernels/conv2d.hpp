@@ -108,10 +108,23 @@ struct ConvWorkspace {
   }
 };
 
+// An optional per-output-channel epilogue for conv2d_forward (inference
+// fusion of a following batch norm and ReLU):
+//   y = scale[o] * (conv + b[o]) + shift[o], then max(y, 0) when relu.
+// scale and shift may be null (1 and 0).
+template <class T>
+struct ConvEpilogue {
+  const T* scale = nullptr;
+  const T* shift = nullptr;
+  bool relu = false;
+};
+
 // y (N, OC, OH, OW) = conv(x (N, C, H, W), w (OC, C, KH, KW)) + b (OC) [b may be null]
+// then the epilogue, if any, applied to each sample's output while it is in cache.
 // Samples are handed to threads dynamically (a busy core just takes fewer).
 template <class T>
-void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& g, ConvWorkspace<T>& ws) {
+void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& g, ConvWorkspace<T>& ws,
+                    const ConvEpilogue<T>& ep = {}) {
   const Index K = g.col_rows(), P = g.col_cols();
   const bool par = g.N > 1 && num_threads() > 1;
   ws.reserve(par ? num_threads() : 1, K * P);
@@ -127,12 +140,14 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& 
       col = buf;
     }
     gemm<T>(false, false, g.OC, P, K, T(1), w, K, col, P, T(0), yn, P);
-    if (b)
-      for (Index o = 0; o < g.OC; ++o) {
-        T* row = yn + o * P;
-        const T bo = b[o];
-        for (Index p = 0; p < P; ++p) row[p] += bo;
-      }
+    for (Index o = 0; o < g.OC; ++o) {
+      ArrayMap<T> row(yn + o * P, P);
+      const T a = ep.scale ? ep.scale[o] : T(1);
+      const T s = (b ? b[o] : T(0)) * a + (ep.shift ? ep.shift[o] : T(0));
+      if (ep.relu) row = (row * a + s).max(T(0));
+      else if (ep.scale) row = row * a + s;
+      else if (b || ep.shift) row += s;
+    }
   }
 }
 

@@ -33,33 +33,68 @@ namespace detail {
 inline bool pool_parallel(Index planes, Index work) { return planes > 1 && work > 4096 && num_threads() > 1; }
 }
 
+namespace detail {
+// One output row of the 2x2 / stride 2 max pool: r0, r1 are the two input
+// rows, base the flat index of r0[0] in its plane. First maximum in window
+// order (a, b, c, d); NaN wins, as in PyTorch. The loop is written with
+// selects so that GCC vectorizes it; a row holding a NaN is redone exactly.
+template <class T, bool Arg>
+void maxpool2x2_row(const T* r0, const T* r1, Index W, Index OW, std::int32_t base, T* y, std::int32_t* arg) {
+  const std::int32_t w32 = static_cast<std::int32_t>(W);
+  int nan = 0;
+  for (Index ow = 0; ow < OW; ++ow) {
+    const T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+    // masks (0 or -1) select without branches
+    T best = a;
+    const std::int32_t mb = -std::int32_t(b > best);
+    best = b > best ? b : best;
+    const std::int32_t mc = -std::int32_t(c > best);
+    best = c > best ? c : best;
+    const std::int32_t md = -std::int32_t(d > best);
+    best = d > best ? d : best;
+    if (Arg) {
+      std::int32_t bi = mb & 1;
+      bi = (bi & ~mc) | (w32 & mc);
+      bi = (bi & ~md) | ((w32 + 1) & md);
+      arg[ow] = base + std::int32_t(2 * ow) + bi;
+    }
+    y[ow] = best;
+    nan |= (a != a) | (b != b) | (c != c) | (d != d);
+  }
+  if (!nan) return;
+  for (Index ow = 0; ow < OW; ++ow) {
+    const T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
+    T best = a;
+    std::int32_t bi = 0;
+    if ((b > best || b != b) && best == best) best = b, bi = 1;
+    if ((c > best || c != c) && best == best) best = c, bi = w32;
+    if ((d > best || d != d) && best == best) best = d, bi = w32 + 1;
+    y[ow] = best;
+    if (Arg) arg[ow] = base + std::int32_t(2 * ow) + bi;
+  }
+}
+}  // namespace detail
+
 // y (N, C, OH, OW) = max over each window of x (N, C, H, W); padding never wins.
-// argmax (N, C, OH, OW) receives the flat index h*W + w of the winner in its plane.
+// argmax (N, C, OH, OW), unless null, receives the flat index h*W + w of the
+// winner in its plane (training keeps it for backward; inference skips it).
 template <class T>
 void maxpool2d_forward(const T* x, T* y, std::int32_t* argmax, const Pool2DGeom& g) {
   const Index planes = g.N * g.C;
   if (g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0) {
-    // The common 2x2 / stride 2 case without bounds checks or loops over the window.
+    // The common 2x2 / stride 2 case, vectorized.
 #pragma omp parallel for schedule(dynamic, 16) if (detail::pool_parallel(planes, planes * g.H * g.W))
     for (Index pl = 0; pl < planes; ++pl) {
       const T* xp = x + pl * g.H * g.W;
       T* yp = y + pl * g.OH * g.OW;
-      std::int32_t* ap = argmax + pl * g.OH * g.OW;
       for (Index oh = 0; oh < g.OH; ++oh) {
         const T* r0 = xp + 2 * oh * g.W;
-        const T* r1 = r0 + g.W;
-        const std::int32_t base = static_cast<std::int32_t>(2 * oh * g.W);
-        for (Index ow = 0; ow < g.OW; ++ow) {
-          const T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
-          // first maximum in window order (a, b, c, d); NaN wins, as in PyTorch
-          T best = a;
-          std::int32_t bi = 0;
-          if ((b > best || b != b) && best == best) best = b, bi = 1;
-          if ((c > best || c != c) && best == best) best = c, bi = std::int32_t(g.W);
-          if ((d > best || d != d) && best == best) best = d, bi = std::int32_t(g.W) + 1;
-          yp[oh * g.OW + ow] = best;
-          ap[oh * g.OW + ow] = base + std::int32_t(2 * ow) + bi;
-        }
+        const auto base = static_cast<std::int32_t>(2 * oh * g.W);
+        if (argmax)
+          detail::maxpool2x2_row<T, true>(r0, r0 + g.W, g.W, g.OW, base, yp + oh * g.OW,
+                                          argmax + pl * g.OH * g.OW + oh * g.OW);
+        else
+          detail::maxpool2x2_row<T, false>(r0, r0 + g.W, g.W, g.OW, base, yp + oh * g.OW, nullptr);
       }
     }
     return;
@@ -68,7 +103,7 @@ void maxpool2d_forward(const T* x, T* y, std::int32_t* argmax, const Pool2DGeom&
   for (Index pl = 0; pl < planes; ++pl) {
     const T* xp = x + pl * g.H * g.W;
     T* yp = y + pl * g.OH * g.OW;
-    std::int32_t* ap = argmax + pl * g.OH * g.OW;
+    std::int32_t* ap = argmax ? argmax + pl * g.OH * g.OW : nullptr;
     for (Index oh = 0; oh < g.OH; ++oh)
       for (Index ow = 0; ow < g.OW; ++ow) {
         const Index h0 = oh * g.SH - g.PH, w0 = ow * g.SW - g.PW;
@@ -89,7 +124,7 @@ void maxpool2d_forward(const T* x, T* y, std::int32_t* argmax, const Pool2DGeom&
           }
         }
         yp[oh * g.OW + ow] = best;
-        ap[oh * g.OW + ow] = static_cast<std::int32_t>(bi);
+        if (ap) ap[oh * g.OW + ow] = static_cast<std::int32_t>(bi);
       }
   }
 }

@@ -38,6 +38,7 @@ template <class T>
 class ReLU : public detail::Pointwise<T, ReLU<T>> {
  public:
   std::string type() const override { return "ReLU"; }
+  EvalFusion eval_fusion() const override { return EvalFusion::ReLU; }
   void apply(const Tensor<T>& x, Tensor<T>& y) { kernels::relu_forward(x.data(), y.data(), x.size()); }
   void grad(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy, Tensor<T>& dx) {
     kernels::relu_backward(x.data(), dy.data(), dx.data(), x.size());

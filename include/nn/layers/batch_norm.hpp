@@ -35,6 +35,17 @@ class BatchNorm : public Layer<T> {
     return {{"running_mean", &rmean_}, {"running_var", &rvar_}};
   }
   std::unique_ptr<Layer<T>> clone() const override { return this->template clone_as<BatchNorm>(); }
+  EvalFusion eval_fusion() const override { return EvalFusion::ChannelAffine; }
+  // Eval mode as y = scale[c] * x + shift[c], computed as forward does.
+  void eval_channel_affine(std::vector<T>& scale, std::vector<T>& shift) const override {
+    scale.resize(static_cast<std::size_t>(C_));
+    shift.resize(static_cast<std::size_t>(C_));
+    for (Index c = 0; c < C_; ++c) {
+      const T a = gamma_[c] * (T(1) / std::sqrt(rvar_[c] + static_cast<T>(eps_)));
+      scale[static_cast<std::size_t>(c)] = a;
+      shift[static_cast<std::size_t>(c)] = beta_[c] - rmean_[c] * a;
+    }
+  }
   Tensor<T>& running_mean() { return rmean_; }
   Tensor<T>& running_var() { return rvar_; }
 

@@ -24,6 +24,7 @@ class Dropout : public Layer<T> {
   std::unique_ptr<Layer<T>> clone() const override { return this->template clone_as<Dropout>(); }
   void seed(std::uint64_t s) override { rng_.reseed(s); }
   double rate() const { return rate_; }
+  EvalFusion eval_fusion() const override { return EvalFusion::Identity; }
 
  protected:
   void add_config(LayerConfig& c) const override { c.set("rate", rate_); }

@@ -44,6 +44,17 @@
 //
 // Randomness inside forward (dropout) comes from a generator the layer owns,
 // seeded by build() from the model's rng, and reseedable with seed().
+//
+// Inference fusion (optional hooks; Sequential::forward with training ==
+// false uses them unless set_eval_fusion(false)):
+//   eval_fusion() says what the layer is in eval mode: the identity, y = x
+//     with x's shape (Dropout), a per-channel affine y[n,c,...] = scale[c]*x[n,c,...] +
+//     shift[c] (BatchNorm on running statistics; eval_channel_affine()
+//     fills scale and shift), or ReLU.
+//   A layer with supports_epilogue() (Conv2D) computes, in forward_fused(x,
+//     e), its eval-mode output followed by e's affine and ReLU in the same
+//     pass, while each sample's output is still in cache. The result must
+//     equal the unfused layers' up to float rounding.
 // ================================================================================
 #pragma once
 #include <cstdint>
@@ -78,6 +89,20 @@ struct Param {
   std::string name;
   Tensor<T>* value = nullptr;
   Tensor<T>* grad = nullptr;
+};
+
+// What a layer is in eval mode, for inference fusion (see the contract).
+enum class EvalFusion { None, Identity, ChannelAffine, ReLU };
+
+// A per-channel epilogue applied to a layer's output (N, C, ...):
+// y = scale[c] * y + shift[c] (either may be null: 1 and 0), then max(y, 0)
+// when relu.
+template <class T>
+struct Epilogue {
+  const T* scale = nullptr;
+  const T* shift = nullptr;
+  bool relu = false;
+  bool empty() const { return !scale && !shift && !relu; }
 };
 
 // A (height, width) pair that converts from a single number: `3` is 3x3.
@@ -147,6 +172,17 @@ class Layer {
   virtual std::unique_ptr<Layer<T>> clone() const = 0;
   virtual void seed(std::uint64_t) {}
 
+  // Inference fusion hooks (see the contract at the top).
+  virtual EvalFusion eval_fusion() const { return EvalFusion::None; }
+  virtual void eval_channel_affine(std::vector<T>& /*scale*/, std::vector<T>& /*shift*/) const {
+    throw std::logic_error(describe() + " is not a per-channel affine in eval mode");
+  }
+  virtual bool supports_epilogue() const { return false; }
+  const Tensor<T>& forward_fused(const Tensor<T>& x, const Epilogue<T>& e) {
+    check_input(x);
+    return do_forward_fused(x, e);
+  }
+
   // When false, backward skips dL/dx (used for a model's first layer).
   void set_input_grad(bool on) { input_grad_ = on; }
   bool input_grad() const { return input_grad_; }
@@ -161,6 +197,9 @@ class Layer {
   virtual Shape do_build(const Shape& in, Rng& rng) = 0;
   virtual const Tensor<T>& do_forward(const Tensor<T>& x, bool training) = 0;
   virtual const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy) = 0;
+  virtual const Tensor<T>& do_forward_fused(const Tensor<T>&, const Epilogue<T>&) {
+    throw std::logic_error(describe() + " has no fused forward");
+  }
 
   [[noreturn]] void fail_shape(const Shape& in, const std::string& why) const {
     throw std::invalid_argument(describe() + ": input shape " + in.str() + " " + why);

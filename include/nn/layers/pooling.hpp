@@ -58,15 +58,23 @@ class MaxPool2D : public detail::Pool2DBase<T> {
   std::unique_ptr<Layer<T>> clone() const override { return this->template clone_as<MaxPool2D>(); }
 
  protected:
-  const Tensor<T>& do_forward(const Tensor<T>& x, bool) override {
+  // Eval mode skips the argmax; backward after it recomputes the argmax from x.
+  const Tensor<T>& do_forward(const Tensor<T>& x, bool training) override {
     this->g_.N = x.dim(0);
     this->out_.resize(this->output_shape().with_batch(this->g_.N));
-    argmax_.resize(static_cast<std::size_t>(this->out_.size()));
-    kernels::maxpool2d_forward(x.data(), this->out_.data(), argmax_.data(), this->g_);
+    has_argmax_ = training;
+    if (training) argmax_.resize(static_cast<std::size_t>(this->out_.size()));
+    kernels::maxpool2d_forward(x.data(), this->out_.data(), training ? argmax_.data() : nullptr, this->g_);
     return this->out_;
   }
   const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy) override {
     if (!this->input_grad()) return this->none_;
+    if (!has_argmax_) {
+      argmax_.resize(static_cast<std::size_t>(dy.size()));
+      scratch_.resize(dy.shape());
+      kernels::maxpool2d_forward(x.data(), scratch_.data(), argmax_.data(), this->g_);
+      has_argmax_ = true;
+    }
     this->dx_.resize(x.shape());
     kernels::maxpool2d_backward(dy.data(), argmax_.data(), this->dx_.data(), this->g_);
     return this->dx_;
@@ -74,6 +82,8 @@ class MaxPool2D : public detail::Pool2DBase<T> {
 
  private:
   std::vector<std::int32_t> argmax_;
+  bool has_argmax_ = false;
+  DeepTensor<T> scratch_;
 };
 
 template <class T>

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstring>
 
+#include "nn/kernels/parallel.hpp"
 #include "nn/layers/layer.hpp"
 
 namespace nn {
@@ -57,11 +58,21 @@ class ZeroPadding2D : public Layer<T> {
     const Index planes = x.dim(0) * x.dim(1), H = x.dim(2), W = x.dim(3);
     const Index OH = H + t_ + b_, OW = W + l_ + r_;
     this->out_.resize(this->output_shape().with_batch(x.dim(0)));
-    this->out_.zero();
-    for (Index p = 0; p < planes; ++p)
-      for (Index h = 0; h < H; ++h)
-        std::memcpy(this->out_.data() + (p * OH + h + t_) * OW + l_, x.data() + (p * H + h) * W,
-                    static_cast<std::size_t>(W) * sizeof(T));
+    T* y = this->out_.data();
+    const T* xd = x.data();
+    // One pass, parallel over planes: zero only the border, copy the rows.
+#pragma omp parallel for schedule(dynamic, 16) if (planes > 1 && planes * OH * OW > (1 << 16) && num_threads() > 1)
+    for (Index p = 0; p < planes; ++p) {
+      T* yp = y + p * OH * OW;
+      std::fill(yp, yp + t_ * OW, T(0));
+      for (Index h = 0; h < H; ++h) {
+        T* row = yp + (h + t_) * OW;
+        std::fill(row, row + l_, T(0));
+        std::memcpy(row + l_, xd + (p * H + h) * W, static_cast<std::size_t>(W) * sizeof(T));
+        std::fill(row + l_ + W, row + OW, T(0));
+      }
+      std::fill(yp + (H + t_) * OW, yp + OH * OW, T(0));
+    }
     return this->out_;
   }
   const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy) override {

@@ -16,7 +16,10 @@
 // builds at the first forward() (or an explicit build()).
 // The model's seed fixes every layer's initialization and dropout stream.
 #pragma once
+#include <atomic>
 #include <chrono>
+#include <cmath>
+#include <cstring>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -26,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "nn/kernels/parallel.hpp"
 #include "nn/layers/layer.hpp"
 
 namespace nn {
@@ -49,6 +53,7 @@ class Sequential {
     m.has_input_ = has_input_;
     m.built_ = built_;
     m.training_ = training_;
+    m.eval_fusion_ = eval_fusion_;
     m.rng_ = rng_;
     for (const auto& l : layers_) m.layers_.push_back(l->clone());
     return m;
@@ -97,25 +102,30 @@ class Sequential {
     if (x.shape().tail() != in_shape_)
       throw std::invalid_argument("Sequential::forward: expected input " + batch_str(in_shape_) + " but got " +
                                   x.shape().str());
-    for (Index i = 0; i < x.size(); ++i)
-      if (!std::isfinite(x[i])) {
-        std::ostringstream os;
-        os << "Sequential::forward: input element " << i << " is " << x[i] << " (NaN/Inf input)";
-        throw std::invalid_argument(os.str());
-      }
-    input_.copy_from(x);
-    acts_.assign(layers_.size(), nullptr);
-    const Tensor<T>* cur = &input_;
-    for (std::size_t i = 0; i < layers_.size(); ++i) {
-      const auto t0 = profiling_ ? Clock::now() : Clock::time_point{};
-      cur = &layers_[i]->forward(*cur, training);
-      acts_[i] = cur;
-      if (profiling_) prof_[i].first += std::chrono::duration<double>(Clock::now() - t0).count();
-    }
-    last_training_ = training;
-    has_forward_ = true;
-    return *cur;
+    input_.resize(x.shape());
+    // Copy and check in one vectorized pass: x * 0 is NaN exactly where x is NaN or Inf.
+    std::atomic<bool> finite{true};
+    nn::detail::parallel_chunks(x.size(), [&](Index b, Index e) {
+      std::memcpy(input_.data() + b, x.data() + b, static_cast<std::size_t>(e - b) * sizeof(T));
+      if (!((ConstArrayMap<T>(x.data() + b, e - b) * T(0)).sum() == T(0))) finite = false;
+    });
+    if (!finite)
+      for (Index i = 0; i < x.size(); ++i)
+        if (!std::isfinite(x[i])) {
+          std::ostringstream os;
+          os << "Sequential::forward: input element " << i << " is " << x[i] << " (NaN/Inf input)";
+          throw std::invalid_argument(os.str());
+        }
+    return run_forward(training, !training && eval_fusion_);
   }
+
+  // Inference fusion (on by default): forward with training == false passes
+  // eval-mode identities (Dropout) through without a copy and computes
+  // Conv2D [+ BatchNorm] [+ ReLU] in one pass (the contract in layer.hpp).
+  // Results equal the unfused ones up to float rounding; the profile then
+  // charges the fused layers' time to the first of them.
+  void set_eval_fusion(bool on) { eval_fusion_ = on; }
+  bool eval_fusion() const { return eval_fusion_; }
 
   // Backpropagates dL/doutput through every layer, accumulating parameter
   // gradients. Returns dL/dinput when want_input_grad, else an empty tensor.
@@ -128,6 +138,8 @@ class Sequential {
     if (dy.shape() != acts_.back()->shape())
       throw std::invalid_argument("Sequential::backward: gradient shape " + dy.shape().str() +
                                   " does not match output shape " + acts_.back()->shape().str());
+    // Backward needs every layer's own output: redo a fused eval forward unfused.
+    if (last_fused_) run_forward(false, false);
     layers_[0]->set_input_grad(want_input_grad);
     const Tensor<T>* g = &dy;
     for (std::size_t i = layers_.size(); i-- > 0;) {
@@ -244,6 +256,51 @@ class Sequential {
     }
     return out;
   }
+  // Runs the layers on input_, recording each layer's output in acts_.
+  const Tensor<T>& run_forward(bool training, bool fuse) {
+    acts_.assign(layers_.size(), nullptr);
+    const Tensor<T>* cur = &input_;
+    for (std::size_t i = 0; i < layers_.size();) {
+      const auto t0 = profiling_ ? Clock::now() : Clock::time_point{};
+      std::size_t next = i + 1;
+      Layer<T>& l = *layers_[i];
+      if (fuse && l.eval_fusion() == EvalFusion::Identity) {
+        acts_[i] = cur;  // y = x; the shapes were checked when the model was built
+      } else if (fuse && l.supports_epilogue() && fusable_tail(i, next)) {
+        cur = &l.forward_fused(*cur, epilogue_);
+        for (std::size_t j = i; j < next; ++j) acts_[j] = cur;
+      } else {
+        next = i + 1;
+        cur = &l.forward(*cur, training);
+        acts_[i] = cur;
+      }
+      if (profiling_) prof_[i].first += std::chrono::duration<double>(Clock::now() - t0).count();
+      i = next;
+    }
+    last_training_ = training;
+    last_fused_ = fuse;
+    has_forward_ = true;
+    return *cur;
+  }
+  // Collects an optional per-channel affine then an optional ReLU right after
+  // layer i into epilogue_; next becomes the first layer not fused.
+  bool fusable_tail(std::size_t i, std::size_t& next) {
+    epilogue_ = Epilogue<T>{};
+    next = i + 1;
+    if (next < layers_.size() && layers_[next]->eval_fusion() == EvalFusion::ChannelAffine) {
+      layers_[next]->eval_channel_affine(scale_, shift_);
+      if (static_cast<Index>(scale_.size()) != layers_[i]->output_shape()[0]) return false;
+      epilogue_.scale = scale_.data();
+      epilogue_.shift = shift_.data();
+      ++next;
+    }
+    if (next < layers_.size() && layers_[next]->eval_fusion() == EvalFusion::ReLU) {
+      epilogue_.relu = true;
+      ++next;
+    }
+    return !epilogue_.empty();
+  }
+
   void build_layer(std::size_t i) {
     const Shape in = i == 0 ? in_shape_ : layers_[i - 1]->output_shape();
     try {
@@ -261,6 +318,9 @@ class Sequential {
   Rng rng_;
   Shape in_shape_;
   bool has_input_ = false, built_ = false, training_ = true, last_training_ = true, has_forward_ = false;
+  bool eval_fusion_ = true, last_fused_ = false;
+  Epilogue<T> epilogue_;
+  std::vector<T> scale_, shift_;
   Tensor<T> input_, grad_in_;
   std::vector<const Tensor<T>*> acts_;
   using Clock = std::chrono::steady_clock;
