@@ -44,6 +44,9 @@ TEST_CASE_TEMPLATE("conv2d forward and backward match the direct reference", T, 
       const bool bias = trial % 4 != 0;
       Tensor<T> y({g.N, g.OC, g.OH, g.OW}), yr({g.N, g.OC, g.OH, g.OW});
       nn::kernels::ConvWorkspace<T> ws;
+      // im2col in chunks of output rows: one row, a few rows, or all at once
+      ws.chunk_elems = trial % 3 == 0 ? 1 : trial % 3 == 1 ? 2 * g.col_rows() * g.OW + 1 : ws.chunk_elems;
+      CAPTURE(nn::kernels::conv_chunk_rows(g, ws.chunk_elems));
       nn::kernels::conv2d_forward(x.data(), w.data(), bias ? b.data() : nullptr, y.data(), g, ws);
       naive::conv2d_forward(x.data(), w.data(), bias ? b.data() : nullptr, yr.data(), g);
       CHECK(worst(y.data(), yr.data(), y.size(), tol, tol) <= 1.0);
@@ -86,6 +89,7 @@ TEST_CASE("conv2d forward epilogue: per-channel affine and ReLU equal the separa
       ep.shift = use_shift ? shift.data() : nullptr;
       ep.relu = relu;
       nn::kernels::ConvWorkspace<float> ws;
+      if (trial % 2) ws.chunk_elems = 1;  // one output row per chunk
       nn::kernels::conv2d_forward(x.data(), w.data(), bias ? b.data() : nullptr, y.data(), g, ws, ep);
       CHECK(worst(y.data(), yr.data(), y.size(), 2e-4, 2e-4) <= 1.0);
     }

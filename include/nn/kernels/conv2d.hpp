@@ -38,16 +38,18 @@ struct Conv2DGeom {
   }
 };
 
-// x: (C, H, W) one sample -> col: (C*KH*KW, OH*OW)
+// x: (C, H, W) one sample -> col: (C*KH*KW, (oh1-oh0)*OW), the columns of
+// output rows oh0 <= oh < oh1 (all rows by default).
 template <class T>
-void im2col(const T* x, const Conv2DGeom& g, T* col) {
-  const Index P = g.OH * g.OW;
+void im2col(const T* x, const Conv2DGeom& g, T* col, Index oh0 = 0, Index oh1 = -1) {
+  if (oh1 < 0) oh1 = g.OH;
+  const Index P = (oh1 - oh0) * g.OW;
   for (Index c = 0; c < g.C; ++c)
     for (Index kh = 0; kh < g.KH; ++kh)
       for (Index kw = 0; kw < g.KW; ++kw) {
-        T* dst = col + ((c * g.KH + kh) * g.KW + kw) * P;
+        T* dst = col + ((c * g.KH + kh) * g.KW + kw) * P - oh0 * g.OW;
         const T* src = x + c * g.H * g.W;
-        for (Index oh = 0; oh < g.OH; ++oh) {
+        for (Index oh = oh0; oh < oh1; ++oh) {
           const Index ih = oh * g.SH - g.PT + kh * g.DH;
           T* drow = dst + oh * g.OW;
           if (ih < 0 || ih >= g.H) {
@@ -73,27 +75,42 @@ void im2col(const T* x, const Conv2DGeom& g, T* col) {
       }
 }
 
-// col: (C*KH*KW, OH*OW) -> dx: (C, H, W) one sample; adds into dx.
+// col: (C*KH*KW, (oh1-oh0)*OW) for output rows oh0 <= oh < oh1 -> dx: (C, H, W)
+// one sample; adds into dx.
 template <class T>
-void col2im(const T* col, const Conv2DGeom& g, T* dx) {
-  const Index P = g.OH * g.OW;
+void col2im(const T* col, const Conv2DGeom& g, T* dx, Index oh0 = 0, Index oh1 = -1) {
+  if (oh1 < 0) oh1 = g.OH;
+  const Index P = (oh1 - oh0) * g.OW;
   for (Index c = 0; c < g.C; ++c)
     for (Index kh = 0; kh < g.KH; ++kh)
       for (Index kw = 0; kw < g.KW; ++kw) {
-        const T* src = col + ((c * g.KH + kh) * g.KW + kw) * P;
+        const T* src = col + ((c * g.KH + kh) * g.KW + kw) * P - oh0 * g.OW;
         T* dst = dx + c * g.H * g.W;
-        for (Index oh = 0; oh < g.OH; ++oh) {
+        for (Index oh = oh0; oh < oh1; ++oh) {
           const Index ih = oh * g.SH - g.PT + kh * g.DH;
           if (ih < 0 || ih >= g.H) continue;
           const T* srow = src + oh * g.OW;
           T* drow = dst + ih * g.W;
           const Index off = kw * g.DW - g.PL;
-          for (Index ow = 0; ow < g.OW; ++ow) {
-            const Index iw = ow * g.SW + off;
-            if (iw >= 0 && iw < g.W) drow[iw] += srow[ow];
+          if (g.SW == 1) {
+            const Index lo = std::clamp<Index>(-off, 0, g.OW);
+            const Index hi = std::max(lo, std::clamp<Index>(g.W - off, 0, g.OW));
+            for (Index ow = lo; ow < hi; ++ow) drow[ow + off] += srow[ow];
+          } else {
+            for (Index ow = 0; ow < g.OW; ++ow) {
+              const Index iw = ow * g.SW + off;
+              if (iw >= 0 && iw < g.W) drow[iw] += srow[ow];
+            }
           }
         }
       }
+}
+
+// Output rows per im2col chunk: the column buffer of a chunk, (C*KH*KW, rows*OW),
+// is kept near a quarter of a typical L2 (128K floats = 512 KiB) so the GEMM
+// reads it from cache instead of memory; at least one row.
+inline Index conv_chunk_rows(const Conv2DGeom& g, Index budget = Index(1) << 17) {
+  return std::clamp<Index>(budget / std::max<Index>(1, g.col_rows() * g.OW), 1, std::max<Index>(g.OH, 1));
 }
 
 // Reusable scratch memory for the conv kernels (one column buffer per thread,
@@ -101,6 +118,8 @@ void col2im(const T* col, const Conv2DGeom& g, T* dx) {
 template <class T>
 struct ConvWorkspace {
   std::vector<std::vector<T>> col, dw;
+  // Column-buffer budget in elements per chunk of output rows (conv_chunk_rows).
+  Index chunk_elems = Index(1) << 17;
   void reserve(int threads, Index col_size) {
     if (static_cast<int>(col.size()) < threads) col.resize(static_cast<std::size_t>(threads));
     for (auto& c : col)
@@ -127,26 +146,31 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& 
                     const ConvEpilogue<T>& ep = {}) {
   const Index K = g.col_rows(), P = g.col_cols();
   const bool par = g.N > 1 && num_threads() > 1;
-  ws.reserve(par ? num_threads() : 1, K * P);
   const bool pointwise = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT + g.PB + g.PL + g.PR == 0;
+  const Index rows = pointwise ? g.OH : conv_chunk_rows(g, ws.chunk_elems);
+  ws.reserve(par ? num_threads() : 1, pointwise ? 0 : K * rows * g.OW);
 #pragma omp parallel for schedule(dynamic, 1) if (par)
   for (Index n = 0; n < g.N; ++n) {
     const T* xn = x + n * g.C * g.H * g.W;
     T* yn = y + n * g.OC * P;
-    const T* col = xn;
-    if (!pointwise) {
-      T* buf = ws.col[static_cast<std::size_t>(par ? nn::detail::thread_id() : 0)].data();
-      im2col(xn, g, buf);
-      col = buf;
-    }
-    gemm<T>(false, false, g.OC, P, K, T(1), w, K, col, P, T(0), yn, P);
-    for (Index o = 0; o < g.OC; ++o) {
-      ArrayMap<T> row(yn + o * P, P);
-      const T a = ep.scale ? ep.scale[o] : T(1);
-      const T s = (b ? b[o] : T(0)) * a + (ep.shift ? ep.shift[o] : T(0));
-      if (ep.relu) row = (row * a + s).max(T(0));
-      else if (ep.scale) row = row * a + s;
-      else if (b || ep.shift) row += s;
+    T* buf = pointwise ? nullptr : ws.col[static_cast<std::size_t>(par ? nn::detail::thread_id() : 0)].data();
+    for (Index oh0 = 0; oh0 < g.OH; oh0 += rows) {
+      const Index oh1 = std::min(g.OH, oh0 + rows), p0 = oh0 * g.OW, Pc = (oh1 - oh0) * g.OW;
+      // y_n[:, p0:p0+Pc] (OC, Pc) = w (OC, K) * col (K, Pc)
+      if (pointwise) {
+        gemm<T>(false, false, g.OC, Pc, K, T(1), w, K, xn + p0, P, T(0), yn + p0, P);
+      } else {
+        im2col(xn, g, buf, oh0, oh1);
+        gemm<T>(false, false, g.OC, Pc, K, T(1), w, K, buf, Pc, T(0), yn + p0, P);
+      }
+      for (Index o = 0; o < g.OC; ++o) {  // bias and epilogue while the chunk is in cache
+        ArrayMap<T> row(yn + o * P + p0, Pc);
+        const T a = ep.scale ? ep.scale[o] : T(1);
+        const T s = (b ? b[o] : T(0)) * a + (ep.shift ? ep.shift[o] : T(0));
+        if (ep.relu) row = (row * a + s).max(T(0));
+        else if (ep.scale) row = row * a + s;
+        else if (b || ep.shift) row += s;
+      }
     }
   }
 }
@@ -164,7 +188,8 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
   const Index K = g.col_rows(), P = g.col_cols(), WS = g.OC * K;
   const bool par = g.N > 1 && num_threads() > 1;
   const Index groups = std::min<Index>(g.N, 16), per = (g.N + groups - 1) / groups;
-  ws.reserve(par ? num_threads() : 1, K * P);
+  const Index rows = conv_chunk_rows(g, ws.chunk_elems);
+  ws.reserve(par ? num_threads() : 1, K * rows * g.OW);
   if (static_cast<Index>(ws.dw.size()) < groups) ws.dw.resize(static_cast<std::size_t>(groups));
   for (Index q = 0; q < groups; ++q) {  // per group: dw partial (OC, K), then db partial (OC)
     auto& part = ws.dw[static_cast<std::size_t>(q)];
@@ -177,17 +202,22 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
     T* part = ws.dw[static_cast<std::size_t>(q)].data();
     for (Index n = q * per; n < std::min(g.N, (q + 1) * per); ++n) {
       const T* dyn = dy + n * g.OC * P;
-      im2col(x + n * g.C * g.H * g.W, g, col);
-      // part (OC, K) += dy_n (OC, P) * col^T (P, K)
-      gemm<T>(false, true, g.OC, K, P, T(1), dyn, P, col, P, T(1), part, K);
+      const T* xn = x + n * g.C * g.H * g.W;
+      T* dxn = dx ? dx + n * g.C * g.H * g.W : nullptr;
       if (db)  // vectorized sums (a plain loop would be one serial chain of adds)
         for (Index o = 0; o < g.OC; ++o) part[WS + o] += ConstArrayMap<T>(dyn + o * P, P).sum();
-      if (dx) {
-        // dcol (K, P) = w^T (K, OC) * dy_n (OC, P); dx_n = col2im(dcol)
-        gemm<T>(true, false, K, P, g.OC, T(1), w, K, dyn, P, T(0), col, P);
-        T* dxn = dx + n * g.C * g.H * g.W;
-        std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
-        col2im(col, g, dxn);
+      if (dxn) std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
+      // Chunks of output rows, so the column buffer stays in cache.
+      for (Index oh0 = 0; oh0 < g.OH; oh0 += rows) {
+        const Index oh1 = std::min(g.OH, oh0 + rows), p0 = oh0 * g.OW, Pc = (oh1 - oh0) * g.OW;
+        im2col(xn, g, col, oh0, oh1);
+        // part (OC, K) += dy_n[:, p0:p0+Pc] (OC, Pc) * col^T (Pc, K)
+        gemm<T>(false, true, g.OC, K, Pc, T(1), dyn + p0, P, col, Pc, T(1), part, K);
+        if (dxn) {
+          // dcol (K, Pc) = w^T (K, OC) * dy_n[:, p0:p0+Pc] (OC, Pc); dx_n += col2im(dcol)
+          gemm<T>(true, false, K, Pc, g.OC, T(1), w, K, dyn + p0, P, T(0), col, Pc);
+          col2im(col, g, dxn, oh0, oh1);
+        }
       }
     }
   }
