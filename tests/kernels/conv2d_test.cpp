@@ -97,6 +97,58 @@ TEST_CASE("conv2d forward epilogue: per-channel affine and ReLU equal the separa
   nn::set_num_threads(1);
 }
 
+TEST_CASE("direct conv (stride 1): forward and input gradient match the reference, and the im2col path") {
+  using nn::kernels::ConvAlgorithm;
+  if (!nn::kernels::direct::cpu_supported())
+    MESSAGE("this CPU has no AVX-512: the direct kernel is not used here, only im2col is checked");
+  nn::Rng rng(21);
+  for (int threads : {1, 2}) {
+    nn::set_num_threads(threads);
+    for (int trial = 0; trial < 24; ++trial) {
+      Conv2DGeom g;
+      g.N = 1 + Index(rng.below(3));
+      g.C = 1 + Index(rng.below(trial % 3 == 0 ? 20 : 5));
+      g.OC = 1 + Index(rng.below(trial % 2 ? 19 : 9));  // not always a multiple of 8
+      g.KH = 1 + Index(rng.below(5)), g.KW = 1 + Index(rng.below(5));
+      g.PT = Index(rng.below(4)), g.PB = Index(rng.below(4)), g.PL = Index(rng.below(4)), g.PR = Index(rng.below(4));
+      g.H = g.KH + Index(rng.below(trial % 4 == 0 ? 60 : 12));  // wide enough for several 48-pixel tiles
+      g.W = g.KW + Index(rng.below(trial % 4 == 1 ? 70 : 12));
+      g.infer_output();
+      INFO("threads " << threads << " trial " << trial << " N" << g.N << " C" << g.C << " " << g.H << "x" << g.W
+                      << " OC" << g.OC << " K" << g.KH << "x" << g.KW << " P" << g.PT << "," << g.PB << "," << g.PL
+                      << "," << g.PR);
+      if (nn::kernels::direct::cpu_supported() && !(g.KH == 1 && g.KW == 1 && g.PT + g.PB + g.PL + g.PR == 0))
+        CHECK(nn::kernels::conv2d_uses_direct(g));
+      auto x = randn<float>({g.N, g.C, g.H, g.W}, rng());
+      auto w = randn<float>({g.OC, g.C, g.KH, g.KW}, rng());
+      auto b = randn<float>({g.OC}, rng());
+      auto dy = randn<float>({g.N, g.OC, g.OH, g.OW}, rng());
+      Tensor<double> xd({g.N, g.C, g.H, g.W}), wd(w.shape()), bd(b.shape()), dyd(dy.shape());
+      for (Index i = 0; i < x.size(); ++i) xd[i] = x[i];
+      for (Index i = 0; i < w.size(); ++i) wd[i] = w[i];
+      for (Index i = 0; i < b.size(); ++i) bd[i] = b[i];
+      for (Index i = 0; i < dy.size(); ++i) dyd[i] = dy[i];
+      Tensor<double> yr({g.N, g.OC, g.OH, g.OW}), dxr(xd.shape()), dwr(wd.shape()), dbr(bd.shape());
+      naive::conv2d_forward(xd.data(), wd.data(), bd.data(), yr.data(), g);
+      naive::conv2d_backward(xd.data(), wd.data(), dyd.data(), dxr.data(), dwr.data(), dbr.data(), g);
+      for (ConvAlgorithm algo : {ConvAlgorithm::Auto, ConvAlgorithm::Im2col}) {
+        nn::kernels::set_conv_algorithm(algo);
+        CAPTURE(int(algo));
+        Tensor<float> y({g.N, g.OC, g.OH, g.OW}), dx(x.shape()), dw(w.shape()), db(b.shape());
+        nn::kernels::ConvWorkspace<float> ws;
+        nn::kernels::conv2d_forward(x.data(), w.data(), b.data(), y.data(), g, ws);
+        CHECK(worst(y.data(), yr.data(), y.size(), 1e-4, 1e-4) <= 1.0);
+        dx.fill(123.0f);  // must be overwritten
+        nn::kernels::conv2d_backward(x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(), g, ws);
+        CHECK(worst(dx.data(), dxr.data(), dx.size(), 1e-4, 1e-4) <= 1.0);
+        CHECK(worst(dw.data(), dwr.data(), dw.size(), 1e-3, 1e-4) <= 1.0);
+      }
+      nn::kernels::set_conv_algorithm(ConvAlgorithm::Auto);
+    }
+  }
+  nn::set_num_threads(1);
+}
+
 TEST_CASE("conv2d geometry rejects impossible shapes") {
   Conv2DGeom g;
   g.C = 1, g.H = 2, g.W = 2, g.OC = 1, g.KH = 3, g.KW = 3;

@@ -1,12 +1,16 @@
 // nn/kernels/conv2d.hpp — 2-D convolution (cross-correlation, as in PyTorch)
 // by im2col/col2im + GEMM, NCHW, with stride, asymmetric zero padding and
 // dilation. Parallel over the batch; each thread has its own column buffer.
+// For float, stride 1 and dilation 1 on an AVX-512 CPU, the forward pass and
+// the input gradient use the direct kernel of conv2d_direct.hpp instead.
 #pragma once
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
+#include "nn/kernels/conv2d_direct.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/parallel.hpp"
 
@@ -120,6 +124,8 @@ struct ConvWorkspace {
   std::vector<std::vector<T>> col, dw;
   // Column-buffer budget in elements per chunk of output rows (conv_chunk_rows).
   Index chunk_elems = Index(1) << 17;
+  direct::Workspace direct;  // the direct kernels' scratch (float only)
+  std::vector<float> shift;  // bias folded into the epilogue's shift
   void reserve(int threads, Index col_size) {
     if (static_cast<int>(col.size()) < threads) col.resize(static_cast<std::size_t>(threads));
     for (auto& c : col)
@@ -138,12 +144,74 @@ struct ConvEpilogue {
   bool relu = false;
 };
 
+// True when the direct kernel runs this geometry (see conv2d_direct.hpp).
+inline bool conv2d_uses_direct(const Conv2DGeom& g) {
+  const bool pointwise = g.KH == 1 && g.KW == 1 && g.PT + g.PB + g.PL + g.PR == 0;
+  return conv_algorithm() == ConvAlgorithm::Auto && direct::cpu_supported() && g.SH == 1 && g.SW == 1 &&
+         g.DH == 1 && g.DW == 1 && !pointwise;
+}
+// ... and the input gradient: also needs padding <= kernel - 1 on every side.
+inline bool conv2d_uses_direct_backward(const Conv2DGeom& g) {
+  return conv2d_uses_direct(g) && g.PT < g.KH && g.PB < g.KH && g.PL < g.KW && g.PR < g.KW;
+}
+
+namespace detail {
+inline void direct_forward(const float* x, const float* w, const float* b, float* y, const Conv2DGeom& g,
+                           ConvWorkspace<float>& ws, const ConvEpilogue<float>& ep) {
+  const Index KK = g.C * g.KH * g.KW, OCB = (g.OC + direct::kOC - 1) / direct::kOC;
+  auto& wp = ws.direct.wpack;
+  wp.assign(static_cast<std::size_t>(OCB * KK * direct::kOC), 0.0f);  // (OCB, C, KH, KW, 8)
+  for (Index o = 0; o < g.OC; ++o)
+    for (Index k = 0; k < KK; ++k)
+      wp[static_cast<std::size_t>(((o / direct::kOC) * KK + k) * direct::kOC + o % direct::kOC)] = w[o * KK + k];
+  const float* shift = nullptr;
+  if (b || ep.shift) {
+    ws.shift.resize(static_cast<std::size_t>(g.OC));
+    for (Index o = 0; o < g.OC; ++o)
+      ws.shift[static_cast<std::size_t>(o)] =
+          (b ? b[o] : 0.0f) * (ep.scale ? ep.scale[o] : 1.0f) + (ep.shift ? ep.shift[o] : 0.0f);
+    shift = ws.shift.data();
+  }
+  direct::Plane pl;
+  pl.C = g.C, pl.H = g.H, pl.W = g.W, pl.PT = g.PT, pl.PL = g.PL;
+  pl.Hp = g.H + g.PT + g.PB, pl.Wp = g.W + g.PL + g.PR, pl.KH = g.KH, pl.KW = g.KW, pl.OH = g.OH, pl.OW = g.OW;
+  direct::run(x, y, g.N, g.OC, pl, ep.scale, shift, ep.relu, ws.direct);
+}
+
+// dx (N, C, H, W) = the "full" correlation of dy with w flipped and transposed:
+// a stride-1 convolution of dy padded by KH-1-PT, KH-1-PB, KW-1-PL, KW-1-PR.
+inline void direct_backward_data(const float* dy, const float* w, float* dx, const Conv2DGeom& g,
+                                 ConvWorkspace<float>& ws) {
+  const Index KK = g.OC * g.KH * g.KW, CB = (g.C + direct::kOC - 1) / direct::kOC;
+  auto& wp = ws.direct.wpack;
+  wp.assign(static_cast<std::size_t>(CB * KK * direct::kOC), 0.0f);  // (CB, OC, KH, KW, 8)
+  for (Index c = 0; c < g.C; ++c)
+    for (Index o = 0; o < g.OC; ++o)
+      for (Index kh = 0; kh < g.KH; ++kh)
+        for (Index kw = 0; kw < g.KW; ++kw)
+          wp[static_cast<std::size_t>(((c / direct::kOC) * KK + (o * g.KH + kh) * g.KW + kw) * direct::kOC +
+                                      c % direct::kOC)] =
+              w[((o * g.C + c) * g.KH + (g.KH - 1 - kh)) * g.KW + (g.KW - 1 - kw)];
+  direct::Plane pl;
+  pl.C = g.OC, pl.H = g.OH, pl.W = g.OW, pl.PT = g.KH - 1 - g.PT, pl.PL = g.KW - 1 - g.PL;
+  pl.Hp = g.OH + 2 * (g.KH - 1) - g.PT - g.PB, pl.Wp = g.OW + 2 * (g.KW - 1) - g.PL - g.PR;
+  pl.KH = g.KH, pl.KW = g.KW, pl.OH = g.H, pl.OW = g.W;
+  direct::run(dy, dx, g.N, g.C, pl, nullptr, nullptr, false, ws.direct);
+}
+}  // namespace detail
+
 // y (N, OC, OH, OW) = conv(x (N, C, H, W), w (OC, C, KH, KW)) + b (OC) [b may be null]
 // then the epilogue, if any, applied to each sample's output while it is in cache.
 // Samples are handed to threads dynamically (a busy core just takes fewer).
 template <class T>
 void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& g, ConvWorkspace<T>& ws,
                     const ConvEpilogue<T>& ep = {}) {
+  if constexpr (std::is_same<T, float>::value) {
+    if (conv2d_uses_direct(g)) {
+      detail::direct_forward(x, w, b, y, g, ws, ep);
+      return;
+    }
+  }
   const Index K = g.col_rows(), P = g.col_cols();
   const bool par = g.N > 1 && num_threads() > 1;
   const bool pointwise = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT + g.PB + g.PL + g.PR == 0;
@@ -185,6 +253,8 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& 
 template <class T>
 void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const Conv2DGeom& g,
                      ConvWorkspace<T>& ws) {
+  bool direct_dx = false;
+  if constexpr (std::is_same<T, float>::value) direct_dx = dx && conv2d_uses_direct_backward(g);
   const Index K = g.col_rows(), P = g.col_cols(), WS = g.OC * K;
   const bool par = g.N > 1 && num_threads() > 1;
   const Index groups = std::min<Index>(g.N, 16), per = (g.N + groups - 1) / groups;
@@ -203,7 +273,7 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
     for (Index n = q * per; n < std::min(g.N, (q + 1) * per); ++n) {
       const T* dyn = dy + n * g.OC * P;
       const T* xn = x + n * g.C * g.H * g.W;
-      T* dxn = dx ? dx + n * g.C * g.H * g.W : nullptr;
+      T* dxn = dx && !direct_dx ? dx + n * g.C * g.H * g.W : nullptr;
       if (db)  // vectorized sums (a plain loop would be one serial chain of adds)
         for (Index o = 0; o < g.OC; ++o) part[WS + o] += ConstArrayMap<T>(dyn + o * P, P).sum();
       if (dxn) std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
@@ -221,6 +291,8 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
       }
     }
   }
+  if constexpr (std::is_same<T, float>::value)
+    if (direct_dx) detail::direct_backward_data(dy, w, dx, g, ws);
   for (Index q = 0; q < groups; ++q) {  // in group order: the result does not depend on threads
     const T* part = ws.dw[static_cast<std::size_t>(q)].data();
     for (Index i = 0; i < WS; ++i) dw[i] += part[i];

@@ -1,0 +1,200 @@
+// nn/kernels/conv2d_direct.hpp — direct convolution for stride 1, dilation 1,
+// float, on CPUs with AVX-512 (checked at run time; the code is compiled for
+// AVX-512 whatever the -march flags). No im2col matrix: the padded input plane
+// is read in place.
+//
+// The "wide" trick: a sample's input is copied once, zero-padded, into planes
+// of Hp x Wp (Wp = W + left + right). Output pixel (oh, ow) then sits at
+// p = oh * Wp + ow, and tap (kh, kw) of every output pixel reads
+//   xpad[c][p + kh * Wp + kw]
+// — one contiguous run per tap, for all output rows at once. Computing the
+// output over p in [0, OH * Wp) also yields Wp - OW garbage columns per row
+// (3-11% for 3x3 kernels on 16-56 wide maps), which the copy into y drops;
+// that copy applies the bias and the epilogue.
+//
+// Micro-kernel: 8 output channels x 48 pixels (3 zmm) = 24 accumulators; per
+// tap 3 loads of input, 8 weight broadcasts, 24 FMAs.
+//
+// The input gradient of a stride-1 convolution is itself one (a "full"
+// correlation of dy with the flipped, transposed kernel), so backward_data
+// runs the same kernel. Weight gradients stay with im2col + GEMM.
+#pragma once
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "nn/kernels/parallel.hpp"
+#include "nn/tensor/tensor.hpp"
+
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#include <immintrin.h>
+#define NN_DIRECT_CONV 1
+#else
+#define NN_DIRECT_CONV 0
+#endif
+
+namespace nn::kernels {
+
+// Which convolution algorithm the float kernels use. Auto: direct where it
+// applies (stride 1, dilation 1, AVX-512 CPU), im2col + GEMM elsewhere.
+// Im2col: always im2col + GEMM (for A/B measurements and tests). The default
+// comes from the environment variable NN_CONV=im2col|auto, else Auto.
+enum class ConvAlgorithm { Auto, Im2col };
+
+namespace detail {
+inline std::atomic<int>& conv_algorithm_state() {
+  static std::atomic<int> a{[] {
+    const char* e = std::getenv("NN_CONV");
+    return e && std::string(e) == "im2col" ? int(ConvAlgorithm::Im2col) : int(ConvAlgorithm::Auto);
+  }()};
+  return a;
+}
+}  // namespace detail
+
+inline void set_conv_algorithm(ConvAlgorithm a) { detail::conv_algorithm_state() = int(a); }
+inline ConvAlgorithm conv_algorithm() { return ConvAlgorithm(detail::conv_algorithm_state().load()); }
+
+namespace direct {
+
+inline bool cpu_supported() {
+#if NN_DIRECT_CONV
+  static const bool ok = __builtin_cpu_supports("avx512f");
+  return ok;
+#else
+  return false;
+#endif
+}
+
+constexpr Index kOC = 8;   // output channels per micro-tile
+constexpr Index kPix = 48;  // pixels per micro-tile (3 x 16 floats)
+
+// One convolution in the wide layout: input planes (C, Hp, Wp) padded,
+// kernel (KH, KW), output rows OH = Hp - KH + 1 of width OW <= Wp - KW + 1.
+struct Plane {
+  Index C = 0, Hp = 0, Wp = 0, KH = 0, KW = 0, OH = 0, OW = 0;
+  Index PT = 0, PL = 0, H = 0, W = 0;  // where the unpadded input sits
+  Index wide() const { return (OH * Wp + kPix - 1) / kPix * kPix; }  // computed pixels per channel
+  Index padded_size() const { return C * Hp * Wp + kPix + KW + 16; }  // + slack read by the last tile
+};
+
+#if NN_DIRECT_CONV
+// out (8, ld) += nothing: out[o][p] = sum_{c,kh,kw} wb[((c*KH+kh)*KW+kw)*8 + o] * xp[c][p + kh*Wp + kw]
+// for p in [0, wide) in tiles of 48. xp: padded planes (C, Hp, Wp) plus slack.
+__attribute__((target("avx512f"))) inline void tile_8x48(const float* xp, const Plane& pl, const float* wb,
+                                                         float* out, Index ld) {
+  const Index HpWp = pl.Hp * pl.Wp, wide = pl.wide();
+  for (Index p0 = 0; p0 < wide; p0 += kPix) {
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00, a20 = a00, a21 = a00,
+           a22 = a00, a30 = a00, a31 = a00, a32 = a00, a40 = a00, a41 = a00, a42 = a00, a50 = a00, a51 = a00,
+           a52 = a00, a60 = a00, a61 = a00, a62 = a00, a70 = a00, a71 = a00, a72 = a00;
+    const float* wt = wb;
+    for (Index c = 0; c < pl.C; ++c)
+      for (Index kh = 0; kh < pl.KH; ++kh) {
+        const float* xr = xp + c * HpWp + kh * pl.Wp + p0;
+        for (Index kw = 0; kw < pl.KW; ++kw, wt += kOC) {
+          const __m512 v0 = _mm512_loadu_ps(xr + kw), v1 = _mm512_loadu_ps(xr + kw + 16),
+                       v2 = _mm512_loadu_ps(xr + kw + 32);
+#define NN_DIRECT_ROW(o)                       \
+  {                                            \
+    const __m512 w = _mm512_set1_ps(wt[o]);    \
+    a##o##0 = _mm512_fmadd_ps(w, v0, a##o##0); \
+    a##o##1 = _mm512_fmadd_ps(w, v1, a##o##1); \
+    a##o##2 = _mm512_fmadd_ps(w, v2, a##o##2); \
+  }
+          NN_DIRECT_ROW(0) NN_DIRECT_ROW(1) NN_DIRECT_ROW(2) NN_DIRECT_ROW(3)
+          NN_DIRECT_ROW(4) NN_DIRECT_ROW(5) NN_DIRECT_ROW(6) NN_DIRECT_ROW(7)
+#undef NN_DIRECT_ROW
+        }
+      }
+#define NN_DIRECT_STORE(o)                               \
+  _mm512_storeu_ps(out + o * ld + p0, a##o##0);          \
+  _mm512_storeu_ps(out + o * ld + p0 + 16, a##o##1);     \
+  _mm512_storeu_ps(out + o * ld + p0 + 32, a##o##2);
+    NN_DIRECT_STORE(0) NN_DIRECT_STORE(1) NN_DIRECT_STORE(2) NN_DIRECT_STORE(3)
+    NN_DIRECT_STORE(4) NN_DIRECT_STORE(5) NN_DIRECT_STORE(6) NN_DIRECT_STORE(7)
+#undef NN_DIRECT_STORE
+  }
+}
+#endif
+
+// x (C, H, W) one sample -> xp (C, Hp, Wp) zero-padded, then zero slack.
+inline void pad_sample(const float* x, const Plane& pl, float* xp) {
+  const Index HpWp = pl.Hp * pl.Wp;
+  for (Index c = 0; c < pl.C; ++c) {
+    float* pc = xp + c * HpWp;
+    const float* xc = x + c * pl.H * pl.W;
+    std::fill(pc, pc + pl.PT * pl.Wp, 0.0f);
+    for (Index h = 0; h < pl.H; ++h) {
+      float* row = pc + (pl.PT + h) * pl.Wp;
+      std::fill(row, row + pl.PL, 0.0f);
+      std::memcpy(row + pl.PL, xc + h * pl.W, static_cast<std::size_t>(pl.W) * sizeof(float));
+      std::fill(row + pl.PL + pl.W, row + pl.Wp, 0.0f);
+    }
+    std::fill(pc + (pl.PT + pl.H) * pl.Wp, pc + HpWp, 0.0f);
+  }
+  std::fill(xp + pl.C * HpWp, xp + pl.padded_size(), 0.0f);
+}
+
+// Scratch for the direct kernels: packed weights, per-thread padded input
+// and wide output.
+struct Workspace {
+  std::vector<float> wpack;
+  std::vector<std::vector<float>> xpad, wide;
+  void reserve(int threads, Index xsize, Index wsize) {
+    if (static_cast<int>(xpad.size()) < threads) xpad.resize(static_cast<std::size_t>(threads));
+    if (static_cast<int>(wide.size()) < threads) wide.resize(static_cast<std::size_t>(threads));
+    for (auto& v : xpad)
+      if (static_cast<Index>(v.size()) < xsize) v.resize(static_cast<std::size_t>(xsize));
+    for (auto& v : wide)
+      if (static_cast<Index>(v.size()) < wsize) v.resize(static_cast<std::size_t>(wsize));
+  }
+};
+
+// Runs the convolution of N samples: x (N, C, H, W) -> y (N, OC, OH, OW),
+// with ws.wpack already holding the weights as (ceil(OC/8), C, KH, KW, 8).
+// Per output channel o: y = act(scale[o] * conv + shift[o]), act = ReLU or
+// identity; scale null means 1 (the caller folds bias into shift).
+// Work items are (sample, block of 8 output channels) when there are fewer
+// samples than threads, else whole samples; threads take them dynamically.
+inline void run(const float* x, float* y, Index N, Index OC, const Plane& pl, const float* scale, const float* shift,
+                bool relu, Workspace& ws) {
+#if NN_DIRECT_CONV
+  const Index OCB = (OC + kOC - 1) / kOC, wide = pl.wide(), KK = pl.C * pl.KH * pl.KW;
+  const int threads = num_threads();
+  const bool par = threads > 1 && N * OCB > 1;
+  const Index per_task = N >= threads ? OCB : 1;  // channel blocks per work item
+  const Index tasks_per_n = (OCB + per_task - 1) / per_task, tasks = N * tasks_per_n;
+  ws.reserve(par ? threads : 1, pl.padded_size(), kOC * wide);
+  const Index in_size = pl.C * pl.H * pl.W, out_plane = pl.OH * pl.OW;
+#pragma omp parallel for schedule(dynamic, 1) if (par)
+  for (Index t = 0; t < tasks; ++t) {
+    const int tid = par ? nn::detail::thread_id() : 0;
+    const Index n = t / tasks_per_n, b0 = (t % tasks_per_n) * per_task, b1 = std::min(OCB, b0 + per_task);
+    float* xp = ws.xpad[static_cast<std::size_t>(tid)].data();
+    float* wo = ws.wide[static_cast<std::size_t>(tid)].data();
+    pad_sample(x + n * in_size, pl, xp);
+    for (Index b = b0; b < b1; ++b) {
+      tile_8x48(xp, pl, ws.wpack.data() + b * KK * kOC, wo, wide);
+      for (Index o = b * kOC; o < std::min(OC, (b + 1) * kOC); ++o) {
+        const float a = scale ? scale[o] : 1.0f, s = shift ? shift[o] : 0.0f;
+        const float* src = wo + (o - b * kOC) * wide;
+        float* dst = y + (n * OC + o) * out_plane;
+        for (Index oh = 0; oh < pl.OH; ++oh) {
+          const auto in = ConstArrayMap<float>(src + oh * pl.Wp, pl.OW);
+          auto outr = ArrayMap<float>(dst + oh * pl.OW, pl.OW);
+          if (relu) outr = (in * a + s).max(0.0f);
+          else outr = in * a + s;
+        }
+      }
+    }
+  }
+#else
+  (void)x, (void)y, (void)N, (void)OC, (void)pl, (void)scale, (void)shift, (void)relu, (void)ws;
+#endif
+}
+
+}  // namespace direct
+}  // namespace nn::kernels
