@@ -97,7 +97,7 @@ TEST_CASE("conv2d forward epilogue: per-channel affine and ReLU equal the separa
   nn::set_num_threads(1);
 }
 
-TEST_CASE("direct conv (stride 1): forward and input gradient match the reference, and the im2col path") {
+TEST_CASE("direct conv (stride 1): forward, input and weight gradients match the reference, and the im2col path") {
   using nn::kernels::ConvAlgorithm;
   if (!nn::kernels::direct::cpu_supported())
     MESSAGE("this CPU has no AVX-512: the direct kernel is not used here, only im2col is checked");
@@ -142,6 +142,13 @@ TEST_CASE("direct conv (stride 1): forward and input gradient match the referenc
         nn::kernels::conv2d_backward(x.data(), w.data(), dy.data(), dx.data(), dw.data(), db.data(), g, ws);
         CHECK(worst(dx.data(), dxr.data(), dx.size(), 1e-4, 1e-4) <= 1.0);
         CHECK(worst(dw.data(), dwr.data(), dw.size(), 1e-3, 1e-4) <= 1.0);
+        CHECK(worst(db.data(), dbr.data(), db.size(), 1e-3, 1e-4) <= 1.0);
+        // without the input gradient (a model's first layer): weight gradient only
+        Tensor<float> dw2(w.shape()), db2(b.shape());
+        nn::kernels::conv2d_backward(x.data(), w.data(), dy.data(), static_cast<float*>(nullptr), dw2.data(),
+                                     db2.data(), g, ws);
+        CHECK(worst(dw2.data(), dwr.data(), dw2.size(), 1e-3, 1e-4) <= 1.0);
+        CHECK(worst(db2.data(), dbr.data(), db2.size(), 1e-3, 1e-4) <= 1.0);
       }
       nn::kernels::set_conv_algorithm(ConvAlgorithm::Auto);
     }

@@ -156,6 +156,15 @@ inline bool conv2d_uses_direct_backward(const Conv2DGeom& g) {
 }
 
 namespace detail {
+// The padded input plane of g as the direct kernels see it.
+inline direct::Plane direct_plane(const Conv2DGeom& g) {
+  direct::Plane pl;
+  pl.C = g.C, pl.H = g.H, pl.W = g.W, pl.PT = g.PT, pl.PL = g.PL;
+  pl.Hp = g.H + g.PT + g.PB, pl.Wp = g.W + g.PL + g.PR, pl.KH = g.KH, pl.KW = g.KW, pl.OH = g.OH, pl.OW = g.OW;
+  return pl;
+}
+inline Index direct_ocp(const Conv2DGeom& g) { return (g.OC + 31) / 32 * 32; }
+
 inline void direct_forward(const float* x, const float* w, const float* b, float* y, const Conv2DGeom& g,
                            ConvWorkspace<float>& ws, const ConvEpilogue<float>& ep) {
   const Index KK = g.C * g.KH * g.KW, OCB = (g.OC + direct::kOC - 1) / direct::kOC;
@@ -172,10 +181,31 @@ inline void direct_forward(const float* x, const float* w, const float* b, float
           (b ? b[o] : 0.0f) * (ep.scale ? ep.scale[o] : 1.0f) + (ep.shift ? ep.shift[o] : 0.0f);
     shift = ws.shift.data();
   }
-  direct::Plane pl;
-  pl.C = g.C, pl.H = g.H, pl.W = g.W, pl.PT = g.PT, pl.PL = g.PL;
-  pl.Hp = g.H + g.PT + g.PB, pl.Wp = g.W + g.PL + g.PR, pl.KH = g.KH, pl.KW = g.KW, pl.OH = g.OH, pl.OW = g.OW;
-  direct::run(x, y, g.N, g.OC, pl, ep.scale, shift, ep.relu, ws.direct);
+  direct::run(x, y, g.N, g.OC, direct_plane(g), ep.scale, shift, ep.relu, ws.direct);
+}
+
+// Weight (and bias) gradient of samples [n0, n1), accumulated into partT:
+// (C*KH*KW, OCp) transposed, then db (OC). tid picks the thread's buffers.
+inline void direct_weight_grad(const float* x, const float* dy, Index n0, Index n1, const Conv2DGeom& g,
+                               float* partT, bool with_db, ConvWorkspace<float>& ws, int tid) {
+  const direct::Plane pl = direct_plane(g);
+  const Index P = g.OH * g.OW, OCp = direct_ocp(g), K = g.C * g.KH * g.KW;
+  float* xp = ws.direct.xpad[static_cast<std::size_t>(tid)].data();
+  float* dyT = ws.direct.wide[static_cast<std::size_t>(tid)].data();
+  if (OCp != g.OC) std::fill(dyT, dyT + P * OCp, 0.0f);  // columns past OC stay zero
+  for (Index n = n0; n < n1; ++n) {
+    const float* dyn = dy + n * g.OC * P;
+    for (Index p0 = 0; p0 < P; p0 += 16)  // in 16 x 16 blocks: both sides touch few cache lines
+      for (Index o0 = 0; o0 < g.OC; o0 += 16) {
+        const Index pe = std::min(P, p0 + 16), oe = std::min(g.OC, o0 + 16);
+        for (Index p = p0; p < pe; ++p)
+          for (Index o = o0; o < oe; ++o) dyT[p * OCp + o] = dyn[o * P + p];
+      }
+    direct::pad_sample(x + n * g.C * g.H * g.W, pl, xp);
+    direct::weight_grad(xp, pl, dyT, OCp, partT);
+    if (with_db)
+      for (Index o = 0; o < g.OC; ++o) partT[K * OCp + o] += ConstArrayMap<float>(dyn + o * P, P).sum();
+  }
 }
 
 // dx (N, C, H, W) = the "full" correlation of dy with w flipped and transposed:
@@ -253,13 +283,21 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& 
 template <class T>
 void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const Conv2DGeom& g,
                      ConvWorkspace<T>& ws) {
-  bool direct_dx = false;
-  if constexpr (std::is_same<T, float>::value) direct_dx = dx && conv2d_uses_direct_backward(g);
-  const Index K = g.col_rows(), P = g.col_cols(), WS = g.OC * K;
+  bool direct_dx = false, direct_dw = false;
+  if constexpr (std::is_same<T, float>::value) {
+    direct_dx = dx && conv2d_uses_direct_backward(g);
+    direct_dw = conv2d_uses_direct(g) && (!dx || direct_dx);  // else im2col computes both
+  }
+  const Index K = g.col_rows(), P = g.col_cols();
+  // Partial sums per group: dw (OC, K) for im2col, or transposed (K, OCp) for
+  // the direct kernel; then db (OC).
+  const Index WS = direct_dw ? K * detail::direct_ocp(g) : g.OC * K;
   const bool par = g.N > 1 && num_threads() > 1;
   const Index groups = std::min<Index>(g.N, 16), per = (g.N + groups - 1) / groups;
   const Index rows = conv_chunk_rows(g, ws.chunk_elems);
-  ws.reserve(par ? num_threads() : 1, K * rows * g.OW);
+  ws.reserve(par ? num_threads() : 1, direct_dw ? 0 : K * rows * g.OW);
+  if (direct_dw)
+    ws.direct.reserve(par ? num_threads() : 1, detail::direct_plane(g).padded_size(), P * detail::direct_ocp(g));
   if (static_cast<Index>(ws.dw.size()) < groups) ws.dw.resize(static_cast<std::size_t>(groups));
   for (Index q = 0; q < groups; ++q) {  // per group: dw partial (OC, K), then db partial (OC)
     auto& part = ws.dw[static_cast<std::size_t>(q)];
@@ -268,8 +306,14 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
   }
 #pragma omp parallel for schedule(dynamic, 1) if (par)
   for (Index q = 0; q < groups; ++q) {
-    T* col = ws.col[static_cast<std::size_t>(par ? nn::detail::thread_id() : 0)].data();
     T* part = ws.dw[static_cast<std::size_t>(q)].data();
+    if constexpr (std::is_same<T, float>::value)
+      if (direct_dw) {
+        detail::direct_weight_grad(x, dy, q * per, std::min(g.N, (q + 1) * per), g, part, db != nullptr, ws,
+                                   par ? nn::detail::thread_id() : 0);
+        continue;
+      }
+    T* col = ws.col[static_cast<std::size_t>(par ? nn::detail::thread_id() : 0)].data();
     for (Index n = q * per; n < std::min(g.N, (q + 1) * per); ++n) {
       const T* dyn = dy + n * g.OC * P;
       const T* xn = x + n * g.C * g.H * g.W;
@@ -295,7 +339,13 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
     if (direct_dx) detail::direct_backward_data(dy, w, dx, g, ws);
   for (Index q = 0; q < groups; ++q) {  // in group order: the result does not depend on threads
     const T* part = ws.dw[static_cast<std::size_t>(q)].data();
-    for (Index i = 0; i < WS; ++i) dw[i] += part[i];
+    if (direct_dw) {
+      const Index OCp = WS / K;
+      for (Index o = 0; o < g.OC; ++o)
+        for (Index k = 0; k < K; ++k) dw[o * K + k] += part[k * OCp + o];
+    } else {
+      for (Index i = 0; i < WS; ++i) dw[i] += part[i];
+    }
     if (db)
       for (Index o = 0; o < g.OC; ++o) db[o] += part[WS + o];
   }

@@ -17,7 +17,9 @@
 //
 // The input gradient of a stride-1 convolution is itself one (a "full"
 // correlation of dy with the flipped, transposed kernel), so backward_data
-// runs the same kernel. Weight gradients stay with im2col + GEMM.
+// runs the same kernel. The weight gradient (weight_grad) reads the same
+// padded planes, with the output gradient transposed so that SIMD lanes run
+// over output channels.
 #pragma once
 #include <algorithm>
 #include <atomic>
@@ -118,6 +120,68 @@ __attribute__((target("avx512f"))) inline void tile_8x48(const float* xp, const 
 #undef NN_DIRECT_STORE
   }
 }
+#endif
+
+#if NN_DIRECT_CONV
+// Weight gradient of one sample, vectorized along output channels:
+//   dwT (C*KH*KW, OCp) += sum_{oh, ow} xp[c][(oh+kh)*Wp + ow + kw] * dyT[oh*OW + ow][o]
+// dyT: (OH*OW, OCp) the output gradient transposed, zero in columns >= OC;
+// OCp a multiple of 32. Micro-tile: 32 output channels (2 zmm) x NT taps of
+// one input channel = 2*NT accumulators; per pixel 2 loads, NT broadcasts,
+// 2*NT FMAs. No horizontal sums: lanes are output channels.
+template <int NT>
+__attribute__((target("avx512f"))) inline void weight_grad_tile(const float* xc, const Index* off, const float* dyT,
+                                                                 Index OCp, Index OH, Index OW, Index Wp, float* out) {
+  __m512 a0[NT], a1[NT];
+#pragma GCC unroll 16
+  for (int t = 0; t < NT; ++t) a0[t] = _mm512_setzero_ps(), a1[t] = _mm512_setzero_ps();
+  for (Index oh = 0; oh < OH; ++oh) {
+    const float* xr = xc + oh * Wp;
+    const float* dr = dyT + oh * OW * OCp;
+    for (Index ow = 0; ow < OW; ++ow) {
+      const __m512 d0 = _mm512_loadu_ps(dr + ow * OCp), d1 = _mm512_loadu_ps(dr + ow * OCp + 16);
+#pragma GCC unroll 16
+      for (int t = 0; t < NT; ++t) {
+        const __m512 b = _mm512_set1_ps(xr[ow + off[t]]);
+        a0[t] = _mm512_fmadd_ps(b, d0, a0[t]);
+        a1[t] = _mm512_fmadd_ps(b, d1, a1[t]);
+      }
+    }
+  }
+#pragma GCC unroll 16
+  for (int t = 0; t < NT; ++t) {
+    float* o = out + t * OCp;
+    _mm512_storeu_ps(o, _mm512_add_ps(_mm512_loadu_ps(o), a0[t]));
+    _mm512_storeu_ps(o + 16, _mm512_add_ps(_mm512_loadu_ps(o + 16), a1[t]));
+  }
+}
+
+// All taps of every input channel, for 32 output channels at a time; taps of
+// a channel go in tiles of up to 12 (3x3 kernels: one tile of 9).
+inline void weight_grad(const float* xp, const Plane& pl, const float* dyT, Index OCp, float* dwT) {
+  const Index HpWp = pl.Hp * pl.Wp, T = pl.KH * pl.KW;
+  Index off[12];
+  for (Index o0 = 0; o0 < OCp; o0 += 32)
+    for (Index c = 0; c < pl.C; ++c)
+      for (Index t0 = 0; t0 < T; t0 += 12) {
+        const Index nt = std::min<Index>(12, T - t0);
+        for (Index t = 0; t < nt; ++t) off[t] = ((t0 + t) / pl.KW) * pl.Wp + (t0 + t) % pl.KW;
+        const float* xc = xp + c * HpWp;
+        float* out = dwT + (c * T + t0) * OCp + o0;
+        const float* d = dyT + o0;
+        switch (nt) {
+#define NN_DW_CASE(n) \
+  case n: weight_grad_tile<n>(xc, off, d, OCp, pl.OH, pl.OW, pl.Wp, out); break;
+          NN_DW_CASE(1) NN_DW_CASE(2) NN_DW_CASE(3) NN_DW_CASE(4) NN_DW_CASE(5) NN_DW_CASE(6)
+          NN_DW_CASE(7) NN_DW_CASE(8) NN_DW_CASE(9) NN_DW_CASE(10) NN_DW_CASE(11) NN_DW_CASE(12)
+#undef NN_DW_CASE
+          default: break;
+        }
+      }
+}
+#else
+// Not x86-64: cpu_supported() is false, so this is never called.
+inline void weight_grad(const float*, const Plane&, const float*, Index, float*) {}
 #endif
 
 // x (C, H, W) one sample -> xp (C, Hp, Wp) zero-padded, then zero slack.
