@@ -230,14 +230,14 @@ TEST_CASE("eval-mode fusion (conv + batch norm + ReLU, dropout pass-through) mat
       if (p.name.find("weight") != std::string::npos && p.value->rank() == 1) p.value->fill_normal(r, 1.0, 0.3);
       else if (p.value->rank() == 1) p.value->fill_normal(r, 0.0, 0.5);
     auto x = randn<F>({5, 3, 12, 12}, 11);
-    CHECK(m.eval_fusion());
+    CHECK(m.fusion());
     const Tensor<F> fused = m.forward(x, false).clone();
     std::vector<Tensor<F>> fused_grads;
     m.zero_grad();
     m.backward(Tensor<F>(fused.shape(), 1.0f));  // backward after a fused forward recomputes unfused
     for (auto& p : m.parameters()) fused_grads.push_back(p.grad->clone());
 
-    m.set_eval_fusion(false);
+    m.set_fusion(false);
     const Tensor<F> plain = m.forward(x, false).clone();
     check_close(fused, plain, 1e-5, 1e-5, "fused vs unfused eval output");
     m.zero_grad();
@@ -245,13 +245,37 @@ TEST_CASE("eval-mode fusion (conv + batch norm + ReLU, dropout pass-through) mat
     std::size_t k = 0;
     for (auto& p : m.parameters()) check_close(*p.grad, fused_grads[k++], 0, 0, "gradient of " + p.name);
 
-    // clone keeps the setting; training forward never fuses (dropout is active).
-    CHECK_FALSE(m.clone().eval_fusion());
-    m.set_eval_fusion(true);
+    CHECK_FALSE(m.clone().fusion());  // clone keeps the setting
+  }
+  nn::set_num_threads(1);
+}
+
+TEST_CASE("training-mode fusion (conv + ReLU) gives bit-identical outputs and gradients") {
+  for (int threads : {1, 2}) {
+    nn::set_num_threads(threads);
+    nn::Sequential<F> m(Shape{3, 10, 10}, 5);
+    m.add<nn::Conv2D<F>>(8, 3, 1, 1);
+    m.add(nn::ReLU<F>());
+    m.add<nn::Conv2D<F>>(6, 3);
+    m.add(nn::BatchNorm<F>());  // not fused in training: batch statistics
+    m.add(nn::ReLU<F>());
+    m.add<nn::Conv2D<F>>(4, 3, 1, 1);
+    m.add(nn::ReLU<F>());
+    m.add(nn::Flatten<F>());
+    m.add(nn::Dense<F>(3));
+    auto u = m.clone();
+    u.set_fusion(false);
+    auto x = randn<F>({4, 3, 10, 10}, 2);
     const Tensor<F> a = m.forward(x, true).clone();
-    m.set_eval_fusion(false);
-    const Tensor<F> b = m.forward(x, true).clone();
-    CHECK(worst(a.data(), b.data(), a.size(), 0, 0) > 0);  // different dropout masks: really the training path
+    const Tensor<F> b = u.forward(x, true).clone();
+    CHECK(worst(a.data(), b.data(), a.size(), 0, 0) <= 1.0);  // exact
+    auto dy = randn<F>(a.shape(), 3);
+    m.zero_grad(), u.zero_grad();
+    const Tensor<F> dxa = m.backward(dy, true).clone();
+    const Tensor<F> dxb = u.backward(dy, true).clone();
+    CHECK(worst(dxa.data(), dxb.data(), dxa.size(), 0, 0) <= 1.0);
+    auto pa = m.parameters(), pb = u.parameters();
+    for (std::size_t k = 0; k < pa.size(); ++k) check_close(*pa[k].grad, *pb[k].grad, 0, 0, "gradient of " + pa[k].name);
   }
   nn::set_num_threads(1);
 }
@@ -263,6 +287,6 @@ TEST_CASE("eval-mode fusion: dropout is the identity, and a lone conv output is 
   m.add(nn::Dropout<F>(0.5));
   auto x = randn<F>({2, 2, 5, 5}, 3);
   const Tensor<F> fused = m.forward(x, false).clone();
-  m.set_eval_fusion(false);
+  m.set_fusion(false);
   check_close(fused, m.forward(x, false), 0, 0, "dropout in eval mode");
 }

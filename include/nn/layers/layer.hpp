@@ -45,16 +45,18 @@
 // Randomness inside forward (dropout) comes from a generator the layer owns,
 // seeded by build() from the model's rng, and reseedable with seed().
 //
-// Inference fusion (optional hooks; Sequential::forward with training ==
-// false uses them unless set_eval_fusion(false)):
+// Layer fusion (optional hooks; Sequential uses them unless set_fusion(false)):
 //   eval_fusion() says what the layer is in eval mode: the identity, y = x
 //     with x's shape (Dropout), a per-channel affine y[n,c,...] = scale[c]*x[n,c,...] +
 //     shift[c] (BatchNorm on running statistics; eval_channel_affine()
 //     fills scale and shift), or ReLU.
 //   A layer with supports_epilogue() (Conv2D) computes, in forward_fused(x,
-//     e), its eval-mode output followed by e's affine and ReLU in the same
-//     pass, while each sample's output is still in cache. The result must
-//     equal the unfused layers' up to float rounding.
+//     e), its output followed by e's affine and ReLU in the same pass, while
+//     each sample's output is still in cache. The result must equal the
+//     unfused layers' up to float rounding. Such a layer's forward must not
+//     depend on `training` and its backward must not read y: in training,
+//     Sequential fuses it with a following ReLU (no affine), hands the fused
+//     output to both layers' backward, and the ReLU masks by y > 0.
 // ================================================================================
 #pragma once
 #include <cstdint>

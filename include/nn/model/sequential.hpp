@@ -53,7 +53,7 @@ class Sequential {
     m.has_input_ = has_input_;
     m.built_ = built_;
     m.training_ = training_;
-    m.eval_fusion_ = eval_fusion_;
+    m.fusion_ = fusion_;
     m.rng_ = rng_;
     for (const auto& l : layers_) m.layers_.push_back(l->clone());
     return m;
@@ -116,16 +116,20 @@ class Sequential {
           os << "Sequential::forward: input element " << i << " is " << x[i] << " (NaN/Inf input)";
           throw std::invalid_argument(os.str());
         }
-    return run_forward(training, !training && eval_fusion_);
+    return run_forward(training, fusion_);
   }
 
-  // Inference fusion (on by default): forward with training == false passes
-  // eval-mode identities (Dropout) through without a copy and computes
-  // Conv2D [+ BatchNorm] [+ ReLU] in one pass (the contract in layer.hpp).
-  // Results equal the unfused ones up to float rounding; the profile then
-  // charges the fused layers' time to the first of them.
-  void set_eval_fusion(bool on) { eval_fusion_ = on; }
-  bool eval_fusion() const { return eval_fusion_; }
+  // Layer fusion (on by default; the contract in layer.hpp):
+  //  - training: Conv2D + ReLU in one pass. The ReLU's backward then reads
+  //    the fused output, which has the same sign pattern as the conv's own
+  //    output, so results are bit-identical to the unfused layers.
+  //  - eval (training == false): Conv2D [+ BatchNorm] [+ ReLU] in one pass,
+  //    and eval-mode identities (Dropout) passed through without a copy.
+  //    Results equal the unfused ones up to float rounding; a backward after
+  //    such a forward first recomputes it unfused.
+  // The profile charges the fused layers' time to the first of them.
+  void set_fusion(bool on) { fusion_ = on; }
+  bool fusion() const { return fusion_; }
 
   // Backpropagates dL/doutput through every layer, accumulating parameter
   // gradients. Returns dL/dinput when want_input_grad, else an empty tensor.
@@ -139,7 +143,7 @@ class Sequential {
       throw std::invalid_argument("Sequential::backward: gradient shape " + dy.shape().str() +
                                   " does not match output shape " + acts_.back()->shape().str());
     // Backward needs every layer's own output: redo a fused eval forward unfused.
-    if (last_fused_) run_forward(false, false);
+    if (last_eval_fused_) run_forward(false, false);
     layers_[0]->set_input_grad(want_input_grad);
     const Tensor<T>* g = &dy;
     for (std::size_t i = layers_.size(); i-- > 0;) {
@@ -260,13 +264,16 @@ class Sequential {
   const Tensor<T>& run_forward(bool training, bool fuse) {
     acts_.assign(layers_.size(), nullptr);
     const Tensor<T>* cur = &input_;
+    bool eval_fused = false;
     for (std::size_t i = 0; i < layers_.size();) {
       const auto t0 = profiling_ ? Clock::now() : Clock::time_point{};
       std::size_t next = i + 1;
       Layer<T>& l = *layers_[i];
-      if (fuse && l.eval_fusion() == EvalFusion::Identity) {
+      if (fuse && !training && l.eval_fusion() == EvalFusion::Identity) {
         acts_[i] = cur;  // y = x; the shapes were checked when the model was built
-      } else if (fuse && l.supports_epilogue() && fusable_tail(i, next)) {
+        eval_fused = true;
+      } else if (fuse && l.supports_epilogue() && fusable_tail(i, next, training)) {
+        eval_fused = eval_fused || !training;
         cur = &l.forward_fused(*cur, epilogue_);
         for (std::size_t j = i; j < next; ++j) acts_[j] = cur;
       } else {
@@ -278,16 +285,16 @@ class Sequential {
       i = next;
     }
     last_training_ = training;
-    last_fused_ = fuse;
+    last_eval_fused_ = eval_fused;
     has_forward_ = true;
     return *cur;
   }
-  // Collects an optional per-channel affine then an optional ReLU right after
-  // layer i into epilogue_; next becomes the first layer not fused.
-  bool fusable_tail(std::size_t i, std::size_t& next) {
+  // Collects an optional per-channel affine (eval only) then an optional ReLU
+  // right after layer i into epilogue_; next becomes the first layer not fused.
+  bool fusable_tail(std::size_t i, std::size_t& next, bool training) {
     epilogue_ = Epilogue<T>{};
     next = i + 1;
-    if (next < layers_.size() && layers_[next]->eval_fusion() == EvalFusion::ChannelAffine) {
+    if (!training && next < layers_.size() && layers_[next]->eval_fusion() == EvalFusion::ChannelAffine) {
       layers_[next]->eval_channel_affine(scale_, shift_);
       if (static_cast<Index>(scale_.size()) != layers_[i]->output_shape()[0]) return false;
       epilogue_.scale = scale_.data();
@@ -318,7 +325,7 @@ class Sequential {
   Rng rng_;
   Shape in_shape_;
   bool has_input_ = false, built_ = false, training_ = true, last_training_ = true, has_forward_ = false;
-  bool eval_fusion_ = true, last_fused_ = false;
+  bool fusion_ = true, last_eval_fused_ = false;
   Epilogue<T> epilogue_;
   std::vector<T> scale_, shift_;
   Tensor<T> input_, grad_in_;
