@@ -15,6 +15,8 @@ A peer that is not installed is skipped, and the table says so.
 
   /usr/bin/python3 bench/compare/run.py --nn build-bench/bench/nn_bench_models \\
       [--workloads W1,W2,W3] [--modes train,infer] [--threads 2] [--repeats 3] [--json out.json] [--busy]
+--iters (default 20) is multiplied for short steps (W1 x5 train, x20 inference;
+W2/W3 inference x4/x2) so that each timed window is about a second.
 --busy keeps one core busy with a spinning process during the measurements
 (the shared-machine robustness check).
 """
@@ -79,21 +81,34 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--json", default="")
     ap.add_argument("--busy", action="store_true", help="spin one core during the runs")
+    ap.add_argument("--no-scale-iters", dest="scale_iters", action="store_false",
+                    help="use --iters/--warmup as given for every workload (default: more for short steps)")
     ap.add_argument("--tinydnn", default="", help="path to tinydnn_models (built when tiny-dnn is installed); W1/W3 training only")
     a = ap.parse_args()
     if not os.path.exists(a.nn):
         sys.exit(f"run.py: {a.nn} not found; build it with -DNN_BUILD_BENCHMARKS=ON")
 
+    # Short steps get more iterations, so every timed window is ~1 s (W1
+    # inference steps take ~3 ms: 20 of them were too noisy to compare).
+    mult = {("W1", "train"): 5, ("W1", "infer"): 20, ("W2", "infer"): 4, ("W3", "infer"): 2}
+
+    def iters(w, m):
+        return a.iters * mult.get((w, m), 1) if a.scale_iters else a.iters
+
+    def warm(w, m):
+        return a.warmup * min(3, mult.get((w, m), 1)) if a.scale_iters else a.warmup
+
     peers = {}
     if have_torch():
         script = os.path.join(HERE, "torch_models.py")
         peers["torch"] = (lambda w, m: [PY, script, "--workload", w, "--mode", m, "--threads", str(a.threads),
-                                        "--iters", str(a.iters), "--warmup", str(a.warmup)], None)
+                                        "--iters", str(iters(w, m)), "--warmup", str(warm(w, m))], None)
         tuned_env = os.environ.copy()
         tuned_env["MALLOC_MMAP_THRESHOLD_"] = str(1 << 30)
         tuned_env["MALLOC_TRIM_THRESHOLD_"] = str(1 << 31)
         peers["torch-tuned"] = (lambda w, m: [PY, script, "--workload", w, "--mode", m, "--threads", str(a.threads),
-                                              "--iters", str(a.iters), "--warmup", str(a.warmup), "--channels-last"],
+                                              "--iters", str(iters(w, m)), "--warmup", str(warm(w, m)),
+                                              "--channels-last"],
                                 tuned_env)
         skipped = []
     else:
@@ -118,7 +133,7 @@ def main():
                 runs.update({p: [] for p in peers})
                 for rep in range(a.repeats):
                     r = measure([a.nn, "--workload", w, "--mode", m, "--threads", str(a.threads),
-                                 "--iters", str(a.iters), "--warmup", str(a.warmup)])
+                                 "--iters", str(iters(w, m)), "--warmup", str(warm(w, m))])
                     runs["nn"].append(r)
                     for p, (mk, env) in peers.items():
                         if p == "tiny-dnn" and (m != "train" or w == "W2"):
@@ -156,6 +171,7 @@ def main():
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"threads": a.threads, "repeats": a.repeats, "busy": a.busy, "skipped": skipped,
+                       "iters": {f"{w} {m}": iters(w, m) for w in a.workloads.split(",") for m in a.modes.split(",")},
                        "results": results}, f, indent=2)
         print("wrote", a.json)
 

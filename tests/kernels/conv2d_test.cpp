@@ -113,7 +113,13 @@ TEST_CASE("direct conv (stride 1): forward, input and weight gradients match the
       g.PT = Index(rng.below(4)), g.PB = Index(rng.below(4)), g.PL = Index(rng.below(4)), g.PR = Index(rng.below(4));
       g.H = g.KH + Index(rng.below(trial % 4 == 0 ? 60 : 12));  // wide enough for several 48-pixel tiles
       g.W = g.KW + Index(rng.below(trial % 4 == 1 ? 70 : 12));
+      if (trial == 5)  // W1's second conv: direct weight gradient, input gradient by im2col (too much padding)
+        g.C = 3, g.H = g.W = 12, g.OC = 5, g.KH = g.KW = 5, g.PT = g.PB = g.PL = g.PR = 0;
       g.infer_output();
+      if (trial == 5 && nn::kernels::direct::cpu_supported()) {
+        CHECK(nn::kernels::conv2d_uses_direct(g));
+        CHECK_FALSE(nn::kernels::conv2d_uses_direct_backward(g));
+      }
       INFO("threads " << threads << " trial " << trial << " N" << g.N << " C" << g.C << " " << g.H << "x" << g.W
                       << " OC" << g.OC << " K" << g.KH << "x" << g.KW << " P" << g.PT << "," << g.PB << "," << g.PL
                       << "," << g.PR);

@@ -151,8 +151,13 @@ inline bool conv2d_uses_direct(const Conv2DGeom& g) {
          g.DH == 1 && g.DW == 1 && !pointwise;
 }
 // ... and the input gradient: also needs padding <= kernel - 1 on every side.
+// It computes the input gradient over dy padded by KH-1-PT etc., so small
+// maps with large kernels waste most of it on zeros (W1's 5x5 on 8x8: 3x the
+// useful FLOPs, slower than im2col); above 1.5x, im2col does the input gradient.
 inline bool conv2d_uses_direct_backward(const Conv2DGeom& g) {
-  return conv2d_uses_direct(g) && g.PT < g.KH && g.PB < g.KH && g.PL < g.KW && g.PR < g.KW;
+  const double wide_pixels = double(g.H) * double(g.OW + 2 * (g.KW - 1) - g.PL - g.PR);
+  return conv2d_uses_direct(g) && g.PT < g.KH && g.PB < g.KH && g.PL < g.KW && g.PR < g.KW &&
+         wide_pixels <= 1.5 * double(g.OH) * double(g.OW);
 }
 
 namespace detail {
@@ -286,8 +291,9 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
   bool direct_dx = false, direct_dw = false;
   if constexpr (std::is_same<T, float>::value) {
     direct_dx = dx && conv2d_uses_direct_backward(g);
-    direct_dw = conv2d_uses_direct(g) && (!dx || direct_dx);  // else im2col computes both
+    direct_dw = conv2d_uses_direct(g);
   }
+  const bool im2col_dx = dx && !direct_dx;
   const Index K = g.col_rows(), P = g.col_cols();
   // Partial sums per group: dw (OC, K) for im2col, or transposed (K, OCp) for
   // the direct kernel; then db (OC).
@@ -295,7 +301,7 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
   const bool par = g.N > 1 && num_threads() > 1;
   const Index groups = std::min<Index>(g.N, 16), per = (g.N + groups - 1) / groups;
   const Index rows = conv_chunk_rows(g, ws.chunk_elems);
-  ws.reserve(par ? num_threads() : 1, direct_dw ? 0 : K * rows * g.OW);
+  ws.reserve(par ? num_threads() : 1, direct_dw && !im2col_dx ? 0 : K * rows * g.OW);
   if (direct_dw)
     ws.direct.reserve(par ? num_threads() : 1, detail::direct_plane(g).padded_size(), P * detail::direct_ocp(g));
   if (static_cast<Index>(ws.dw.size()) < groups) ws.dw.resize(static_cast<std::size_t>(groups));
@@ -311,22 +317,24 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
       if (direct_dw) {
         detail::direct_weight_grad(x, dy, q * per, std::min(g.N, (q + 1) * per), g, part, db != nullptr, ws,
                                    par ? nn::detail::thread_id() : 0);
-        continue;
+        if (!im2col_dx) continue;
       }
     T* col = ws.col[static_cast<std::size_t>(par ? nn::detail::thread_id() : 0)].data();
     for (Index n = q * per; n < std::min(g.N, (q + 1) * per); ++n) {
       const T* dyn = dy + n * g.OC * P;
       const T* xn = x + n * g.C * g.H * g.W;
-      T* dxn = dx && !direct_dx ? dx + n * g.C * g.H * g.W : nullptr;
-      if (db)  // vectorized sums (a plain loop would be one serial chain of adds)
+      T* dxn = im2col_dx ? dx + n * g.C * g.H * g.W : nullptr;
+      if (db && !direct_dw)  // vectorized sums (a plain loop would be one serial chain of adds)
         for (Index o = 0; o < g.OC; ++o) part[WS + o] += ConstArrayMap<T>(dyn + o * P, P).sum();
       if (dxn) std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
       // Chunks of output rows, so the column buffer stays in cache.
       for (Index oh0 = 0; oh0 < g.OH; oh0 += rows) {
         const Index oh1 = std::min(g.OH, oh0 + rows), p0 = oh0 * g.OW, Pc = (oh1 - oh0) * g.OW;
-        im2col(xn, g, col, oh0, oh1);
-        // part (OC, K) += dy_n[:, p0:p0+Pc] (OC, Pc) * col^T (Pc, K)
-        gemm<T>(false, true, g.OC, K, Pc, T(1), dyn + p0, P, col, Pc, T(1), part, K);
+        if (!direct_dw) {
+          im2col(xn, g, col, oh0, oh1);
+          // part (OC, K) += dy_n[:, p0:p0+Pc] (OC, Pc) * col^T (Pc, K)
+          gemm<T>(false, true, g.OC, K, Pc, T(1), dyn + p0, P, col, Pc, T(1), part, K);
+        }
         if (dxn) {
           // dcol (K, Pc) = w^T (K, OC) * dy_n[:, p0:p0+Pc] (OC, Pc); dx_n += col2im(dcol)
           gemm<T>(true, false, K, Pc, g.OC, T(1), w, K, dyn + p0, P, T(0), col, Pc);
