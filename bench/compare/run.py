@@ -126,6 +126,7 @@ def main():
     if a.busy:
         spinner = subprocess.Popen(["bash", "-c", "while :; do :; done"])
     results = []
+    torch_blas = set()
     try:
         for w in a.workloads.split(","):
             for m in a.modes.split(","):
@@ -139,6 +140,8 @@ def main():
                         if p == "tiny-dnn" and (m != "train" or w == "W2"):
                             continue
                         runs[p].append(measure(mk(w, m), env))
+                for r in runs.get("torch", []):
+                    torch_blas.add(r.get("blas", "unknown"))
                 row = {"workload": w, "mode": m, "threads": a.threads}
                 for impl, rs in runs.items():
                     if not rs:
@@ -168,9 +171,16 @@ def main():
         print(f"{r['workload']:8} {r['mode']:6} {cells} {ratios}")
     for s in skipped:
         print("skipped:", s)
+    blas = ", ".join(sorted(torch_blas))
+    if blas:
+        print("PyTorch's BLAS:", blas)
+        if "openblas" not in blas.lower():
+            print("warning: PyTorch runs on the reference BLAS here (slow matrix products); "
+                  "apt-get install libopenblas0-pthread for a fair comparison")
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"threads": a.threads, "repeats": a.repeats, "busy": a.busy, "skipped": skipped,
+                       "torch_blas": blas,
                        "iters": {f"{w} {m}": iters(w, m) for w in a.workloads.split(",") for m in a.modes.split(",")},
                        "results": results}, f, indent=2)
         print("wrote", a.json)

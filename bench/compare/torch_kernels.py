@@ -11,22 +11,11 @@ calls after warm-up).
 """
 import argparse
 import json
-import os
 import statistics
 import time
 
 import torch
-
-
-def loaded_blas():
-    """The BLAS library(ies) this process has mapped (after a matmul)."""
-    libs = set()
-    with open("/proc/self/maps") as f:
-        for line in f:
-            path = line.split()[-1] if len(line.split()) >= 6 else ""
-            if "blas" in os.path.basename(path).lower():
-                libs.add(os.path.realpath(path))
-    return ", ".join(sorted(libs)) or "none mapped"
+from torch_models import loaded_blas
 
 
 def timed(fn, warmup, reps):
@@ -50,7 +39,6 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
-    torch.mm(torch.randn(64, 64), torch.randn(64, 64))
     print(json.dumps({"blas": loaded_blas()}), flush=True)
     fmt = torch.channels_last if a.channels_last else torch.contiguous_format
     for k in a.kernels.split(","):

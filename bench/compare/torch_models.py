@@ -9,6 +9,7 @@ eval-mode forward under no_grad. Prints one JSON object like nn_bench_models.
 """
 import argparse
 import json
+import os
 import time
 
 import torch
@@ -33,6 +34,19 @@ def build(name):
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(4096, 512), nn.ELU(), nn.Linear(512, 10)), 128, (3, 32, 32), 10
     raise SystemExit(f"unknown workload {name}")
+
+
+def loaded_blas():
+    """The BLAS library(ies) this process has mapped: torch.mm goes through
+    Debian's libblas.so.3, the reference BLAS unless OpenBLAS is installed."""
+    torch.mm(torch.randn(8, 8), torch.randn(8, 8))
+    libs = set()
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and "blas" in os.path.basename(parts[-1]).lower():
+                libs.add(os.path.realpath(parts[-1]))
+    return ", ".join(sorted(libs)) or "none mapped"
 
 
 def main():
@@ -75,6 +89,7 @@ def main():
     med = sorted(secs)[len(secs) // 2]
     print(json.dumps({"impl": "torch" + ("-channels_last" if a.channels_last else ""), "workload": a.workload,
                       "mode": a.mode, "threads": a.threads, "batch": batch, "torch": torch.__version__,
+                      "blas": loaded_blas(),
                       "images_per_second": round(batch / med, 1), "seconds": [round(s, 6) for s in secs]}))
 
 
