@@ -10,6 +10,8 @@
 #include "nn/kernels/activations.hpp"
 #include "nn/kernels/batchnorm.hpp"
 #include "nn/kernels/conv2d.hpp"
+#include "nn/kernels/conv2d_direct.hpp"
+#include "nn/kernels/epilogue.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/parallel.hpp"
 #include "nn/kernels/pool2d.hpp"

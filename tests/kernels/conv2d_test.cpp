@@ -84,7 +84,7 @@ TEST_CASE("conv2d forward epilogue: per-channel affine and ReLU equal the separa
         float v = yr[i] * (use_scale ? scale[o] : 1.0f) + (use_shift ? shift[o] : 0.0f);
         yr[i] = relu ? std::max(v, 0.0f) : v;
       }
-      nn::kernels::ConvEpilogue<float> ep;
+      nn::Epilogue<float> ep;
       ep.scale = use_scale ? scale.data() : nullptr;
       ep.shift = use_shift ? shift.data() : nullptr;
       ep.relu = relu;

@@ -2,7 +2,7 @@
 // by im2col/col2im + GEMM, NCHW, with stride, asymmetric zero padding and
 // dilation. Parallel over the batch; each thread has its own column buffer.
 // For float, stride 1 and dilation 1 on an AVX-512 CPU, the forward pass and
-// the input gradient use the direct kernel of conv2d_direct.hpp instead.
+// the weight and input gradients use the direct kernels of conv2d_direct.hpp.
 #pragma once
 #include <algorithm>
 #include <stdexcept>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "nn/kernels/conv2d_direct.hpp"
+#include "nn/kernels/epilogue.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/parallel.hpp"
 
@@ -113,7 +114,7 @@ void col2im(const T* col, const Conv2DGeom& g, T* dx, Index oh0 = 0, Index oh1 =
 // Output rows per im2col chunk: the column buffer of a chunk, (C*KH*KW, rows*OW),
 // is kept near a quarter of a typical L2 (128K floats = 512 KiB) so the GEMM
 // reads it from cache instead of memory; at least one row.
-inline Index conv_chunk_rows(const Conv2DGeom& g, Index budget = Index(1) << 17) {
+inline Index conv_chunk_rows(const Conv2DGeom& g, Index budget) {
   return std::clamp<Index>(budget / std::max<Index>(1, g.col_rows() * g.OW), 1, std::max<Index>(g.OH, 1));
 }
 
@@ -125,23 +126,12 @@ struct ConvWorkspace {
   // Column-buffer budget in elements per chunk of output rows (conv_chunk_rows).
   Index chunk_elems = Index(1) << 17;
   direct::Workspace direct;  // the direct kernels' scratch (float only)
-  std::vector<float> shift;  // bias folded into the epilogue's shift
+  std::vector<T> shift;      // bias folded into the epilogue's shift
   void reserve(int threads, Index col_size) {
     if (static_cast<int>(col.size()) < threads) col.resize(static_cast<std::size_t>(threads));
     for (auto& c : col)
       if (static_cast<Index>(c.size()) < col_size) c.resize(static_cast<std::size_t>(col_size));
   }
-};
-
-// An optional per-output-channel epilogue for conv2d_forward (inference
-// fusion of a following batch norm and ReLU):
-//   y = scale[o] * (conv + b[o]) + shift[o], then max(y, 0) when relu.
-// scale and shift may be null (1 and 0).
-template <class T>
-struct ConvEpilogue {
-  const T* scale = nullptr;
-  const T* shift = nullptr;
-  bool relu = false;
 };
 
 // True when the direct kernel runs this geometry (see conv2d_direct.hpp).
@@ -170,22 +160,15 @@ inline direct::Plane direct_plane(const Conv2DGeom& g) {
 }
 inline Index direct_ocp(const Conv2DGeom& g) { return (g.OC + 31) / 32 * 32; }
 
-inline void direct_forward(const float* x, const float* w, const float* b, float* y, const Conv2DGeom& g,
-                           ConvWorkspace<float>& ws, const ConvEpilogue<float>& ep) {
+// shift: the bias already folded into the epilogue's shift (fold_bias).
+inline void direct_forward(const float* x, const float* w, const float* shift, float* y, const Conv2DGeom& g,
+                           ConvWorkspace<float>& ws, const Epilogue<float>& ep) {
   const Index KK = g.C * g.KH * g.KW, OCB = (g.OC + direct::kOC - 1) / direct::kOC;
   auto& wp = ws.direct.wpack;
   wp.assign(static_cast<std::size_t>(OCB * KK * direct::kOC), 0.0f);  // (OCB, C, KH, KW, 8)
   for (Index o = 0; o < g.OC; ++o)
     for (Index k = 0; k < KK; ++k)
       wp[static_cast<std::size_t>(((o / direct::kOC) * KK + k) * direct::kOC + o % direct::kOC)] = w[o * KK + k];
-  const float* shift = nullptr;
-  if (b || ep.shift) {
-    ws.shift.resize(static_cast<std::size_t>(g.OC));
-    for (Index o = 0; o < g.OC; ++o)
-      ws.shift[static_cast<std::size_t>(o)] =
-          (b ? b[o] : 0.0f) * (ep.scale ? ep.scale[o] : 1.0f) + (ep.shift ? ep.shift[o] : 0.0f);
-    shift = ws.shift.data();
-  }
   direct::run(x, y, g.N, g.OC, direct_plane(g), ep.scale, shift, ep.relu, ws.direct);
 }
 
@@ -236,14 +219,16 @@ inline void direct_backward_data(const float* dy, const float* w, float* dx, con
 }  // namespace detail
 
 // y (N, OC, OH, OW) = conv(x (N, C, H, W), w (OC, C, KH, KW)) + b (OC) [b may be null]
-// then the epilogue, if any, applied to each sample's output while it is in cache.
+// then the epilogue (nn/kernels/epilogue.hpp), if any, applied to each
+// sample's output while it is in cache.
 // Samples are handed to threads dynamically (a busy core just takes fewer).
 template <class T>
 void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& g, ConvWorkspace<T>& ws,
-                    const ConvEpilogue<T>& ep = {}) {
+                    const Epilogue<T>& ep = {}) {
+  const T* shift = fold_bias(b, ep, g.OC, ws.shift);
   if constexpr (std::is_same<T, float>::value) {
     if (conv2d_uses_direct(g)) {
-      detail::direct_forward(x, w, b, y, g, ws, ep);
+      detail::direct_forward(x, w, shift, y, g, ws, ep);
       return;
     }
   }
@@ -267,12 +252,8 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& 
         gemm<T>(false, false, g.OC, Pc, K, T(1), w, K, buf, Pc, T(0), yn + p0, P);
       }
       for (Index o = 0; o < g.OC; ++o) {  // bias and epilogue while the chunk is in cache
-        ArrayMap<T> row(yn + o * P + p0, Pc);
-        const T a = ep.scale ? ep.scale[o] : T(1);
-        const T s = (b ? b[o] : T(0)) * a + (ep.shift ? ep.shift[o] : T(0));
-        if (ep.relu) row = (row * a + s).max(T(0));
-        else if (ep.scale) row = row * a + s;
-        else if (b || ep.shift) row += s;
+        T* row = yn + o * P + p0;
+        epilogue_row(row, row, Pc, ep.scale ? ep.scale[o] : T(1), shift ? shift[o] : T(0), ep.relu);
       }
     }
   }

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/kernels/epilogue.hpp"
 #include "nn/kernels/parallel.hpp"
 #include "nn/tensor/tensor.hpp"
 
@@ -246,12 +247,7 @@ inline void run(const float* x, float* y, Index N, Index OC, const Plane& pl, co
         const float a = scale ? scale[o] : 1.0f, s = shift ? shift[o] : 0.0f;
         const float* src = wo + (o - b * kOC) * wide;
         float* dst = y + (n * OC + o) * out_plane;
-        for (Index oh = 0; oh < pl.OH; ++oh) {
-          const auto in = ConstArrayMap<float>(src + oh * pl.Wp, pl.OW);
-          auto outr = ArrayMap<float>(dst + oh * pl.OW, pl.OW);
-          if (relu) outr = (in * a + s).max(0.0f);
-          else outr = in * a + s;
-        }
+        for (Index oh = 0; oh < pl.OH; ++oh) epilogue_row(src + oh * pl.Wp, dst + oh * pl.OW, pl.OW, a, s, relu);
       }
     }
   }

@@ -122,9 +122,7 @@ class Conv2D : public Layer<T> {
   const Tensor<T>& do_forward_fused(const Tensor<T>& x, const Epilogue<T>& e) override {
     g_.N = x.dim(0);
     this->out_.resize(this->output_shape().with_batch(g_.N));
-    kernels::ConvEpilogue<T> ep;
-    ep.scale = e.scale, ep.shift = e.shift, ep.relu = e.relu;
-    kernels::conv2d_forward<T>(x.data(), w_.data(), has_bias_ ? b_.data() : nullptr, this->out_.data(), g_, ws_, ep);
+    kernels::conv2d_forward<T>(x.data(), w_.data(), has_bias_ ? b_.data() : nullptr, this->out_.data(), g_, ws_, e);
     return this->out_;
   }
   const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy) override {

@@ -68,6 +68,7 @@
 #include <vector>
 
 #include "nn/init/init.hpp"
+#include "nn/kernels/epilogue.hpp"  // Epilogue<T>: what forward_fused applies
 #include "nn/tensor/tensor.hpp"
 
 namespace nn {
@@ -96,16 +97,6 @@ struct Param {
 // What a layer is in eval mode, for inference fusion (see the contract).
 enum class EvalFusion { None, Identity, ChannelAffine, ReLU };
 
-// A per-channel epilogue applied to a layer's output (N, C, ...):
-// y = scale[c] * y + shift[c] (either may be null: 1 and 0), then max(y, 0)
-// when relu.
-template <class T>
-struct Epilogue {
-  const T* scale = nullptr;
-  const T* shift = nullptr;
-  bool relu = false;
-  bool empty() const { return !scale && !shift && !relu; }
-};
 
 // A (height, width) pair that converts from a single number: `3` is 3x3.
 struct Size2 {
