@@ -1,11 +1,13 @@
 // nn/config.hpp — library version and a description of the build, for
 // programs to print: compiler, C++ standard, OpenMP threads, SIMD
-// instruction sets Eigen uses, and whether assertions are on.
+// instruction sets Eigen uses, the convolution algorithm, and whether
+// assertions are on.
 #pragma once
 #include <Eigen/Core>
 #include <sstream>
 #include <string>
 
+#include "nn/kernels/conv2d_direct.hpp"
 #include "nn/kernels/parallel.hpp"
 
 namespace nn {
@@ -28,7 +30,11 @@ inline std::string build_info() {
 #else
   os << "off";
 #endif
-  os << " | SIMD: " << Eigen::SimdInstructionSetsInUse() << " | assertions: ";
+  os << " | SIMD: " << Eigen::SimdInstructionSetsInUse() << " | conv: "
+     << (kernels::conv_algorithm() == kernels::ConvAlgorithm::Auto && kernels::direct::cpu_supported()
+             ? "direct AVX-512 (stride 1) + im2col"
+             : "im2col")
+     << " | assertions: ";
 #ifdef NDEBUG
   os << "off (NDEBUG)";
 #else

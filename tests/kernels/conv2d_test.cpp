@@ -169,3 +169,12 @@ TEST_CASE("conv2d geometry rejects impossible shapes") {
   g.KH = 0;
   CHECK_THROWS_AS(g.infer_output(), std::invalid_argument);
 }
+
+TEST_CASE("build_info names the convolution algorithm in use") {
+  using nn::kernels::ConvAlgorithm;
+  nn::kernels::set_conv_algorithm(ConvAlgorithm::Im2col);
+  CHECK(nn::build_info().find("| conv: im2col |") != std::string::npos);
+  nn::kernels::set_conv_algorithm(ConvAlgorithm::Auto);
+  const bool direct = nn::build_info().find("conv: direct AVX-512") != std::string::npos;
+  CHECK(direct == nn::kernels::direct::cpu_supported());
+}
