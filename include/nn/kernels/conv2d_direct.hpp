@@ -84,7 +84,7 @@ struct Plane {
 };
 
 #if NN_DIRECT_CONV
-// out (8, ld) += nothing: out[o][p] = sum_{c,kh,kw} wb[((c*KH+kh)*KW+kw)*8 + o] * xp[c][p + kh*Wp + kw]
+// out (8, ld) overwritten: out[o][p] = sum_{c,kh,kw} wb[((c*KH+kh)*KW+kw)*8 + o] * xp[c][p + kh*Wp + kw]
 // for p in [0, wide) in tiles of 48. xp: padded planes (C, Hp, Wp) plus slack.
 __attribute__((target("avx512f"))) inline void tile_8x48(const float* xp, const Plane& pl, const float* wb,
                                                          float* out, Index ld) {
@@ -121,9 +121,7 @@ __attribute__((target("avx512f"))) inline void tile_8x48(const float* xp, const 
 #undef NN_DIRECT_STORE
   }
 }
-#endif
 
-#if NN_DIRECT_CONV
 // Weight gradient of one sample, vectorized along output channels:
 //   dwT (C*KH*KW, OCp) += sum_{oh, ow} xp[c][(oh+kh)*Wp + ow + kw] * dyT[oh*OW + ow][o]
 // dyT: (OH*OW, OCp) the output gradient transposed, zero in columns >= OC;
