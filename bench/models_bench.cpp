@@ -42,7 +42,10 @@ int main(int argc, char** argv) {
     nn::Adam<float> opt(model.parameters());
     std::vector<double> secs;
     for (int it = 0; it < warmup + iters; ++it) {
-      if (profile && it == warmup) model.set_profiling(true);
+      if (it == warmup) {
+        if (profile) model.set_profiling(true);
+        nn::reset_thread_stats();
+      }
       const auto t0 = std::chrono::steady_clock::now();
       if (mode == "train") {
         model.zero_grad();
@@ -60,10 +63,18 @@ int main(int argc, char** argv) {
     std::vector<double> sorted = secs;
     std::sort(sorted.begin(), sorted.end());
     const double median = sorted[sorted.size() / 2];
+    double total = 0;
+    for (double v : secs) total += v;
+    // The governor's view of the timed steps (nn/kernels/governor.hpp).
+    const nn::ThreadStats ts = nn::thread_stats();
     std::printf("{\"impl\": \"nn\", \"workload\": \"%s\", \"mode\": \"%s\", \"threads\": %d, \"batch\": %lld, "
-                "\"images_per_second\": %.1f, \"seconds\": [",
+                "\"images_per_second\": %.1f, \"images_per_second_mean\": %.1f, "
+                "\"governor\": {\"adaptive\": %s, \"team_regions\": %lld, \"serial_regions\": %lld, "
+                "\"fallbacks\": %lld, \"team_cores\": %.3f, \"serial_cores\": %.3f}, \"seconds\": [",
                 workload.c_str(), mode.c_str(), nn::num_threads(), static_cast<long long>(w.batch),
-                double(w.batch) / median);
+                double(w.batch) / median, double(w.batch) * double(secs.size()) / total,
+                nn::adaptive_threads() ? "true" : "false", ts.team_regions, ts.serial_regions, ts.fallbacks,
+                ts.team_cores(), ts.serial_cores());
     for (std::size_t i = 0; i < secs.size(); ++i) std::printf("%s%.6f", i ? ", " : "", secs[i]);
     std::printf("]}\n");
     return 0;

@@ -176,6 +176,39 @@ TEST_CASE("same seed, one thread: two training runs give identical weights") {
   CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(F)) == 0);
 }
 
+TEST_CASE("training at one and at two threads gives identical weights (the governor may switch freely)") {
+  // Big enough for every parallel path: conv over the batch, batch norm and
+  // pooling over planes, a dense GEMM over 4e6 flops, dropout chunks.
+  auto run = [](int threads) {
+    nn::set_num_threads(threads);
+    const bool adaptive = nn::adaptive_threads();
+    nn::set_adaptive_threads(false);
+    Tensor<F> x, y;
+    make_blobs(64, 4, Shape{3, 16, 16}, 5, x, y);
+    nn::Sequential<F> m(Shape{3, 16, 16}, 9);
+    m.add<nn::Conv2D<F>>(16, 3, 1, nn::Padding::same());
+    m.add(nn::BatchNorm<F>());
+    m.add(nn::ReLU<F>());
+    m.add<nn::Conv2D<F>>(16, 3, 1, nn::Padding::same());
+    m.add(nn::ReLU<F>());
+    m.add<nn::MaxPool2D<F>>(2);
+    m.add(nn::Dropout<F>(0.25));
+    m.add(nn::Flatten<F>());
+    m.add(nn::Dense<F>(128));
+    m.add(nn::ELU<F>());
+    m.add(nn::Dense<F>(4));
+    train_and_score(m, x, y, 2, 32, 1e-3);
+    std::vector<F> w;
+    for (auto& p : m.parameters()) w.insert(w.end(), p.value->begin(), p.value->end());
+    nn::set_adaptive_threads(adaptive);
+    return w;
+  };
+  const auto a = run(1), b = run(2);
+  nn::set_num_threads(1);
+  REQUIRE(a.size() == b.size());
+  CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(F)) == 0);
+}
+
 TEST_CASE("per-layer profiling accumulates forward and backward time for each layer") {
   nn::Sequential<F> m(Shape{1, 8, 8}, 1);
   m.add<nn::Conv2D<F>>(4, 3);

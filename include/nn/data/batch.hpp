@@ -46,8 +46,7 @@ class BatchIterator {
     const Index dx = in.size(), dy = ds_->target_shape().size();
     const Index start = pos_;
     std::exception_ptr error;  // an exception must not leave the parallel region
-#pragma omp parallel for schedule(dynamic, 4) if (n > 8 && num_threads() > 1)
-    for (Index i = 0; i < n; ++i) {
+    nn::detail::parallel_for(n, n > 8, 4, [&](Index i, int) {
       try {
         const Index k = start + i;
         ds_->load(order_[static_cast<std::size_t>(k)], x.data() + i * dx, y.data() + i * dy);
@@ -59,7 +58,7 @@ class BatchIterator {
 #pragma omp critical(nn_batch_error)
         if (!error) error = std::current_exception();
       }
-    }
+    });
     if (error) std::rethrow_exception(error);
     pos_ += n;
     return true;

@@ -209,14 +209,13 @@ TensorDataset<T> load_images(const ImageList& list, const ImageOptions& o, LoadR
   const Index n = Index(list.size()), S = Index(o.channels) * o.width * o.height;
   Tensor<T> x({n, o.channels, o.height, o.width});
   std::vector<std::string> errors(list.size());
-#pragma omp parallel for schedule(dynamic, 8) if (n > 16 && num_threads() > 1)
-  for (Index i = 0; i < n; ++i) {
+  nn::detail::parallel_for(n, n > 16, 8, [&](Index i, int) {
     try {
       decode_image(list.paths[std::size_t(i)], o, x.data() + i * S);
     } catch (const std::exception& e) {
       errors[std::size_t(i)] = e.what();
     }
-  }
+  });
   std::vector<Index> good;
   LoadReport rep;
   for (Index i = 0; i < n; ++i) {

@@ -12,7 +12,7 @@
 namespace nn::kernels {
 
 namespace detail {
-inline bool bn_parallel(Index C, Index work) { return C > 1 && work > 16384 && num_threads() > 1; }
+inline bool bn_parallel(Index C, Index work) { return C > 1 && work > 16384; }
 }
 
 // x (N, C, S) -> mean (C), var (C) biased. Two passes (mean, then squared
@@ -21,8 +21,7 @@ inline bool bn_parallel(Index C, Index work) { return C > 1 && work > 16384 && n
 template <class T>
 void batchnorm_stats(const T* x, Index N, Index C, Index S, T* mean, T* var) {
   const double M = static_cast<double>(N * S);
-#pragma omp parallel for schedule(dynamic, 1) if (detail::bn_parallel(C, N * C * S))
-  for (Index c = 0; c < C; ++c) {
+  nn::detail::parallel_for(C, detail::bn_parallel(C, N * C * S), 1, [&](Index c, int) {
     double s = 0;
     for (Index n = 0; n < N; ++n) s += static_cast<double>(ConstArrayMap<T>(x + (n * C + c) * S, S).sum());
     const double mu = s / M;
@@ -31,20 +30,19 @@ void batchnorm_stats(const T* x, Index N, Index C, Index S, T* mean, T* var) {
     for (Index n = 0; n < N; ++n) q += static_cast<double>((ConstArrayMap<T>(x + (n * C + c) * S, S) - mut).square().sum());
     mean[c] = mut;
     var[c] = static_cast<T>(q / M);
-  }
+  });
 }
 
 // y (N, C, S) = gamma[c] * (x - mean[c]) * invstd[c] + beta[c]
 template <class T>
 void batchnorm_apply(const T* x, Index N, Index C, Index S, const T* mean, const T* invstd, const T* gamma,
                      const T* beta, T* y) {
-#pragma omp parallel for schedule(dynamic, 8) if (detail::bn_parallel(N * C, N * C * S))
-  for (Index nc = 0; nc < N * C; ++nc) {
+  nn::detail::parallel_for(N * C, detail::bn_parallel(N * C, N * C * S), 8, [&](Index nc, int) {
     const Index c = nc % C;
     const T a = gamma[c] * invstd[c];
     const T b = beta[c] - mean[c] * a;
     ArrayMap<T>(y + nc * S, S) = ConstArrayMap<T>(x + nc * S, S) * a + b;
-  }
+  });
 }
 
 // Backward of training-mode batch norm, given the batch mean and invstd used
@@ -55,8 +53,7 @@ template <class T>
 void batchnorm_backward(const T* x, const T* dy, Index N, Index C, Index S, const T* mean, const T* invstd,
                         const T* gamma, T* dx, T* dgamma, T* dbeta) {
   const double M = static_cast<double>(N * S);
-#pragma omp parallel for schedule(dynamic, 1) if (detail::bn_parallel(C, N * C * S))
-  for (Index c = 0; c < C; ++c) {
+  nn::detail::parallel_for(C, detail::bn_parallel(C, N * C * S), 1, [&](Index c, int) {
     const T mu = mean[c], is = invstd[c];
     double sdy = 0, sdyx = 0;
     for (Index n = 0; n < N; ++n) {
@@ -66,7 +63,7 @@ void batchnorm_backward(const T* x, const T* dy, Index N, Index C, Index S, cons
     }
     dgamma[c] += static_cast<T>(sdyx);
     dbeta[c] += static_cast<T>(sdy);
-    if (!dx) continue;
+    if (!dx) return;
     const T k = gamma[c] * is;
     const T mdy = static_cast<T>(sdy / M), mdyx = static_cast<T>(sdyx / M);
     for (Index n = 0; n < N; ++n) {
@@ -74,7 +71,7 @@ void batchnorm_backward(const T* x, const T* dy, Index N, Index C, Index S, cons
       ArrayMap<T>(dx + off, S) =
           k * (ConstArrayMap<T>(dy + off, S) - mdy - (ConstArrayMap<T>(x + off, S) - mu) * (is * mdyx));
     }
-  }
+  });
 }
 
 }  // namespace nn::kernels

@@ -233,15 +233,14 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& 
     }
   }
   const Index K = g.col_rows(), P = g.col_cols();
-  const bool par = g.N > 1 && num_threads() > 1;
+  const nn::detail::Team team = nn::detail::plan_team(g.N > 1);
   const bool pointwise = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT + g.PB + g.PL + g.PR == 0;
   const Index rows = pointwise ? g.OH : conv_chunk_rows(g, ws.chunk_elems);
-  ws.reserve(par ? num_threads() : 1, pointwise ? 0 : K * rows * g.OW);
-#pragma omp parallel for schedule(dynamic, 1) if (par)
-  for (Index n = 0; n < g.N; ++n) {
+  ws.reserve(team.threads, pointwise ? 0 : K * rows * g.OW);
+  nn::detail::parallel_for(team, g.N, 1, [&](Index n, int tid) {
     const T* xn = x + n * g.C * g.H * g.W;
     T* yn = y + n * g.OC * P;
-    T* buf = pointwise ? nullptr : ws.col[static_cast<std::size_t>(par ? nn::detail::thread_id() : 0)].data();
+    T* buf = pointwise ? nullptr : ws.col[static_cast<std::size_t>(tid)].data();
     for (Index oh0 = 0; oh0 < g.OH; oh0 += rows) {
       const Index oh1 = std::min(g.OH, oh0 + rows), p0 = oh0 * g.OW, Pc = (oh1 - oh0) * g.OW;
       // y_n[:, p0:p0+Pc] (OC, Pc) = w (OC, K) * col (K, Pc)
@@ -256,7 +255,7 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& 
         epilogue_row(row, row, Pc, ep.scale ? ep.scale[o] : T(1), shift ? shift[o] : T(0), ep.relu);
       }
     }
-  }
+  });
 }
 
 // Given dy (N, OC, OH, OW):
@@ -279,28 +278,27 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
   // Partial sums per group: dw (OC, K) for im2col, or transposed (K, OCp) for
   // the direct kernel; then db (OC).
   const Index WS = direct_dw ? K * detail::direct_ocp(g) : g.OC * K;
-  const bool par = g.N > 1 && num_threads() > 1;
+  const nn::detail::Team team = nn::detail::plan_team(g.N > 1);
   const Index groups = std::min<Index>(g.N, 16), per = (g.N + groups - 1) / groups;
   const Index rows = conv_chunk_rows(g, ws.chunk_elems);
-  ws.reserve(par ? num_threads() : 1, direct_dw && !im2col_dx ? 0 : K * rows * g.OW);
+  ws.reserve(team.threads, direct_dw && !im2col_dx ? 0 : K * rows * g.OW);
   if (direct_dw)
-    ws.direct.reserve(par ? num_threads() : 1, detail::direct_plane(g).padded_size(), P * detail::direct_ocp(g));
+    ws.direct.reserve(team.threads, detail::direct_plane(g).padded_size(), P * detail::direct_ocp(g));
   if (static_cast<Index>(ws.dw.size()) < groups) ws.dw.resize(static_cast<std::size_t>(groups));
   for (Index q = 0; q < groups; ++q) {  // per group: dw partial (OC, K), then db partial (OC)
     auto& part = ws.dw[static_cast<std::size_t>(q)];
     if (static_cast<Index>(part.size()) < WS + g.OC) part.resize(static_cast<std::size_t>(WS + g.OC));
     std::fill(part.begin(), part.begin() + WS + g.OC, T(0));
   }
-#pragma omp parallel for schedule(dynamic, 1) if (par)
-  for (Index q = 0; q < groups; ++q) {
+  nn::detail::parallel_for(team, groups, 1, [&](Index q, int tid) {
     T* part = ws.dw[static_cast<std::size_t>(q)].data();
     if constexpr (std::is_same<T, float>::value)
       if (direct_dw) {
         detail::direct_weight_grad(x, dy, q * per, std::min(g.N, (q + 1) * per), g, part, db != nullptr, ws,
-                                   par ? nn::detail::thread_id() : 0);
-        if (!im2col_dx) continue;
+                                   tid);
+        if (!im2col_dx) return;
       }
-    T* col = ws.col[static_cast<std::size_t>(par ? nn::detail::thread_id() : 0)].data();
+    T* col = ws.col[static_cast<std::size_t>(tid)].data();
     for (Index n = q * per; n < std::min(g.N, (q + 1) * per); ++n) {
       const T* dyn = dy + n * g.OC * P;
       const T* xn = x + n * g.C * g.H * g.W;
@@ -323,7 +321,7 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
         }
       }
     }
-  }
+  });
   if constexpr (std::is_same<T, float>::value)
     if (direct_dx) detail::direct_backward_data(dy, w, dx, g, ws);
   for (Index q = 0; q < groups; ++q) {  // in group order: the result does not depend on threads

@@ -226,15 +226,12 @@ inline void run(const float* x, float* y, Index N, Index OC, const Plane& pl, co
                 bool relu, Workspace& ws) {
 #if NN_DIRECT_CONV
   const Index OCB = (OC + kOC - 1) / kOC, wide = pl.wide(), KK = pl.C * pl.KH * pl.KW;
-  const int threads = num_threads();
-  const bool par = threads > 1 && N * OCB > 1;
-  const Index per_task = N >= threads ? OCB : 1;  // channel blocks per work item
+  const nn::detail::Team team = nn::detail::plan_team(N * OCB > 1);
+  const Index per_task = N >= team.threads ? OCB : 1;  // channel blocks per work item
   const Index tasks_per_n = (OCB + per_task - 1) / per_task, tasks = N * tasks_per_n;
-  ws.reserve(par ? threads : 1, pl.padded_size(), kOC * wide);
+  ws.reserve(team.threads, pl.padded_size(), kOC * wide);
   const Index in_size = pl.C * pl.H * pl.W, out_plane = pl.OH * pl.OW;
-#pragma omp parallel for schedule(dynamic, 1) if (par)
-  for (Index t = 0; t < tasks; ++t) {
-    const int tid = par ? nn::detail::thread_id() : 0;
+  nn::detail::parallel_for(team, tasks, 1, [&](Index t, int tid) {
     const Index n = t / tasks_per_n, b0 = (t % tasks_per_n) * per_task, b1 = std::min(OCB, b0 + per_task);
     float* xp = ws.xpad[static_cast<std::size_t>(tid)].data();
     float* wo = ws.wide[static_cast<std::size_t>(tid)].data();
@@ -248,7 +245,7 @@ inline void run(const float* x, float* y, Index N, Index OC, const Plane& pl, co
         for (Index oh = 0; oh < pl.OH; ++oh) epilogue_row(src + oh * pl.Wp, dst + oh * pl.OW, pl.OW, a, s, relu);
       }
     }
-  }
+  });
 #else
   (void)x, (void)y, (void)N, (void)OC, (void)pl, (void)scale, (void)shift, (void)relu, (void)ws;
 #endif

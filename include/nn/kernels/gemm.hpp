@@ -28,12 +28,11 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda,
           const T* B, Index ldb, T beta, T* C, Index ldc) {
   const double flops = 2.0 * double(M) * double(N) * double(K);
-  bool nested = false;
-#ifdef _OPENMP
-  nested = omp_in_parallel();
-#endif
-  if (nested || num_threads() < 2 || flops < 4e6) {
-    detail::gemm_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+  const nn::detail::Team team = nn::detail::plan_team(flops >= 4e6);  // 1 inside a parallel region
+  if (team.threads < 2) {  // one work item (measured when the governor chose one thread)
+    nn::detail::parallel_for(team, 1, 1, [&](Index, int) {
+      detail::gemm_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    });
     return;
   }
   // Blocks of rows when M >= N, else of columns; 2 blocks per thread at least
@@ -43,11 +42,10 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
   // is a little faster still but leaves nothing to rebalance when a core is busy.
   const bool rows = M >= N;
   const Index D = rows ? M : N;
-  Index bs = std::max<Index>(64, (D + 2 * num_threads() - 1) / (2 * num_threads()));
+  Index bs = std::max<Index>(64, (D + 2 * team.threads - 1) / (2 * team.threads));
   bs = (bs + 15) / 16 * 16;
   const Index blocks = (D + bs - 1) / bs;
-#pragma omp parallel for schedule(dynamic, 1)
-  for (Index b = 0; b < blocks; ++b) {
+  nn::detail::parallel_for(team, blocks, 1, [&](Index b, int) {
     const Index d0 = b * bs, d = std::min(bs, D - d0);
     if (rows)  // C[d0:d0+d, :] = op(A)[d0:d0+d, :] op(B)
       detail::gemm_serial(trans_a, trans_b, d, N, K, alpha, trans_a ? A + d0 : A + d0 * lda, lda, B, ldb, beta,
@@ -55,7 +53,7 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
     else  // C[:, d0:d0+d] = op(A) op(B)[:, d0:d0+d]
       detail::gemm_serial(trans_a, trans_b, M, d, K, alpha, A, lda, trans_b ? B + d0 * ldb : B + d0, ldb, beta,
                           C + d0, ldc);
-  }
+  });
 }
 
 namespace detail {

@@ -1,17 +1,24 @@
 // nn/kernels/parallel.hpp — thread control for nn's kernels.
 //
 // nn parallelizes with OpenMP where the work is (over the batch, over
-// channels, over blocks of a GEMM's output). set_num_threads(n) sets OpenMP's
-// thread count; without OpenMP it is a no-op and num_threads() is 1.
+// channels, over blocks of a GEMM's output), always through parallel_for
+// below, so that the governor (governor.hpp) sees every region and can run
+// them on one thread when the team is slower than one thread (a busy core).
+// set_num_threads(n) sets OpenMP's thread count; without OpenMP it is a no-op
+// and num_threads() is 1.
 #pragma once
 #include <Eigen/Core>
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+
+#include "nn/kernels/governor.hpp"
 
 namespace nn {
 
@@ -39,7 +46,67 @@ inline int num_threads() {
 #endif
 }
 
+// The governor (governor.hpp), on by default: off with
+// set_adaptive_threads(false) or NN_ADAPTIVE_THREADS=0.
+inline void set_adaptive_threads(bool on) { detail::Governor::instance().set_enabled(on); }
+inline bool adaptive_threads() { return detail::Governor::instance().enabled(); }
+inline ThreadStats thread_stats() { return detail::Governor::instance().stats(); }
+inline void reset_thread_stats() { detail::Governor::instance().reset_stats(); }
+
 namespace detail {
+// The team for the next region: one thread when the region is not worth
+// threads or is called inside a parallel region; else num_threads(), or one
+// thread when the governor says so. Call it once per region and pass the
+// result to parallel_for.
+inline Team plan_team(bool worth) {
+  if (!worth) return {};
+  const int full = num_threads();
+  if (full < 2) return {};
+#ifdef _OPENMP
+  if (omp_in_parallel()) return {};
+#endif
+  return Governor::instance().team(full);
+}
+
+// Runs body(i, tid) for every i in [0, n) on team.threads threads (OpenMP,
+// schedule(dynamic, grain)), tid in [0, team.threads); serially with tid 0 on
+// one thread. The body must not throw. Measured regions report their wall
+// time and their threads' CPU time to the governor.
+template <class Body>
+void parallel_for(Team team, std::ptrdiff_t n, std::ptrdiff_t grain, Body&& body) {
+  using Clock = Governor::Clock;
+  grain = std::max<std::ptrdiff_t>(grain, 1);
+  if (team.threads > 1 && n <= grain) team = Team{};  // one chunk: nothing to share
+  const auto t0 = team.measured ? Clock::now() : Clock::time_point{};
+  double cpu = 0;
+  int threads = 1;
+#ifdef _OPENMP
+  if (team.threads > 1) {
+#pragma omp parallel num_threads(team.threads) reduction(+ : cpu)
+    {
+      const double c0 = team.measured ? thread_cpu_seconds() : 0.0;
+#pragma omp for schedule(dynamic, grain) nowait
+      for (std::ptrdiff_t i = 0; i < n; ++i) body(i, omp_get_thread_num());
+      if (team.measured) cpu += thread_cpu_seconds() - c0;
+      if (omp_get_thread_num() == 0) threads = omp_get_num_threads();
+    }
+  } else
+#endif
+  {
+    const double c0 = team.measured ? thread_cpu_seconds() : 0.0;
+    for (std::ptrdiff_t i = 0; i < n; ++i) body(i, 0);
+    if (team.measured) cpu = thread_cpu_seconds() - c0;
+  }
+  if (team.measured)
+    Governor::instance().record(threads, std::chrono::duration<double>(Clock::now() - t0).count(), cpu);
+}
+
+// parallel_for on the team plan_team(worth) gives.
+template <class Body>
+void parallel_for(std::ptrdiff_t n, bool worth, std::ptrdiff_t grain, Body&& body) {
+  parallel_for(plan_team(worth), n, grain, std::forward<Body>(body));
+}
+
 // Runs fn(begin, end) over [0, n) in fixed chunks: in parallel when n is large
 // enough to be worth it (memory-bound element-wise work), serially otherwise.
 // Chunk boundaries do not depend on the thread count.
@@ -50,16 +117,8 @@ void parallel_chunks(std::ptrdiff_t n, Fn fn, std::ptrdiff_t chunk = 1 << 15) {
     if (n > 0) fn(std::ptrdiff_t(0), n);
     return;
   }
-#pragma omp parallel for schedule(dynamic, 1) if (n >= (1 << 16))
-  for (std::ptrdiff_t c = 0; c < chunks; ++c) fn(c * chunk, std::min(n, (c + 1) * chunk));
-}
-
-inline int thread_id() {
-#ifdef _OPENMP
-  return omp_get_thread_num();
-#else
-  return 0;
-#endif
+  parallel_for(chunks, n >= (1 << 16), 1,
+               [&](std::ptrdiff_t c, int) { fn(c * chunk, std::min(n, (c + 1) * chunk)); });
 }
 }  // namespace detail
 

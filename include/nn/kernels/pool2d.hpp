@@ -30,7 +30,7 @@ struct Pool2DGeom {
 };
 
 namespace detail {
-inline bool pool_parallel(Index planes, Index work) { return planes > 1 && work > 4096 && num_threads() > 1; }
+inline bool pool_parallel(Index planes, Index work) { return planes > 1 && work > 4096; }
 }
 
 namespace detail {
@@ -83,8 +83,7 @@ void maxpool2d_forward(const T* x, T* y, std::int32_t* argmax, const Pool2DGeom&
   const Index planes = g.N * g.C;
   if (g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0) {
     // The common 2x2 / stride 2 case, vectorized.
-#pragma omp parallel for schedule(dynamic, 16) if (detail::pool_parallel(planes, planes * g.H * g.W))
-    for (Index pl = 0; pl < planes; ++pl) {
+    nn::detail::parallel_for(planes, detail::pool_parallel(planes, planes * g.H * g.W), 16, [&](Index pl, int) {
       const T* xp = x + pl * g.H * g.W;
       T* yp = y + pl * g.OH * g.OW;
       for (Index oh = 0; oh < g.OH; ++oh) {
@@ -96,11 +95,10 @@ void maxpool2d_forward(const T* x, T* y, std::int32_t* argmax, const Pool2DGeom&
         else
           detail::maxpool2x2_row<T, false>(r0, r0 + g.W, g.W, g.OW, base, yp + oh * g.OW, nullptr);
       }
-    }
+    });
     return;
   }
-#pragma omp parallel for schedule(dynamic, 16) if (detail::pool_parallel(planes, planes * g.H * g.W))
-  for (Index pl = 0; pl < planes; ++pl) {
+  nn::detail::parallel_for(planes, detail::pool_parallel(planes, planes * g.H * g.W), 16, [&](Index pl, int) {
     const T* xp = x + pl * g.H * g.W;
     T* yp = y + pl * g.OH * g.OW;
     std::int32_t* ap = argmax ? argmax + pl * g.OH * g.OW : nullptr;
@@ -126,21 +124,20 @@ void maxpool2d_forward(const T* x, T* y, std::int32_t* argmax, const Pool2DGeom&
         yp[oh * g.OW + ow] = best;
         if (ap) ap[oh * g.OW + ow] = static_cast<std::int32_t>(bi);
       }
-  }
+  });
 }
 
 // dx (N, C, H, W) is overwritten: dy (N, C, OH, OW) routed to each window's argmax.
 template <class T>
 void maxpool2d_backward(const T* dy, const std::int32_t* argmax, T* dx, const Pool2DGeom& g) {
   const Index planes = g.N * g.C;
-#pragma omp parallel for schedule(dynamic, 16) if (detail::pool_parallel(planes, planes * g.H * g.W))
-  for (Index pl = 0; pl < planes; ++pl) {
+  nn::detail::parallel_for(planes, detail::pool_parallel(planes, planes * g.H * g.W), 16, [&](Index pl, int) {
     T* dxp = dx + pl * g.H * g.W;
     std::fill(dxp, dxp + g.H * g.W, T(0));
     const T* dyp = dy + pl * g.OH * g.OW;
     const std::int32_t* ap = argmax + pl * g.OH * g.OW;
     for (Index i = 0; i < g.OH * g.OW; ++i) dxp[ap[i]] += dyp[i];
-  }
+  });
 }
 
 // y (N, C, OH, OW) = mean of each window of x (N, C, H, W). Padded zeros count
@@ -149,8 +146,7 @@ template <class T>
 void avgpool2d_forward(const T* x, T* y, const Pool2DGeom& g) {
   const Index planes = g.N * g.C;
   const T inv = T(1) / static_cast<T>(g.KH * g.KW);
-#pragma omp parallel for schedule(dynamic, 16) if (detail::pool_parallel(planes, planes * g.H * g.W))
-  for (Index pl = 0; pl < planes; ++pl) {
+  nn::detail::parallel_for(planes, detail::pool_parallel(planes, planes * g.H * g.W), 16, [&](Index pl, int) {
     const T* xp = x + pl * g.H * g.W;
     T* yp = y + pl * g.OH * g.OW;
     for (Index oh = 0; oh < g.OH; ++oh)
@@ -161,7 +157,7 @@ void avgpool2d_forward(const T* x, T* y, const Pool2DGeom& g) {
           for (Index iw = std::max<Index>(w0, 0); iw < std::min(w0 + g.KW, g.W); ++iw) s += xp[ih * g.W + iw];
         yp[oh * g.OW + ow] = s * inv;
       }
-  }
+  });
 }
 
 // dx (N, C, H, W) is overwritten from dy (N, C, OH, OW).
@@ -169,8 +165,7 @@ template <class T>
 void avgpool2d_backward(const T* dy, T* dx, const Pool2DGeom& g) {
   const Index planes = g.N * g.C;
   const T inv = T(1) / static_cast<T>(g.KH * g.KW);
-#pragma omp parallel for schedule(dynamic, 16) if (detail::pool_parallel(planes, planes * g.H * g.W))
-  for (Index pl = 0; pl < planes; ++pl) {
+  nn::detail::parallel_for(planes, detail::pool_parallel(planes, planes * g.H * g.W), 16, [&](Index pl, int) {
     T* dxp = dx + pl * g.H * g.W;
     std::fill(dxp, dxp + g.H * g.W, T(0));
     const T* dyp = dy + pl * g.OH * g.OW;
@@ -181,7 +176,7 @@ void avgpool2d_backward(const T* dy, T* dx, const Pool2DGeom& g) {
         for (Index ih = std::max<Index>(h0, 0); ih < std::min(h0 + g.KH, g.H); ++ih)
           for (Index iw = std::max<Index>(w0, 0); iw < std::min(w0 + g.KW, g.W); ++iw) dxp[ih * g.W + iw] += v;
       }
-  }
+  });
 }
 
 }  // namespace nn::kernels

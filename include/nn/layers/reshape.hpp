@@ -61,8 +61,7 @@ class ZeroPadding2D : public Layer<T> {
     T* y = this->out_.data();
     const T* xd = x.data();
     // One pass, parallel over planes: zero only the border, copy the rows.
-#pragma omp parallel for schedule(dynamic, 16) if (planes > 1 && planes * OH * OW > (1 << 16) && num_threads() > 1)
-    for (Index p = 0; p < planes; ++p) {
+    nn::detail::parallel_for(planes, planes > 1 && planes * OH * OW > (1 << 16), 16, [&](Index p, int) {
       T* yp = y + p * OH * OW;
       std::fill(yp, yp + t_ * OW, T(0));
       for (Index h = 0; h < H; ++h) {
@@ -72,7 +71,7 @@ class ZeroPadding2D : public Layer<T> {
         std::fill(row + l_ + W, row + OW, T(0));
       }
       std::fill(yp + (H + t_) * OW, yp + OH * OW, T(0));
-    }
+    });
     return this->out_;
   }
   const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy) override {
