@@ -18,7 +18,11 @@ A peer that is not installed is skipped, and the table says so.
 --iters (default 20) is multiplied for short steps (W1 x5 train, x20 inference;
 W2/W3 inference x4/x2) so that each timed window is about a second.
 --busy keeps one core busy with a spinning process during the measurements
-(the shared-machine robustness check).
+(the shared-machine robustness check); with --nn-threads-also 1 the same
+rounds also run nn on one thread ("nn-1t"), so the table has nn's 2-thread /
+1-thread ratio measured side by side. --stat mean reports each run's mean
+throughput (images over total time) instead of its median step: the honest
+number when steps vary, as they do on a busy machine.
 """
 import argparse
 import json
@@ -78,6 +82,11 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--nn-threads-also", type=int, default=0, metavar="N",
+                    help="also run nn on N threads, as the impl nn-Nt")
+    ap.add_argument("--peers", default="", help="only these peers (comma list, e.g. torch,torch-tuned)")
+    ap.add_argument("--stat", choices=["median", "mean"], default="median",
+                    help="per run: median step (default) or mean throughput")
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--json", default="")
     ap.add_argument("--busy", action="store_true", help="spin one core during the runs")
@@ -122,6 +131,19 @@ def main():
     else:
         skipped.append("tiny-dnn (tinydnn_models not built: apt-get install tiny-dnn libcereal-dev libgemmlowp-dev)")
 
+    if a.nn_threads_also:
+        extra = f"nn-{a.nn_threads_also}t"
+        peers = {extra: (lambda w, m: [a.nn, "--workload", w, "--mode", m, "--threads", str(a.nn_threads_also),
+                                       "--iters", str(iters(w, m)), "--warmup", str(warm(w, m))], None), **peers}
+    if a.peers:
+        want = set(a.peers.split(","))
+        skipped += [f"{p} (not in --peers)" for p in peers if p not in want and not p.startswith("nn-")]
+        peers = {p: v for p, v in peers.items() if p in want or p.startswith("nn-")}
+    key = "images_per_second" if a.stat == "median" else "images_per_second_mean"
+
+    def ips(r):
+        return r.get(key, r["images_per_second"])
+
     spinner = None
     if a.busy:
         spinner = subprocess.Popen(["bash", "-c", "while :; do :; done"])
@@ -146,9 +168,11 @@ def main():
                 for impl, rs in runs.items():
                     if not rs:
                         continue
-                    row[impl] = {"images_per_second": statistics.median(r["images_per_second"] for r in rs),
-                                 "runs": [r["images_per_second"] for r in rs],
+                    row[impl] = {"images_per_second": statistics.median(ips(r) for r in rs),
+                                 "runs": [ips(r) for r in rs],
                                  "peak_rss_mib": max(r["peak_rss_mib"] for r in rs)}
+                    if "governor" in rs[0]:
+                        row[impl]["governor"] = [r["governor"] for r in rs]
                 for p in peers:
                     if p in row:
                         row["ratio_nn_over_" + p] = round(row["nn"]["images_per_second"] / row[p]["images_per_second"], 3)
@@ -159,7 +183,8 @@ def main():
             spinner.kill()
 
     impls = ["nn"] + list(peers)
-    print(f"\nthreads {a.threads}, {a.repeats} alternating rounds, median images/s (peak RSS MiB)"
+    print(f"\nthreads {a.threads}, {a.repeats} alternating rounds, median over rounds of each run's "
+          f"{'median-step' if a.stat == 'median' else 'mean'} images/s (peak RSS MiB)"
           + (", one core kept busy" if a.busy else ""))
     head = f"{'workload':8} {'mode':6} " + " ".join(f"{i:>20}" for i in impls) + " " + " ".join(
         f"{'nn/' + p:>16}" for p in peers)
@@ -179,7 +204,8 @@ def main():
                   "apt-get install libopenblas0-pthread for a fair comparison")
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"threads": a.threads, "repeats": a.repeats, "busy": a.busy, "skipped": skipped,
+            json.dump({"threads": a.threads, "repeats": a.repeats, "busy": a.busy, "stat": a.stat,
+                       "skipped": skipped,
                        "torch_blas": blas,
                        "iters": {f"{w} {m}": iters(w, m) for w in a.workloads.split(",") for m in a.modes.split(",")},
                        "results": results}, f, indent=2)

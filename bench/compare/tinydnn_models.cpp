@@ -73,8 +73,11 @@ int main(int argc, char** argv) {
   if (timed.empty()) return 3;
   std::vector<double> sorted = timed;
   std::sort(sorted.begin(), sorted.end());
+  double total = 0;
+  for (double v : timed) total += v;
   std::printf("{\"impl\": \"tiny-dnn\", \"workload\": \"%s\", \"mode\": \"train\", \"batch\": %zu, "
-              "\"images_per_second\": %.1f}\n",
-              workload.c_str(), batch, double(batch) / sorted[sorted.size() / 2]);
+              "\"images_per_second\": %.1f, \"images_per_second_mean\": %.1f}\n",
+              workload.c_str(), batch, double(batch) / sorted[sorted.size() / 2],
+              double(batch) * double(timed.size()) / total);
   return 0;
 }

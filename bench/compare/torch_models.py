@@ -90,7 +90,9 @@ def main():
     print(json.dumps({"impl": "torch" + ("-channels_last" if a.channels_last else ""), "workload": a.workload,
                       "mode": a.mode, "threads": a.threads, "batch": batch, "torch": torch.__version__,
                       "blas": loaded_blas(),
-                      "images_per_second": round(batch / med, 1), "seconds": [round(s, 6) for s in secs]}))
+                      "images_per_second": round(batch / med, 1),
+                      "images_per_second_mean": round(batch * len(secs) / sum(secs), 1),
+                      "seconds": [round(s, 6) for s in secs]}))
 
 
 if __name__ == "__main__":
