@@ -7,6 +7,8 @@
 // blocks it runs instead of stalling a static split.
 #pragma once
 #include <Eigen/Core>
+#include <algorithm>
+#include <vector>
 
 #include "nn/kernels/parallel.hpp"
 #include "nn/tensor/tensor.hpp"
@@ -57,6 +59,55 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
 }
 
 namespace detail {
+#if EIGEN_VERSION_AT_LEAST(3, 4, 0) && !EIGEN_VERSION_AT_LEAST(3, 4, 90)
+#define NN_GEMM_OWN_PACKING 1
+// Eigen's GEMM allocates its packing buffers (hundreds of KiB to MiBs for
+// nn's large products) on every call and frees them; glibc then returns them
+// to the OS when they sit at the top of a thread's heap, so the next call
+// page-faults them back in (W3's Dense forward: ~350 faults per call, about
+// 2% of W3 inference). nn keeps one pair of buffers per thread instead and
+// hands them to Eigen's single-threaded GEMM driver. This uses Eigen's
+// internal API, stable across 3.4.x; other versions take the plain path.
+template <class T>
+struct PackBuffers {
+  std::vector<T, Eigen::aligned_allocator<T>> a, b;
+  static PackBuffers& mine() {
+    thread_local PackBuffers buffers;
+    return buffers;
+  }
+};
+
+// Eigen's blocking (cache block sizes), with the thread's buffers.
+template <class T>
+class OwnBlocking : public Eigen::internal::level3_blocking<T, T> {
+ public:
+  // Sizes as Eigen's gemm_blocking_space computes them for a row-major
+  // destination (M, N), which Eigen runs as the transposed product.
+  OwnBlocking(Index M, Index N, Index K) {
+    Index kc = K, mc = N, nc = M;
+    Eigen::internal::computeProductBlockingSizes<T, T, 1>(kc, mc, nc, Index(1));
+    this->m_kc = kc, this->m_mc = mc, this->m_nc = nc;
+    auto& buf = PackBuffers<T>::mine();
+    const auto sa = static_cast<std::size_t>(kc * std::min(mc, N)), sb = static_cast<std::size_t>(kc * std::min(nc, M));
+    if (buf.a.size() < sa) buf.a.resize(sa);
+    if (buf.b.size() < sb) buf.b.resize(sb);
+    this->m_blockA = buf.a.data();
+    this->m_blockB = buf.b.data();
+  }
+};
+
+// C (M, N) row-major += alpha * op(A) * op(B), single-threaded.
+template <class T, int AOrder, int BOrder>
+void gemm_accumulate(Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb, T* C,
+                     Index ldc) {
+  OwnBlocking<T> blocking(M, N, K);
+  Eigen::internal::general_matrix_matrix_product<Index, T, AOrder, false, T, BOrder, false, Eigen::RowMajor, 1>::run(
+      M, N, K, A, lda, B, ldb, C, 1, ldc, alpha, blocking, nullptr);
+}
+#else
+#define NN_GEMM_OWN_PACKING 0
+#endif
+
 template <class T>
 void gemm_serial(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B,
                  Index ldb, T beta, T* C, Index ldc) {
@@ -69,6 +120,16 @@ void gemm_serial(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha,
     if (beta == T(0)) c.setZero(); else c *= beta;
     return;
   }
+#if NN_GEMM_OWN_PACKING
+  (void)sizeof(CMap);
+  if (beta == T(0)) c.setZero(); else if (beta != T(1)) c *= beta;
+  constexpr int R = Eigen::RowMajor, Cm = Eigen::ColMajor;
+  // op(A) is A row-major, or A^T: the same memory read column-major.
+  if (!trans_a && !trans_b) gemm_accumulate<T, R, R>(M, N, K, alpha, A, lda, B, ldb, C, ldc);
+  else if (trans_a && !trans_b) gemm_accumulate<T, Cm, R>(M, N, K, alpha, A, lda, B, ldb, C, ldc);
+  else if (!trans_a && trans_b) gemm_accumulate<T, R, Cm>(M, N, K, alpha, A, lda, B, ldb, C, ldc);
+  else gemm_accumulate<T, Cm, Cm>(M, N, K, alpha, A, lda, B, ldb, C, ldc);
+#else
   CMap a(A, trans_a ? K : M, trans_a ? M : K, Eigen::OuterStride<>(lda));
   CMap b(B, trans_b ? N : K, trans_b ? K : N, Eigen::OuterStride<>(ldb));
   auto run = [&](const auto& op_a, const auto& op_b) {
@@ -83,6 +144,7 @@ void gemm_serial(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha,
   else if (trans_a && !trans_b) run(a.transpose(), b);
   else if (!trans_a && trans_b) run(a, b.transpose());
   else run(a.transpose(), b.transpose());
+#endif
 }
 }  // namespace detail
 

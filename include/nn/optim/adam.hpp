@@ -8,6 +8,7 @@
 #pragma once
 #include <cmath>
 
+#include "nn/kernels/parallel.hpp"
 #include "nn/optim/optimizer.hpp"
 
 namespace nn {
@@ -36,19 +37,27 @@ class Adam : public Optimizer<T> {
     const T b1 = static_cast<T>(o_.beta1), b2 = static_cast<T>(o_.beta2), eps = static_cast<T>(o_.eps);
     const T wd = static_cast<T>(o_.weight_decay), decay = static_cast<T>(1.0 - this->lr_ * o_.weight_decay);
     for (std::size_t i = 0; i < this->params_.size(); ++i) {
-      auto p = this->params_[i].value->array();
-      auto g = this->params_[i].grad->array();
-      auto m = (*m_)[i].array();
-      auto v = (*v_)[i].array();
-      if (decoupled_) {
-        if (wd != 0) p *= decay;
-        m = b1 * m + (T(1) - b1) * g;
-        v = b2 * v + (T(1) - b2) * g.square();
-      } else {
-        m = b1 * m + (T(1) - b1) * (g + wd * p);
-        v = b2 * v + (T(1) - b2) * (g + wd * p).square();
-      }
-      p -= step * m / (v.sqrt() / sbc2 + eps);
+      auto pa = this->params_[i].value->array();
+      auto ga = this->params_[i].grad->array();
+      auto ma = (*m_)[i].array();
+      auto va = (*v_)[i].array();
+      // Element-wise, in fixed chunks (in parallel for large tensors): the
+      // result does not depend on the thread count.
+      nn::detail::parallel_chunks(pa.size(), [&](Index b, Index e) {
+        auto p = pa.segment(b, e - b);
+        auto g = ga.segment(b, e - b);
+        auto m = ma.segment(b, e - b);
+        auto v = va.segment(b, e - b);
+        if (decoupled_) {
+          if (wd != 0) p *= decay;
+          m = b1 * m + (T(1) - b1) * g;
+          v = b2 * v + (T(1) - b2) * g.square();
+        } else {
+          m = b1 * m + (T(1) - b1) * (g + wd * p);
+          v = b2 * v + (T(1) - b2) * (g + wd * p).square();
+        }
+        p -= step * m / (v.sqrt() / sbc2 + eps);
+      });
     }
     this->t_ = t;
   }

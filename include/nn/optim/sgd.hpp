@@ -6,6 +6,7 @@
 // Keras' SGD(momentum, nesterov) uses v = m*v - lr*g, which is the same
 // trajectory for a constant learning rate.
 #pragma once
+#include "nn/kernels/parallel.hpp"
 #include "nn/optim/optimizer.hpp"
 
 namespace nn {
@@ -29,18 +30,23 @@ class SGD : public Optimizer<T> {
     const T lr = static_cast<T>(this->lr_), mom = static_cast<T>(o_.momentum), wd = static_cast<T>(o_.weight_decay);
     const T damp = static_cast<T>(1.0 - o_.dampening);
     for (std::size_t i = 0; i < this->params_.size(); ++i) {
-      auto p = this->params_[i].value->array();
-      auto g0 = this->params_[i].grad->array();
-      if (!buf_) {
-        if (wd != 0) p -= lr * (g0 + wd * p);
-        else p -= lr * g0;
-        continue;
-      }
-      auto b = (*buf_)[i].array();
-      if (this->t_ == 0) b = g0 + wd * p;
-      else b = mom * b + damp * (g0 + wd * p);
-      if (o_.nesterov) p -= lr * ((g0 + wd * p) + mom * b);
-      else p -= lr * b;
+      auto pa = this->params_[i].value->array();
+      auto ga = this->params_[i].grad->array();
+      // Element-wise, in fixed chunks (in parallel for large tensors).
+      nn::detail::parallel_chunks(pa.size(), [&](Index s, Index e) {
+        auto p = pa.segment(s, e - s);
+        auto g0 = ga.segment(s, e - s);
+        if (!buf_) {
+          if (wd != 0) p -= lr * (g0 + wd * p);
+          else p -= lr * g0;
+          return;
+        }
+        auto b = (*buf_)[i].array().segment(s, e - s);
+        if (this->t_ == 0) b = g0 + wd * p;
+        else b = mom * b + damp * (g0 + wd * p);
+        if (o_.nesterov) p -= lr * ((g0 + wd * p) + mom * b);
+        else p -= lr * b;
+      });
     }
     ++this->t_;
   }
