@@ -324,18 +324,29 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
   });
   if constexpr (std::is_same<T, float>::value)
     if (direct_dx) detail::direct_backward_data(dy, w, dx, g, ws);
-  for (Index q = 0; q < groups; ++q) {  // in group order: the result does not depend on threads
-    const T* part = ws.dw[static_cast<std::size_t>(q)].data();
-    if (direct_dw) {
-      const Index OCp = WS / K;
-      for (Index o = 0; o < g.OC; ++o)
-        for (Index k = 0; k < K; ++k) dw[o * K + k] += part[k * OCp + o];
-    } else {
-      for (Index i = 0; i < WS; ++i) dw[i] += part[i];
+  // The groups' partial sums added in group order into group 0's buffer (the
+  // result does not depend on threads), in parallel over chunks of it; then
+  // dw and db += that total.
+  T* total = ws.dw[0].data();
+  constexpr Index kChunk = 8192;
+  nn::detail::parallel_for((WS + g.OC + kChunk - 1) / kChunk, (WS + g.OC) * groups >= (1 << 16), 1, [&](Index c, int) {
+    const Index i0 = c * kChunk, i1 = std::min(WS + g.OC, i0 + kChunk);
+    for (Index q = 1; q < groups; ++q) {
+      const T* part = ws.dw[static_cast<std::size_t>(q)].data();
+      for (Index i = i0; i < i1; ++i) total[i] += part[i];
     }
-    if (db)
-      for (Index o = 0; o < g.OC; ++o) db[o] += part[WS + o];
+  });
+  if (direct_dw) {  // total is (K, OCp): transposed
+    const Index OCp = WS / K;
+    for (Index k0 = 0; k0 < K; k0 += 16)  // in 16 x 16 blocks
+      for (Index o0 = 0; o0 < g.OC; o0 += 16)
+        for (Index o = o0; o < std::min(g.OC, o0 + 16); ++o)
+          for (Index k = k0; k < std::min(K, k0 + 16); ++k) dw[o * K + k] += total[k * OCp + o];
+  } else {
+    for (Index i = 0; i < WS; ++i) dw[i] += total[i];
   }
+  if (db)
+    for (Index o = 0; o < g.OC; ++o) db[o] += total[WS + o];
 }
 
 }  // namespace nn::kernels
