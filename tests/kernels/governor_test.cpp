@@ -106,3 +106,17 @@ TEST_CASE("parallel_for runs every item once on the planned team and reports tea
   nn::set_adaptive_threads(adaptive);
   nn::set_num_threads(1);
 }
+
+TEST_CASE("build_info says whether the thread count is adaptive") {
+#ifdef _OPENMP
+  nn::set_num_threads(2);
+  const bool adaptive = nn::adaptive_threads();
+  nn::set_adaptive_threads(true);
+  CHECK(nn::build_info().find("2 threads (adaptive)") != std::string::npos);
+  nn::set_adaptive_threads(false);
+  CHECK(nn::build_info().find("2 threads (fixed)") != std::string::npos);
+  nn::set_adaptive_threads(adaptive);
+  nn::set_num_threads(1);
+  CHECK(nn::build_info().find("1 threads (") == std::string::npos);
+#endif
+}
