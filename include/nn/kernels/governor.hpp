@@ -19,7 +19,7 @@
 // regions on the team and regions on one thread, whatever the regions are.
 //   - Team windows (about 50 ms of regions) at 1.1 cores or more need nothing
 //     more: one thread cannot do more than one core's work. An idle machine
-//     measures 1.8-1.9 cores on nn's workloads.
+//     measures 1.8-2.0 cores on nn's workloads.
 //   - Below that, the governor tries a window on one thread. If one thread
 //     does more, regions stay on one thread for 0.25 s, then the team gets a
 //     window again, and so on, the serial periods doubling (up to 4 s) while
