@@ -50,6 +50,18 @@ double train_and_score(nn::Sequential<F>& model, const Tensor<F>& x, const Tenso
   }
   return double(correct) / double(n);
 }
+
+// All parameters, flattened, for bit-for-bit comparisons.
+std::vector<F> flat_weights(nn::Sequential<F>& m) {
+  std::vector<F> w;
+  for (auto& p : m.parameters()) w.insert(w.end(), p.value->begin(), p.value->end());
+  return w;
+}
+
+void check_identical(const std::vector<F>& a, const std::vector<F>& b) {
+  REQUIRE(a.size() == b.size());
+  CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(F)) == 0);
+}
 }  // namespace
 
 TEST_CASE("a small MLP learns a separable problem to > 95%") {
@@ -167,13 +179,9 @@ TEST_CASE("same seed, one thread: two training runs give identical weights") {
     m.add(nn::Flatten<F>());
     m.add(nn::Dense<F>(3));
     train_and_score(m, x, y, 3, 16, 1e-2);
-    std::vector<F> w;
-    for (auto& p : m.parameters()) w.insert(w.end(), p.value->begin(), p.value->end());
-    return w;
+    return flat_weights(m);
   };
-  const auto a = run(), b = run();
-  REQUIRE(a.size() == b.size());
-  CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(F)) == 0);
+  check_identical(run(), run());
 }
 
 TEST_CASE("training at one and at two threads gives identical weights (the governor may switch freely)") {
@@ -198,15 +206,12 @@ TEST_CASE("training at one and at two threads gives identical weights (the gover
     m.add(nn::ELU<F>());
     m.add(nn::Dense<F>(4));
     train_and_score(m, x, y, 2, 32, 1e-3);
-    std::vector<F> w;
-    for (auto& p : m.parameters()) w.insert(w.end(), p.value->begin(), p.value->end());
     nn::set_adaptive_threads(adaptive);
-    return w;
+    return flat_weights(m);
   };
-  const auto a = run(1), b = run(2);
+  const auto one = run(1), two = run(2);
   nn::set_num_threads(1);
-  REQUIRE(a.size() == b.size());
-  CHECK(std::memcmp(a.data(), b.data(), a.size() * sizeof(F)) == 0);
+  check_identical(one, two);
 }
 
 TEST_CASE("per-layer profiling accumulates forward and backward time for each layer") {
