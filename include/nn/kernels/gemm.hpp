@@ -112,17 +112,14 @@ template <class T>
 void gemm_serial(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B,
                  Index ldb, T beta, T* C, Index ldc) {
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-  using CMap = Eigen::Map<const Mat, Eigen::Unaligned, Eigen::OuterStride<>>;
   using MMap = Eigen::Map<Mat, Eigen::Unaligned, Eigen::OuterStride<>>;
   if (M == 0 || N == 0) return;
   MMap c(C, M, N, Eigen::OuterStride<>(ldc));
-  if (K == 0) {
-    if (beta == T(0)) c.setZero(); else c *= beta;
-    return;
-  }
+  if (beta == T(0)) c.setZero();  // ignores C's contents, NaN included
+  else if (beta != T(1)) c *= beta;
+  if (K == 0) return;
+  // Then C += alpha * op(A) * op(B).
 #if NN_GEMM_OWN_PACKING
-  (void)sizeof(CMap);
-  if (beta == T(0)) c.setZero(); else if (beta != T(1)) c *= beta;
   constexpr int R = Eigen::RowMajor, Cm = Eigen::ColMajor;
   // op(A) is A row-major, or A^T: the same memory read column-major.
   if (!trans_a && !trans_b) gemm_accumulate<T, R, R>(M, N, K, alpha, A, lda, B, ldb, C, ldc);
@@ -130,16 +127,10 @@ void gemm_serial(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha,
   else if (!trans_a && trans_b) gemm_accumulate<T, R, Cm>(M, N, K, alpha, A, lda, B, ldb, C, ldc);
   else gemm_accumulate<T, Cm, Cm>(M, N, K, alpha, A, lda, B, ldb, C, ldc);
 #else
+  using CMap = Eigen::Map<const Mat, Eigen::Unaligned, Eigen::OuterStride<>>;
   CMap a(A, trans_a ? K : M, trans_a ? M : K, Eigen::OuterStride<>(lda));
   CMap b(B, trans_b ? N : K, trans_b ? K : N, Eigen::OuterStride<>(ldb));
-  auto run = [&](const auto& op_a, const auto& op_b) {
-    if (beta == T(0)) {
-      c.noalias() = alpha * op_a * op_b;
-    } else {
-      if (beta != T(1)) c *= beta;
-      c.noalias() += alpha * op_a * op_b;
-    }
-  };
+  auto run = [&](const auto& op_a, const auto& op_b) { c.noalias() += alpha * op_a * op_b; };
   if (!trans_a && !trans_b) run(a, b);
   else if (trans_a && !trans_b) run(a.transpose(), b);
   else if (!trans_a && trans_b) run(a, b.transpose());
