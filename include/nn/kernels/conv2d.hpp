@@ -1,8 +1,11 @@
 // nn/kernels/conv2d.hpp — 2-D convolution (cross-correlation, as in PyTorch)
 // by im2col/col2im + GEMM, NCHW, with stride, asymmetric zero padding and
 // dilation. Parallel over the batch; each thread has its own column buffer.
-// For float, stride 1 and dilation 1 on an AVX-512 CPU, the forward pass and
-// the weight and input gradients use the direct kernels of conv2d_direct.hpp.
+// For float on an AVX-512 CPU: with stride 1 and dilation 1, the forward pass
+// and the weight and input gradients use the direct kernels of
+// conv2d_direct.hpp; input gradients the direct kernel does not do well run
+// im2col's product and col2im with nn's own kernels (gemm_small.hpp,
+// conv2d_input_grad.hpp).
 #pragma once
 #include <algorithm>
 #include <stdexcept>
@@ -11,37 +14,14 @@
 #include <vector>
 
 #include "nn/kernels/conv2d_direct.hpp"
+#include "nn/kernels/conv2d_geom.hpp"
+#include "nn/kernels/conv2d_input_grad.hpp"
 #include "nn/kernels/epilogue.hpp"
 #include "nn/kernels/gemm.hpp"
+#include "nn/kernels/gemm_small.hpp"
 #include "nn/kernels/parallel.hpp"
 
 namespace nn::kernels {
-
-struct Conv2DGeom {
-  Index N = 0, C = 0, H = 0, W = 0;      // input (N, C, H, W)
-  Index OC = 0, KH = 0, KW = 0;          // weights (OC, C, KH, KW)
-  Index SH = 1, SW = 1;                  // stride
-  Index PT = 0, PB = 0, PL = 0, PR = 0;  // zero padding: top, bottom, left, right
-  Index DH = 1, DW = 1;                  // dilation
-  Index OH = 0, OW = 0;                  // output (N, OC, OH, OW)
-
-  Index col_rows() const { return C * KH * KW; }
-  Index col_cols() const { return OH * OW; }
-  // Fills OH/OW from the rest; throws when the geometry is impossible.
-  void infer_output() {
-    if (KH < 1 || KW < 1 || SH < 1 || SW < 1 || DH < 1 || DW < 1 || PT < 0 || PB < 0 || PL < 0 || PR < 0)
-      throw std::invalid_argument("conv2d: kernel, stride and dilation must be >= 1 and padding >= 0");
-    const Index eh = DH * (KH - 1) + 1, ew = DW * (KW - 1) + 1;
-    const Index hp = H + PT + PB, wp = W + PL + PR;
-    if (hp < eh || wp < ew)
-      throw std::invalid_argument("conv2d: input " + std::to_string(H) + "x" + std::to_string(W) +
-                                  " (padded " + std::to_string(hp) + "x" + std::to_string(wp) +
-                                  ") is smaller than the dilated kernel " + std::to_string(eh) + "x" +
-                                  std::to_string(ew));
-    OH = (hp - eh) / SH + 1;
-    OW = (wp - ew) / SW + 1;
-  }
-};
 
 // x: (C, H, W) one sample -> col: (C*KH*KW, (oh1-oh0)*OW), the columns of
 // output rows oh0 <= oh < oh1 (all rows by default).
@@ -127,6 +107,7 @@ struct ConvWorkspace {
   Index chunk_elems = Index(1) << 17;
   direct::Workspace direct;  // the direct kernels' scratch (float only)
   std::vector<T> shift;      // bias folded into the epilogue's shift
+  std::vector<T> apack;      // the weights transposed for gemm_small.hpp (input gradient)
   void reserve(int threads, Index col_size) {
     if (static_cast<int>(col.size()) < threads) col.resize(static_cast<std::size_t>(threads));
     for (auto& c : col)
@@ -148,6 +129,12 @@ inline bool conv2d_uses_direct_backward(const Conv2DGeom& g) {
   const double wide_pixels = double(g.H) * double(g.OW + 2 * (g.KW - 1) - g.PL - g.PR);
   return conv2d_uses_direct(g) && g.PT < g.KH && g.PB < g.KH && g.PL < g.KW && g.PR < g.KW &&
          wide_pixels <= 1.5 * double(g.OH) * double(g.OW);
+}
+
+// ... and where the direct input gradient does not apply, gemm_small.hpp and
+// conv2d_input_grad.hpp (float, AVX-512) replace Eigen's GEMM and col2im.
+inline bool conv2d_uses_own_input_grad(const Conv2DGeom& g) {
+  return conv_algorithm() == ConvAlgorithm::Auto && direct::cpu_supported() && !conv2d_uses_direct_backward(g);
 }
 
 namespace detail {
@@ -268,12 +255,13 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& 
 template <class T>
 void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const Conv2DGeom& g,
                      ConvWorkspace<T>& ws) {
-  bool direct_dx = false, direct_dw = false;
+  bool direct_dx = false, direct_dw = false, own_dx = false;
   if constexpr (std::is_same<T, float>::value) {
     direct_dx = dx && conv2d_uses_direct_backward(g);
     direct_dw = conv2d_uses_direct(g);
+    own_dx = dx && !direct_dx && conv2d_uses_own_input_grad(g);
   }
-  const bool im2col_dx = dx && !direct_dx;
+  const bool im2col_dx = dx && !direct_dx && !own_dx;
   const Index K = g.col_rows(), P = g.col_cols();
   // Partial sums per group: dw (OC, K) for im2col, or transposed (K, OCp) for
   // the direct kernel; then db (OC).
@@ -281,9 +269,11 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
   const nn::detail::Team team = nn::detail::plan_team(g.N > 1);
   const Index groups = std::min<Index>(g.N, 16), per = (g.N + groups - 1) / groups;
   const Index rows = conv_chunk_rows(g, ws.chunk_elems);
-  ws.reserve(team.threads, direct_dw && !im2col_dx ? 0 : K * rows * g.OW);
+  ws.reserve(team.threads, direct_dw && !im2col_dx && !own_dx ? 0 : K * rows * g.OW);
   if (direct_dw)
     ws.direct.reserve(team.threads, detail::direct_plane(g).padded_size(), P * detail::direct_ocp(g));
+  if constexpr (std::is_same<T, float>::value)
+    if (own_dx) small::pad_rows_transposed(w, g.OC, K, ws.apack);  // (K, OC)
   if (static_cast<Index>(ws.dw.size()) < groups) ws.dw.resize(static_cast<std::size_t>(groups));
   for (Index q = 0; q < groups; ++q) {  // per group: dw partial (OC, K), then db partial (OC)
     auto& part = ws.dw[static_cast<std::size_t>(q)];
@@ -296,13 +286,13 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
       if (direct_dw) {
         detail::direct_weight_grad(x, dy, q * per, std::min(g.N, (q + 1) * per), g, part, db != nullptr, ws,
                                    tid);
-        if (!im2col_dx) return;
+        if (!im2col_dx && !own_dx) return;
       }
     T* col = ws.col[static_cast<std::size_t>(tid)].data();
     for (Index n = q * per; n < std::min(g.N, (q + 1) * per); ++n) {
       const T* dyn = dy + n * g.OC * P;
       const T* xn = x + n * g.C * g.H * g.W;
-      T* dxn = im2col_dx ? dx + n * g.C * g.H * g.W : nullptr;
+      T* dxn = im2col_dx || own_dx ? dx + n * g.C * g.H * g.W : nullptr;
       if (db && !direct_dw)  // vectorized sums (a plain loop would be one serial chain of adds)
         for (Index o = 0; o < g.OC; ++o) part[WS + o] += ConstArrayMap<T>(dyn + o * P, P).sum();
       if (dxn) std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
@@ -316,6 +306,15 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
         }
         if (dxn) {
           // dcol (K, Pc) = w^T (K, OC) * dy_n[:, p0:p0+Pc] (OC, Pc); dx_n += col2im(dcol)
+          if constexpr (std::is_same<T, float>::value)
+            if (own_dx) {
+              small::gemm(ws.apack.data(), K, g.OC, dyn + p0, P, Pc, col, Pc);
+              if (g.SW == 1)
+                input_grad::col2im_gather(col, g, dxn, oh0, oh1);
+              else
+                col2im(col, g, dxn, oh0, oh1);
+              continue;
+            }
           gemm<T>(true, false, K, Pc, g.OC, T(1), w, K, dyn + p0, P, T(0), col, Pc);
           col2im(col, g, dxn, oh0, oh1);
         }

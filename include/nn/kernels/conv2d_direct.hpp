@@ -156,14 +156,16 @@ __attribute__((target("avx512f"))) inline void weight_grad_tile(const float* xc,
 }
 
 // All taps of every input channel, for 32 output channels at a time; taps of
-// a channel go in tiles of up to 12 (3x3 kernels: one tile of 9).
+// a channel go in equal tiles of up to 14 (3x3: one of 9; 5x5: 13 and 12
+// rather than 12, 12 and a one-tap tile bound by FMA latency).
 inline void weight_grad(const float* xp, const Plane& pl, const float* dyT, Index OCp, float* dwT) {
   const Index HpWp = pl.Hp * pl.Wp, T = pl.KH * pl.KW;
-  Index off[12];
+  const Index tiles = (T + 13) / 14, step = (T + tiles - 1) / tiles;
+  Index off[14];
   for (Index o0 = 0; o0 < OCp; o0 += 32)
     for (Index c = 0; c < pl.C; ++c)
-      for (Index t0 = 0; t0 < T; t0 += 12) {
-        const Index nt = std::min<Index>(12, T - t0);
+      for (Index t0 = 0; t0 < T; t0 += step) {
+        const Index nt = std::min<Index>(step, T - t0);
         for (Index t = 0; t < nt; ++t) off[t] = ((t0 + t) / pl.KW) * pl.Wp + (t0 + t) % pl.KW;
         const float* xc = xp + c * HpWp;
         float* out = dwT + (c * T + t0) * OCp + o0;
@@ -173,6 +175,7 @@ inline void weight_grad(const float* xp, const Plane& pl, const float* dyT, Inde
   case n: weight_grad_tile<n>(xc, off, d, OCp, pl.OH, pl.OW, pl.Wp, out); break;
           NN_DW_CASE(1) NN_DW_CASE(2) NN_DW_CASE(3) NN_DW_CASE(4) NN_DW_CASE(5) NN_DW_CASE(6)
           NN_DW_CASE(7) NN_DW_CASE(8) NN_DW_CASE(9) NN_DW_CASE(10) NN_DW_CASE(11) NN_DW_CASE(12)
+          NN_DW_CASE(13) NN_DW_CASE(14)
 #undef NN_DW_CASE
           default: break;
         }

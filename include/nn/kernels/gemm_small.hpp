@@ -1,0 +1,102 @@
+// nn/kernels/gemm_small.hpp — C = A * B for products with few columns (a
+// convolution's pixels of one sample: 64 for W1's second layer), float, on
+// AVX-512 CPUs (checked at run time, as for the direct convolution).
+//
+// Eigen's GEMM packs both operands on every call; for 800 x 64 x 64 products
+// repeated per sample with the same A (the weights) that packing costs as
+// much as the arithmetic. Here A is padded once per call (pad_rows) and read
+// by broadcasts, B is read in place, 16 columns per zmm: register tiles of
+// R rows x J vectors, R x J <= 24 accumulators, per depth step J loads of B,
+// R broadcasts of A, R x J FMAs.
+#pragma once
+#include <algorithm>
+#include <vector>
+
+#include "nn/kernels/conv2d_direct.hpp"  // NN_DIRECT_CONV, direct::cpu_supported()
+#include "nn/tensor/tensor.hpp"
+
+namespace nn::kernels::small {
+
+constexpr Index kRowPad = 24;  // A's rows are padded to a multiple of every tile height
+
+inline Index padded_rows(Index M) { return (M + kRowPad - 1) / kRowPad * kRowPad; }
+
+// Ap (padded_rows(M), K) = A (M, K), the rows past M zero.
+inline void pad_rows(const float* A, Index M, Index K, std::vector<float>& Ap) {
+  Ap.assign(static_cast<std::size_t>(padded_rows(M) * K), 0.0f);
+  std::copy(A, A + M * K, Ap.begin());
+}
+
+// Ap (padded_rows(M), K) = A^T where A is (K, M): the rows past M zero.
+inline void pad_rows_transposed(const float* A, Index K, Index M, std::vector<float>& Ap) {
+  Ap.assign(static_cast<std::size_t>(padded_rows(M) * K), 0.0f);
+  for (Index k0 = 0; k0 < K; k0 += 16)  // in 16 x 16 blocks
+    for (Index m0 = 0; m0 < M; m0 += 16)
+      for (Index k = k0; k < std::min(K, k0 + 16); ++k)
+        for (Index m = m0; m < std::min(M, m0 + 16); ++m) Ap[static_cast<std::size_t>(m * K + k)] = A[k * M + m];
+}
+
+#if NN_DIRECT_CONV
+// C[r * ldc + q] (r < rows, q < n) = sum_k A[r * K + k] * B[k * ldb + q],
+// 16 * (J - 1) < n <= 16 * J.
+template <int R, int J>
+__attribute__((target("avx512f"))) inline void tile(const float* A, Index K, const float* B, Index ldb, Index n,
+                                                     Index rows, float* C, Index ldc) {
+  const int tail = static_cast<int>(n - 16 * (J - 1));
+  const __mmask16 m = static_cast<__mmask16>(tail >= 16 ? 0xFFFFu : (1u << tail) - 1u);
+  __m512 acc[R][J];
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < J; ++j) acc[r][j] = _mm512_setzero_ps();
+  for (Index k = 0; k < K; ++k) {
+    const float* b = B + k * ldb;
+    __m512 v[J];
+#pragma GCC unroll 4
+    for (int j = 0; j < J; ++j) v[j] = j + 1 < J ? _mm512_loadu_ps(b + 16 * j) : _mm512_maskz_loadu_ps(m, b + 16 * j);
+#pragma GCC unroll 16
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(A[r * K + k]);
+#pragma GCC unroll 4
+      for (int j = 0; j < J; ++j) acc[r][j] = _mm512_fmadd_ps(a, v[j], acc[r][j]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int r = 0; r < R; ++r)
+    if (r < rows)
+#pragma GCC unroll 4
+      for (int j = 0; j < J; ++j) {
+        float* c = C + r * ldc + 16 * j;
+        if (j + 1 < J)
+          _mm512_storeu_ps(c, acc[r][j]);
+        else
+          _mm512_mask_storeu_ps(c, m, acc[r][j]);
+      }
+}
+
+// C (M, N) = Ap (M, K) * B (K, N), overwritten; Ap as pad_rows made it
+// (rows past M are read, never written out); B's rows ldb apart, C's ldc.
+// Single-threaded: callers parallelize over samples.
+inline void gemm(const float* Ap, Index M, Index K, const float* B, Index ldb, Index N, float* C, Index ldc) {
+  for (Index q0 = 0; q0 < N; q0 += 64) {
+    const Index n = std::min<Index>(64, N - q0), J = (n + 15) / 16;
+    const Index R = J == 4 ? 6 : J == 3 ? 8 : 12;
+    for (Index r0 = 0; r0 < M; r0 += R) {
+      const float* a = Ap + r0 * K;
+      const Index rows = std::min(R, M - r0);
+      float* c = C + r0 * ldc + q0;
+      switch (J) {
+        case 4: tile<6, 4>(a, K, B + q0, ldb, n, rows, c, ldc); break;
+        case 3: tile<8, 3>(a, K, B + q0, ldb, n, rows, c, ldc); break;
+        case 2: tile<12, 2>(a, K, B + q0, ldb, n, rows, c, ldc); break;
+        default: tile<12, 1>(a, K, B + q0, ldb, n, rows, c, ldc); break;
+      }
+    }
+  }
+}
+#else
+// Not x86-64: never called (direct::cpu_supported() is false).
+inline void gemm(const float*, Index, Index, const float*, Index, Index, float*, Index) {}
+#endif
+
+}  // namespace nn::kernels::small
