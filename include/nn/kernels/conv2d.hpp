@@ -16,6 +16,7 @@
 #include "nn/kernels/conv2d_direct.hpp"
 #include "nn/kernels/conv2d_geom.hpp"
 #include "nn/kernels/conv2d_input_grad.hpp"
+#include "nn/kernels/conv2d_oc.hpp"
 #include "nn/kernels/epilogue.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/gemm_small.hpp"
@@ -107,7 +108,9 @@ struct ConvWorkspace {
   Index chunk_elems = Index(1) << 17;
   direct::Workspace direct;  // the direct kernels' scratch (float only)
   std::vector<T> shift;      // bias folded into the epilogue's shift
-  std::vector<T> apack;      // the weights transposed for gemm_small.hpp (input gradient)
+  std::vector<T> apack;      // the weights transposed for gemm_small.hpp or conv2d_oc.hpp
+  std::vector<Index> toff, poff;       // conv2d_oc.hpp's tap and pixel offsets
+  std::vector<T> oc_scale, oc_shift;  // its epilogue, padded to whole vectors
   void reserve(int threads, Index col_size) {
     if (static_cast<int>(col.size()) < threads) col.resize(static_cast<std::size_t>(threads));
     for (auto& c : col)
@@ -137,6 +140,15 @@ inline bool conv2d_uses_own_input_grad(const Conv2DGeom& g) {
   return conv_algorithm() == ConvAlgorithm::Auto && direct::cpu_supported() && !conv2d_uses_direct_backward(g);
 }
 
+// Forward passes where the wide direct kernel wastes more than a quarter of
+// its work (small maps: W1's second layer computes 96 pixels for 64) and the
+// taps are many enough to pay for a transpose run conv2d_oc.hpp instead.
+inline bool conv2d_uses_oc_forward(const Conv2DGeom& g) {
+  if (!conv2d_uses_direct(g) || g.col_rows() < 64) return false;
+  const Index Wp = g.W + g.PL + g.PR, wide = (g.OH * Wp + direct::kPix - 1) / direct::kPix * direct::kPix;
+  return double(wide) > 1.25 * double(g.OH * g.OW);
+}
+
 namespace detail {
 // The padded input plane of g as the direct kernels see it.
 inline direct::Plane direct_plane(const Conv2DGeom& g) {
@@ -157,6 +169,31 @@ inline void direct_forward(const float* x, const float* w, const float* shift, f
     for (Index k = 0; k < KK; ++k)
       wp[static_cast<std::size_t>(((o / direct::kOC) * KK + k) * direct::kOC + o % direct::kOC)] = w[o * KK + k];
   direct::run(x, y, g.N, g.OC, direct_plane(g), ep.scale, shift, ep.relu, ws.direct);
+}
+
+// conv2d_oc.hpp's forward: one sample per work item.
+inline void oc_forward(const float* x, const float* w, const float* shift, float* y, const Conv2DGeom& g,
+                       ConvWorkspace<float>& ws, const Epilogue<float>& ep) {
+  const Index K = g.col_rows(), P = g.OH * g.OW, OCp = oc::padded_channels(g.OC);
+  oc::pack_weights(w, g.OC, K, ws.apack);
+  oc::offsets(g, ws.toff, ws.poff);
+  const auto padded = [&](const float* v, std::vector<float>& buf) -> const float* {
+    if (!v) return nullptr;
+    buf.assign(static_cast<std::size_t>(OCp), 0.0f);
+    std::copy(v, v + g.OC, buf.begin());
+    return buf.data();
+  };
+  const float* scale = padded(ep.scale, ws.oc_scale);
+  const float* sh = padded(shift, ws.oc_shift);
+  const direct::Plane pl = direct_plane(g);
+  const nn::detail::Team team = nn::detail::plan_team(g.N > 1);
+  ws.direct.reserve(team.threads, pl.padded_size(), P * OCp);
+  nn::detail::parallel_for(team, g.N, 1, [&](Index n, int tid) {
+    float* xp = ws.direct.xpad[static_cast<std::size_t>(tid)].data();
+    direct::pad_sample(x + n * g.C * g.H * g.W, pl, xp);
+    oc::forward_sample(xp, ws.toff, ws.poff, ws.apack.data(), g.OC, scale, sh, ep.relu,
+                       ws.direct.wide[static_cast<std::size_t>(tid)].data(), y + n * g.OC * P);
+  });
 }
 
 // Weight (and bias) gradient of samples [n0, n1), accumulated into partT:
@@ -214,6 +251,10 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& 
                     const Epilogue<T>& ep = {}) {
   const T* shift = fold_bias(b, ep, g.OC, ws.shift);
   if constexpr (std::is_same<T, float>::value) {
+    if (conv2d_uses_oc_forward(g)) {
+      detail::oc_forward(x, w, shift, y, g, ws, ep);
+      return;
+    }
     if (conv2d_uses_direct(g)) {
       detail::direct_forward(x, w, shift, y, g, ws, ep);
       return;
