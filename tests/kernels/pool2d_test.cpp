@@ -53,6 +53,13 @@ TEST_CASE_TEMPLATE("max and average pooling match the naive reference", T, float
         CHECK(x[plane * g.H * g.W + arg[size_t(j)]] == ymax[j]);  // argmax points at the max
       }
       CHECK(worst(dx.data(), ref.data(), dx.size(), 1e-12, 1e-6) <= 1.0);
+
+      // with the pool's output as a ReLU mask: equal to the pool's backward then
+      // the ReLU's (mask x > 0), bit for bit; x's negative half matters here
+      Tensor<T> dxr(x.shape()), masked(x.shape());
+      nn::kernels::relu_backward(x.data(), dx.data(), masked.data(), x.size());
+      nn::kernels::maxpool2d_backward(dy.data(), arg.data(), dxr.data(), g, ymax.data());
+      CHECK(worst(dxr.data(), masked.data(), dx.size(), 0, 0) <= 1.0);
     }
   }
   nn::set_num_threads(1);

@@ -328,3 +328,57 @@ TEST_CASE("eval-mode fusion: dropout is the identity, and a lone conv output is 
   m.set_fusion(false);
   check_close(fused, m.forward(x, false), 0, 0, "dropout in eval mode");
 }
+
+namespace {
+// A ReLU that counts its backward calls: the fold must skip them.
+struct CountingReLU : nn::ReLU<F> {
+  static inline int backward_calls = 0;
+  std::unique_ptr<nn::Layer<F>> clone() const override { return std::make_unique<CountingReLU>(*this); }
+
+ protected:
+  const Tensor<F>& do_backward(const Tensor<F>& x, const Tensor<F>& y, const Tensor<F>& dy) override {
+    ++backward_calls;
+    return nn::ReLU<F>::do_backward(x, y, dy);
+  }
+};
+}  // namespace
+
+TEST_CASE("a max pool after a ReLU folds the ReLU's backward: bit-identical gradients, the ReLU's backward skipped") {
+  for (int threads : {1, 2}) {
+    nn::set_num_threads(threads);
+    for (bool eval_forward : {false, true}) {
+      INFO("threads " << threads << " eval forward " << eval_forward);
+      nn::Sequential<F> m(Shape{3, 11, 11}, 7);
+      m.add(CountingReLU());  // first layer: folded only when the input gradient is wanted
+      m.add(nn::MaxPool2D<F>(2));
+      m.add<nn::Conv2D<F>>(6, 3, 1, 1);
+      m.add(CountingReLU());  // fused into the conv's forward, then folded into the pool's backward
+      m.add(nn::MaxPool2D<F>(3, 2, 1));  // overlapping windows: gradients add up at shared maxima
+      m.add<nn::Conv2D<F>>(4, 1);
+      m.add(CountingReLU());  // not before a pool: its own backward
+      m.add(nn::Flatten<F>());
+      m.add(nn::Dense<F>(3));
+      auto u = m.clone();
+      u.set_fusion(false);
+      auto x = randn<F>({4, 3, 11, 11}, 8);  // half negative: the masks matter
+      const Tensor<F> a = m.forward(x, !eval_forward).clone();
+      const Tensor<F> b = u.forward(x, !eval_forward).clone();
+      auto dy = randn<F>(a.shape(), 9);
+      for (bool want_dx : {true, false}) {
+        m.zero_grad(), u.zero_grad();
+        CountingReLU::backward_calls = 0;
+        const Tensor<F> dxa = m.backward(dy, want_dx).clone();
+        CHECK(CountingReLU::backward_calls == (want_dx ? 1 : 2));
+        CountingReLU::backward_calls = 0;
+        const Tensor<F> dxb = u.backward(dy, want_dx).clone();
+        CHECK(CountingReLU::backward_calls == 3);  // fusion off: every ReLU runs its backward
+        REQUIRE(dxa.size() == dxb.size());
+        if (want_dx) CHECK(worst(dxa.data(), dxb.data(), dxa.size(), 0, 0) <= 1.0);
+        auto pa = m.parameters(), pb = u.parameters();
+        for (std::size_t k = 0; k < pa.size(); ++k)
+          check_close(*pa[k].grad, *pb[k].grad, 0, 0, "gradient of " + pa[k].name);
+      }
+    }
+  }
+  nn::set_num_threads(1);
+}

@@ -128,15 +128,23 @@ void maxpool2d_forward(const T* x, T* y, std::int32_t* argmax, const Pool2DGeom&
 }
 
 // dx (N, C, H, W) is overwritten: dy (N, C, OH, OW) routed to each window's argmax.
+// With relu_y (the pool's output y, N, C, OH, OW) the input was a ReLU's
+// output and dx is the gradient before that ReLU: dy routed only where y > 0.
 template <class T>
-void maxpool2d_backward(const T* dy, const std::int32_t* argmax, T* dx, const Pool2DGeom& g) {
+void maxpool2d_backward(const T* dy, const std::int32_t* argmax, T* dx, const Pool2DGeom& g,
+                        const T* relu_y = nullptr) {
   const Index planes = g.N * g.C;
   nn::detail::parallel_for(planes, detail::pool_parallel(planes, planes * g.H * g.W), 16, [&](Index pl, int) {
     T* dxp = dx + pl * g.H * g.W;
     std::fill(dxp, dxp + g.H * g.W, T(0));
     const T* dyp = dy + pl * g.OH * g.OW;
     const std::int32_t* ap = argmax + pl * g.OH * g.OW;
-    for (Index i = 0; i < g.OH * g.OW; ++i) dxp[ap[i]] += dyp[i];
+    if (relu_y) {
+      const T* yp = relu_y + pl * g.OH * g.OW;
+      for (Index i = 0; i < g.OH * g.OW; ++i) dxp[ap[i]] += yp[i] > T(0) ? dyp[i] : T(0);
+    } else {
+      for (Index i = 0; i < g.OH * g.OW; ++i) dxp[ap[i]] += dyp[i];
+    }
   });
 }
 

@@ -57,6 +57,11 @@
 //     depend on `training` and its backward must not read y: in training,
 //     Sequential fuses it with a following ReLU (no affine), hands the fused
 //     output to both layers' backward, and the ReLU masks by y > 0.
+//   A layer with folds_relu_backward() (MaxPool2D) whose input x is a ReLU's
+//     output computes, in backward_through_relu(x, y, dy), the gradient with
+//     respect to that ReLU's input: its own backward followed by the ReLU's,
+//     bit-identical to the two layers' backward calls in a row. Sequential
+//     then skips the ReLU's backward (one pass over the activation less).
 // ================================================================================
 #pragma once
 #include <cstdint>
@@ -171,6 +176,14 @@ class Layer {
     throw std::logic_error(describe() + " is not a per-channel affine in eval mode");
   }
   virtual bool supports_epilogue() const { return false; }
+  virtual bool folds_relu_backward() const { return false; }
+  const Tensor<T>& backward_through_relu(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy) {
+    check_input(x);
+    if (dy.shape() != y.shape())
+      throw std::invalid_argument(type() + "::backward: gradient shape " + dy.shape().str() +
+                                  " does not match output shape " + y.shape().str());
+    return do_backward_through_relu(x, y, dy);
+  }
   const Tensor<T>& forward_fused(const Tensor<T>& x, const Epilogue<T>& e) {
     check_input(x);
     return do_forward_fused(x, e);
@@ -192,6 +205,9 @@ class Layer {
   virtual const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy) = 0;
   virtual const Tensor<T>& do_forward_fused(const Tensor<T>&, const Epilogue<T>&) {
     throw std::logic_error(describe() + " has no fused forward");
+  }
+  virtual const Tensor<T>& do_backward_through_relu(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&) {
+    throw std::logic_error(describe() + " does not fold a ReLU's backward");
   }
 
   [[noreturn]] void fail_shape(const Shape& in, const std::string& why) const {

@@ -68,19 +68,32 @@ class MaxPool2D : public detail::Pool2DBase<T> {
     return this->out_;
   }
   const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy) override {
+    return backward_impl(x, dy, nullptr);
+  }
+  // x = ReLU(z): a window's output y is x at its argmax, so the ReLU's mask
+  // there (x > 0) is y > 0; dL/dz routes dy only where y > 0.
+  bool folds_relu_backward() const override { return true; }
+  const Tensor<T>& do_backward_through_relu(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy) override {
+    return backward_impl(x, dy, y.data());
+  }
+
+ private:
+  const Tensor<T>& backward_impl(const Tensor<T>& x, const Tensor<T>& dy, const T* relu_mask) {
     if (!this->input_grad()) return this->none_;
+    const T* y = relu_mask;
     if (!has_argmax_) {
       argmax_.resize(static_cast<std::size_t>(dy.size()));
       scratch_.resize(dy.shape());
       kernels::maxpool2d_forward(x.data(), scratch_.data(), argmax_.data(), this->g_);
       has_argmax_ = true;
+      if (y) y = scratch_.data();  // the output of this recomputation (an eval-mode y may be fused)
     }
     this->dx_.resize(x.shape());
-    kernels::maxpool2d_backward(dy.data(), argmax_.data(), this->dx_.data(), this->g_);
+    kernels::maxpool2d_backward(dy.data(), argmax_.data(), this->dx_.data(), this->g_, y);
     return this->dx_;
   }
 
- private:
+
   std::vector<std::int32_t> argmax_;
   bool has_argmax_ = false;
   DeepTensor<T> scratch_;

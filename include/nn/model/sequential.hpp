@@ -149,8 +149,16 @@ class Sequential {
     for (std::size_t i = layers_.size(); i-- > 0;) {
       const Tensor<T>& x = i == 0 ? input_ : *acts_[i - 1];
       const auto t0 = profiling_ ? Clock::now() : Clock::time_point{};
-      g = &layers_[i]->backward(x, *acts_[i], *g);
+      // A ReLU's backward folded into the next layer's (contract in layer.hpp);
+      // the profile charges both to that layer.
+      const bool fold = fusion_ && i >= 1 && layers_[i]->folds_relu_backward() &&
+                        layers_[i - 1]->eval_fusion() == EvalFusion::ReLU && layers_[i - 1]->input_grad();
+      if (fold)
+        g = &layers_[i]->backward_through_relu(x, *acts_[i], *g);
+      else
+        g = &layers_[i]->backward(x, *acts_[i], *g);
       if (profiling_) prof_[i].second += std::chrono::duration<double>(Clock::now() - t0).count();
+      if (fold) --i;  // the ReLU is done
     }
     return *g;
   }
