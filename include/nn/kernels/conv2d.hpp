@@ -350,7 +350,7 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
           if constexpr (std::is_same<T, float>::value)
             if (own_dx) {
               small::gemm(ws.apack.data(), K, g.OC, dyn + p0, P, Pc, col, Pc);
-              if (g.SW == 1)
+              if (g.SW == 1 && g.KW <= 64)
                 input_grad::col2im_gather(col, g, dxn, oh0, oh1);
               else
                 col2im(col, g, dxn, oh0, oh1);
