@@ -102,10 +102,7 @@ TEST_CASE("conv2d_backward's input gradient by nn's columns matches the double r
       auto x = randn<float>({g.N, g.C, g.H, g.W}, rng());
       auto w = randn<float>({g.OC, g.C, g.KH, g.KW}, rng());
       auto dy = randn<float>({g.N, g.OC, g.OH, g.OW}, rng());
-      Tensor<double> xd({g.N, g.C, g.H, g.W}), wd(w.shape()), dyd(dy.shape());
-      for (Index i = 0; i < x.size(); ++i) xd[i] = x[i];
-      for (Index i = 0; i < w.size(); ++i) wd[i] = w[i];
-      for (Index i = 0; i < dy.size(); ++i) dyd[i] = dy[i];
+      const Tensor<double> xd = to_double(x), wd = to_double(w), dyd = to_double(dy);
       Tensor<double> dxr(xd.shape()), dwr(wd.shape()), dbr({g.OC});
       naive::conv2d_backward(xd.data(), wd.data(), dyd.data(), dxr.data(), dwr.data(), dbr.data(), g);
       Tensor<float> dx(x.shape(), 99.0f), dw(w.shape()), db({g.OC});  // dx must be overwritten

@@ -31,9 +31,8 @@ TEST_CASE("oc::forward_sample equals the naive convolution for any stride, dilat
     auto w = randn<float>({g.OC, g.C, g.KH, g.KW}, rng());
     auto scale = randn<float>({g.OC}, rng());
     auto shift = randn<float>({g.OC}, rng());
-    Tensor<double> xd({1, g.C, g.H, g.W}), wd(w.shape()), yr({1, g.OC, g.OH, g.OW});
-    for (Index i = 0; i < x.size(); ++i) xd[i] = x[i];
-    for (Index i = 0; i < w.size(); ++i) wd[i] = w[i];
+    const Tensor<double> xd = to_double(x), wd = to_double(w);
+    Tensor<double> yr({1, g.OC, g.OH, g.OW});
     naive::conv2d_forward(xd.data(), wd.data(), static_cast<const double*>(nullptr), yr.data(), g);
     const Index P = g.OH * g.OW;
     for (Index i = 0; i < yr.size(); ++i) {
@@ -76,10 +75,8 @@ TEST_CASE("conv2d_forward on small maps (W1's second layer) takes the channel-ve
       auto x = randn<float>({g.N, g.C, g.H, g.W}, rng());
       auto w = randn<float>({g.OC, g.C, g.KH, g.KW}, rng());
       auto b = randn<float>({g.OC}, rng());
-      Tensor<double> xd({g.N, g.C, g.H, g.W}), wd(w.shape()), bd({g.OC}), yr({g.N, g.OC, g.OH, g.OW});
-      for (Index i = 0; i < x.size(); ++i) xd[i] = x[i];
-      for (Index i = 0; i < w.size(); ++i) wd[i] = w[i];
-      for (Index i = 0; i < b.size(); ++i) bd[i] = b[i];
+      const Tensor<double> xd = to_double(x), wd = to_double(w), bd = to_double(b);
+      Tensor<double> yr({g.N, g.OC, g.OH, g.OW});
       naive::conv2d_forward(xd.data(), wd.data(), bd.data(), yr.data(), g);
       nn::Epilogue<float> ep;
       ep.relu = trial % 2 == 0;

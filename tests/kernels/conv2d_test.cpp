@@ -129,11 +129,7 @@ TEST_CASE("direct conv (stride 1): forward, input and weight gradients match the
       auto w = randn<float>({g.OC, g.C, g.KH, g.KW}, rng());
       auto b = randn<float>({g.OC}, rng());
       auto dy = randn<float>({g.N, g.OC, g.OH, g.OW}, rng());
-      Tensor<double> xd({g.N, g.C, g.H, g.W}), wd(w.shape()), bd(b.shape()), dyd(dy.shape());
-      for (Index i = 0; i < x.size(); ++i) xd[i] = x[i];
-      for (Index i = 0; i < w.size(); ++i) wd[i] = w[i];
-      for (Index i = 0; i < b.size(); ++i) bd[i] = b[i];
-      for (Index i = 0; i < dy.size(); ++i) dyd[i] = dy[i];
+      const Tensor<double> xd = to_double(x), wd = to_double(w), bd = to_double(b), dyd = to_double(dy);
       Tensor<double> yr({g.N, g.OC, g.OH, g.OW}), dxr(xd.shape()), dwr(wd.shape()), dbr(bd.shape());
       naive::conv2d_forward(xd.data(), wd.data(), bd.data(), yr.data(), g);
       naive::conv2d_backward(xd.data(), wd.data(), dyd.data(), dxr.data(), dwr.data(), dbr.data(), g);

@@ -25,6 +25,14 @@ Tensor<T> randn(const Shape& s, std::uint64_t seed, double stddev = 1.0) {
   return t;
 }
 
+// A double copy of a tensor (for references computed in double).
+template <class T>
+Tensor<double> to_double(const Tensor<T>& t) {
+  Tensor<double> d(t.shape());
+  for (Index i = 0; i < t.size(); ++i) d[i] = double(t[i]);
+  return d;
+}
+
 // Largest |a - b| / (atol + rtol * max(|a|, |b|)); <= 1 means close.
 template <class A, class B>
 double worst(const A* a, const B* b, Index n, double atol, double rtol, Index* where = nullptr) {

@@ -150,10 +150,7 @@ class Layer {
     return do_forward(x, training);
   }
   const Tensor<T>& backward(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy) {
-    check_input(x);
-    if (dy.shape() != y.shape())
-      throw std::invalid_argument(type() + "::backward: gradient shape " + dy.shape().str() +
-                                  " does not match output shape " + y.shape().str());
+    check_backward(x, y, dy);
     return do_backward(x, y, dy);
   }
 
@@ -178,10 +175,7 @@ class Layer {
   virtual bool supports_epilogue() const { return false; }
   virtual bool folds_relu_backward() const { return false; }
   const Tensor<T>& backward_through_relu(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy) {
-    check_input(x);
-    if (dy.shape() != y.shape())
-      throw std::invalid_argument(type() + "::backward: gradient shape " + dy.shape().str() +
-                                  " does not match output shape " + y.shape().str());
+    check_backward(x, y, dy);
     return do_backward_through_relu(x, y, dy);
   }
   const Tensor<T>& forward_fused(const Tensor<T>& x, const Epilogue<T>& e) {
@@ -224,6 +218,12 @@ class Layer {
   Tensor<T> none_;  // returned when input gradients are off
 
  private:
+  void check_backward(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy) const {
+    check_input(x);
+    if (dy.shape() != y.shape())
+      throw std::invalid_argument(type() + "::backward: gradient shape " + dy.shape().str() +
+                                  " does not match output shape " + y.shape().str());
+  }
   void check_input(const Tensor<T>& x) const {
     if (!built_)
       throw std::logic_error(describe() + ": forward/backward before build(); add the layer to a Sequential or call build()");
