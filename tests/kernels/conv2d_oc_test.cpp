@@ -47,9 +47,7 @@ TEST_CASE("oc::forward_sample equals the naive convolution for any stride, dilat
     std::vector<Index> toff, poff;
     nn::kernels::oc::pack_weights(w.data(), g.OC, g.C * g.KH * g.KW, wv);
     nn::kernels::oc::offsets(g, toff, poff);
-    nn::kernels::direct::Plane pl;
-    pl.C = g.C, pl.H = g.H, pl.W = g.W, pl.PT = g.PT, pl.PL = g.PL;
-    pl.Hp = g.H + g.PT + g.PB, pl.Wp = g.W + g.PL + g.PR, pl.KH = g.KH, pl.KW = g.KW, pl.OH = g.OH, pl.OW = g.OW;
+    const nn::kernels::direct::Plane pl = nn::kernels::detail::direct_plane(g);
     std::vector<float> xp(static_cast<std::size_t>(pl.padded_size())), yT(static_cast<std::size_t>(P * OCp));
     nn::kernels::direct::pad_sample(x.data(), pl, xp.data());
     Tensor<float> y({1, g.OC, g.OH, g.OW}, 1234.0f);  // every value overwritten

@@ -3,7 +3,8 @@
 // dilation. Parallel over the batch; each thread has its own column buffer.
 // For float on an AVX-512 CPU: with stride 1 and dilation 1, the forward pass
 // and the weight and input gradients use the direct kernels of
-// conv2d_direct.hpp; input gradients the direct kernel does not do well run
+// conv2d_direct.hpp, except forward passes on small maps, which run
+// conv2d_oc.hpp; input gradients the direct kernel does not do well run
 // im2col's product and col2im with nn's own kernels (gemm_small.hpp,
 // conv2d_input_grad.hpp).
 #pragma once
