@@ -174,3 +174,18 @@ TEST_CASE("build_info names the convolution algorithm in use") {
   const bool direct = nn::build_info().find("conv: direct AVX-512") != std::string::npos;
   CHECK(direct == nn::kernels::direct::cpu_supported());
 }
+
+TEST_CASE("direct::transpose16 transposes a 16 x 16 block between strided rows and touches nothing else") {
+  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
+  const Index lds = 19, ldd = 23;
+  std::vector<float> src(16 * lds), dst(16 * ldd + 7, -1.0f);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = float(i);
+  nn::kernels::direct::transpose16(src.data(), lds, dst.data(), ldd);
+  int wrong = 0;
+  for (Index i = 0; i < static_cast<Index>(dst.size()); ++i) {
+    const Index r = i / ldd, c = i % ldd;
+    const float want = r < 16 && c < 16 ? src[static_cast<std::size_t>(c * lds + r)] : -1.0f;
+    wrong += dst[static_cast<std::size_t>(i)] != want;
+  }
+  CHECK(wrong == 0);
+}

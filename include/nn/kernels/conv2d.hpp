@@ -211,6 +211,10 @@ inline void direct_weight_grad(const float* x, const float* dy, Index n0, Index 
     for (Index p0 = 0; p0 < P; p0 += 16)  // in 16 x 16 blocks: both sides touch few cache lines
       for (Index o0 = 0; o0 < g.OC; o0 += 16) {
         const Index pe = std::min(P, p0 + 16), oe = std::min(g.OC, o0 + 16);
+        if (pe - p0 == 16 && oe - o0 == 16) {
+          direct::transpose16(dyn + o0 * P + p0, P, dyT + p0 * OCp + o0, OCp);
+          continue;
+        }
         for (Index p = p0; p < pe; ++p)
           for (Index o = o0; o < oe; ++o) dyT[p * OCp + o] = dyn[o * P + p];
       }

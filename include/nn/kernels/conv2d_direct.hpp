@@ -181,9 +181,43 @@ inline void weight_grad(const float* xp, const Plane& pl, const float* dyT, Inde
         }
       }
 }
+
+// dst[i * ldd + j] = src[j * lds + i] for i, j < 16: a 16 x 16 block
+// transposed in registers (two rounds of in-lane unpacks, two of 128-bit
+// lane shuffles), where the scalar loop moved one float per load and store.
+__attribute__((target("avx512f"))) inline void transpose16(const float* src, Index lds, float* dst, Index ldd) {
+  // the zero-masked forms with every lane on: the plain ones trip GCC 12's
+  // uninitialized-variable warning on their internal pass-through operand
+  constexpr __mmask16 kAll = 0xFFFF;
+  constexpr __mmask8 kAll8 = 0xFF;
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_ps(src + i * lds);
+  for (int i = 0; i < 16; i += 2) {  // per 128-bit lane: r_i0 r_j0 r_i1 r_j1 | r_i2 r_j2 r_i3 r_j3
+    t[i] = _mm512_maskz_unpacklo_ps(kAll, r[i], r[i + 1]);
+    t[i + 1] = _mm512_maskz_unpackhi_ps(kAll, r[i], r[i + 1]);
+  }
+  for (int g = 0; g < 16; g += 4) {  // per lane, rows g..g+3 of columns 0, 1, 2, 3 (+4, +8, +12 by lane)
+    const __m512d a = _mm512_castps_pd(t[g]), b = _mm512_castps_pd(t[g + 1]), c = _mm512_castps_pd(t[g + 2]),
+                  d = _mm512_castps_pd(t[g + 3]);
+    r[g] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(kAll8, a, c));
+    r[g + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(kAll8, a, c));
+    r[g + 2] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(kAll8, b, d));
+    r[g + 3] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(kAll8, b, d));
+  }
+  for (int k = 0; k < 4; ++k) {  // r[4q + k] holds column k + 4m in lane m for rows 4q..4q+3
+    const __m512 v0 = _mm512_maskz_shuffle_f32x4(kAll, r[k], r[4 + k], 0x88), v1 = _mm512_maskz_shuffle_f32x4(kAll, r[k], r[4 + k], 0xDD);
+    const __m512 w0 = _mm512_maskz_shuffle_f32x4(kAll, r[8 + k], r[12 + k], 0x88),
+                 w1 = _mm512_maskz_shuffle_f32x4(kAll, r[8 + k], r[12 + k], 0xDD);
+    _mm512_storeu_ps(dst + k * ldd, _mm512_maskz_shuffle_f32x4(kAll, v0, w0, 0x88));
+    _mm512_storeu_ps(dst + (k + 8) * ldd, _mm512_maskz_shuffle_f32x4(kAll, v0, w0, 0xDD));
+    _mm512_storeu_ps(dst + (k + 4) * ldd, _mm512_maskz_shuffle_f32x4(kAll, v1, w1, 0x88));
+    _mm512_storeu_ps(dst + (k + 12) * ldd, _mm512_maskz_shuffle_f32x4(kAll, v1, w1, 0xDD));
+  }
+}
 #else
-// Not x86-64: cpu_supported() is false, so this is never called.
+// Not x86-64: cpu_supported() is false, so these are never called.
 inline void weight_grad(const float*, const Plane&, const float*, Index, float*) {}
+inline void transpose16(const float*, Index, float*, Index) {}
 #endif
 
 // x (C, H, W) one sample -> xp (C, Hp, Wp) zero-padded, then zero slack.
