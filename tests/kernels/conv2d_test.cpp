@@ -175,7 +175,7 @@ TEST_CASE("build_info names the convolution algorithm in use") {
   CHECK(direct == nn::kernels::direct::cpu_supported());
 }
 
-TEST_CASE("direct::transpose16 transposes a 16 x 16 block between strided rows and touches nothing else") {
+TEST_CASE("direct::transpose16 and direct::transpose move every element and touch nothing else") {
   if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
   const Index lds = 19, ldd = 23;
   std::vector<float> src(16 * lds), dst(16 * ldd + 7, -1.0f);
@@ -187,5 +187,16 @@ TEST_CASE("direct::transpose16 transposes a 16 x 16 block between strided rows a
     const float want = r < 16 && c < 16 ? src[static_cast<std::size_t>(c * lds + r)] : -1.0f;
     wrong += dst[static_cast<std::size_t>(i)] != want;
   }
+  CHECK(wrong == 0);
+
+  // direct::transpose: whole blocks and ragged edges (37 x 21), strided both sides
+  const Index rows = 37, cols = 21, ls = 25, ld = 40;
+  std::vector<float> a(static_cast<std::size_t>(rows * ls)), t(static_cast<std::size_t>(cols * ld), -1.0f);
+  for (std::size_t i = 0; i < a.size(); ++i) a[i] = float(i);
+  nn::kernels::direct::transpose(a.data(), rows, cols, ls, t.data(), ld);
+  wrong = 0;
+  for (Index c = 0; c < cols; ++c)
+    for (Index r = 0; r < ld; ++r)
+      wrong += t[static_cast<std::size_t>(c * ld + r)] != (r < rows ? a[static_cast<std::size_t>(r * ls + c)] : -1.0f);
   CHECK(wrong == 0);
 }

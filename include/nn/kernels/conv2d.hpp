@@ -208,16 +208,7 @@ inline void direct_weight_grad(const float* x, const float* dy, Index n0, Index 
   if (OCp != g.OC) std::fill(dyT, dyT + P * OCp, 0.0f);  // columns past OC stay zero
   for (Index n = n0; n < n1; ++n) {
     const float* dyn = dy + n * g.OC * P;
-    for (Index p0 = 0; p0 < P; p0 += 16)  // in 16 x 16 blocks: both sides touch few cache lines
-      for (Index o0 = 0; o0 < g.OC; o0 += 16) {
-        const Index pe = std::min(P, p0 + 16), oe = std::min(g.OC, o0 + 16);
-        if (pe - p0 == 16 && oe - o0 == 16) {
-          direct::transpose16(dyn + o0 * P + p0, P, dyT + p0 * OCp + o0, OCp);
-          continue;
-        }
-        for (Index p = p0; p < pe; ++p)
-          for (Index o = o0; o < oe; ++o) dyT[p * OCp + o] = dyn[o * P + p];
-      }
+    direct::transpose(dyn, g.OC, P, P, dyT, OCp);  // dyT (P, OCp) = dy_n (OC, P)^T
     direct::pad_sample(x + n * g.C * g.H * g.W, pl, xp);
     direct::weight_grad(xp, pl, dyT, OCp, partT);
     if (with_db)

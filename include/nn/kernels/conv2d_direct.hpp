@@ -220,6 +220,22 @@ inline void weight_grad(const float*, const Plane&, const float*, Index, float*)
 inline void transpose16(const float*, Index, float*, Index) {}
 #endif
 
+// dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols: whole 16 x 16
+// blocks by transpose16 (on AVX-512 CPUs), the edges element by element.
+inline void transpose(const float* src, Index rows, Index cols, Index lds, float* dst, Index ldd) {
+  const bool simd = cpu_supported();
+  for (Index c0 = 0; c0 < cols; c0 += 16)
+    for (Index r0 = 0; r0 < rows; r0 += 16) {
+      const Index ce = std::min(cols, c0 + 16), re = std::min(rows, r0 + 16);
+      if (simd && ce - c0 == 16 && re - r0 == 16) {
+        transpose16(src + r0 * lds + c0, lds, dst + c0 * ldd + r0, ldd);
+        continue;
+      }
+      for (Index c = c0; c < ce; ++c)
+        for (Index r = r0; r < re; ++r) dst[c * ldd + r] = src[r * lds + c];
+    }
+}
+
 // x (C, H, W) one sample -> xp (C, Hp, Wp) zero-padded, then zero slack.
 inline void pad_sample(const float* x, const Plane& pl, float* xp) {
   const Index HpWp = pl.Hp * pl.Wp;

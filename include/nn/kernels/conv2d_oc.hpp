@@ -28,9 +28,7 @@ inline Index padded_channels(Index OC) { return (OC + 15) / 16 * 16; }
 inline void pack_weights(const float* w, Index OC, Index K, std::vector<float>& wv) {
   const Index OCp = padded_channels(OC);
   wv.assign(static_cast<std::size_t>(K * OCp), 0.0f);
-  for (Index k0 = 0; k0 < K; k0 += 16)  // in 16 x 16 blocks
-    for (Index o = 0; o < OC; ++o)
-      for (Index k = k0; k < std::min(K, k0 + 16); ++k) wv[static_cast<std::size_t>(k * OCp + o)] = w[o * K + k];
+  direct::transpose(w, OC, K, K, wv.data(), OCp);
 }
 
 // Offsets into the padded planes (C, Hp, Wp): of each tap k = (c, kh, kw)
@@ -135,10 +133,7 @@ inline void forward_sample(const float* xp, const std::vector<Index>& toff, cons
       }
     }
   }
-  for (Index p0 = 0; p0 < P; p0 += 16)  // y (OC, P) = yT (P, OCp)^T, in 16 x 16 blocks
-    for (Index o0 = 0; o0 < OC; o0 += 16)
-      for (Index o = o0; o < std::min(OC, o0 + 16); ++o)
-        for (Index p = p0; p < std::min(P, p0 + 16); ++p) y[o * P + p] = yT[p * OCp + o];
+  direct::transpose(yT, P, OC, OCp, y, P);  // y (OC, P) = yT (P, OCp)^T
 }
 #else
 // Not x86-64: never called (direct::cpu_supported() is false).

@@ -15,7 +15,7 @@
 #include <algorithm>
 #include <vector>
 
-#include "nn/kernels/conv2d_direct.hpp"  // NN_DIRECT_CONV, direct::cpu_supported()
+#include "nn/kernels/conv2d_direct.hpp"  // NN_DIRECT_CONV, direct::transpose
 #include "nn/tensor/tensor.hpp"
 
 namespace nn::kernels::small {
@@ -27,10 +27,7 @@ inline Index padded_rows(Index M) { return (M + kRowPad - 1) / kRowPad * kRowPad
 // Ap (padded_rows(M), K) = A^T where A is (K, M): the rows past M zero.
 inline void pad_rows_transposed(const float* A, Index K, Index M, std::vector<float>& Ap) {
   Ap.assign(static_cast<std::size_t>(padded_rows(M) * K), 0.0f);
-  for (Index k0 = 0; k0 < K; k0 += 16)  // in 16 x 16 blocks
-    for (Index m0 = 0; m0 < M; m0 += 16)
-      for (Index k = k0; k < std::min(K, k0 + 16); ++k)
-        for (Index m = m0; m < std::min(M, m0 + 16); ++m) Ap[static_cast<std::size_t>(m * K + k)] = A[k * M + m];
+  direct::transpose(A, K, M, M, Ap.data(), K);
 }
 
 #if NN_DIRECT_CONV
