@@ -158,6 +158,35 @@ TEST_CASE("direct conv (stride 1): forward, input and weight gradients match the
   nn::set_num_threads(1);
 }
 
+TEST_CASE("direct weight gradient: several samples per kernel call on small maps, any remainder") {
+  // Groups of ceil(N / 16) samples, taken up to direct_dw_samples (4 on 8x8
+  // outputs) at a time: N = 37 gives groups of 3 (one short call), N = 70
+  // groups of 5 (a call of 4 and one of 1).
+  nn::Rng rng(33);
+  for (Index N : {Index(37), Index(70)})
+    for (int threads : {1, 2}) {
+      nn::set_num_threads(threads);
+      Conv2DGeom g;
+      g.N = N, g.C = 3, g.H = g.W = 12, g.OC = 40, g.KH = g.KW = 5;  // OC: 32 + a padded block
+      g.infer_output();
+      CHECK(nn::kernels::detail::direct_dw_samples(g) == 4);
+      INFO("N " << N << " threads " << threads);
+      auto x = randn<float>({g.N, g.C, g.H, g.W}, rng());
+      auto w = randn<float>({g.OC, g.C, g.KH, g.KW}, rng());
+      auto dy = randn<float>({g.N, g.OC, g.OH, g.OW}, rng());
+      const Tensor<double> xd = to_double(x), wd = to_double(w), dyd = to_double(dy);
+      Tensor<double> dxr(xd.shape()), dwr(wd.shape()), dbr({g.OC});
+      naive::conv2d_backward(xd.data(), wd.data(), dyd.data(), dxr.data(), dwr.data(), dbr.data(), g);
+      Tensor<float> dw(w.shape()), db({g.OC});
+      nn::kernels::ConvWorkspace<float> ws;
+      nn::kernels::conv2d_backward(x.data(), w.data(), dy.data(), static_cast<float*>(nullptr), dw.data(), db.data(),
+                                   g, ws);
+      CHECK(worst(dw.data(), dwr.data(), dw.size(), 1e-3, 1e-4) <= 1.0);
+      CHECK(worst(db.data(), dbr.data(), db.size(), 1e-3, 1e-4) <= 1.0);
+    }
+  nn::set_num_threads(1);
+}
+
 TEST_CASE("conv2d geometry rejects impossible shapes") {
   Conv2DGeom g;
   g.C = 1, g.H = 2, g.W = 2, g.OC = 1, g.KH = 3, g.KW = 3;

@@ -122,31 +122,37 @@ __attribute__((target("avx512f"))) inline void tile_8x48(const float* xp, const 
   }
 }
 
-// Weight gradient of one sample, vectorized along output channels:
-//   dwT (C*KH*KW, OCp) += sum_{oh, ow} xp[c][(oh+kh)*Wp + ow + kw] * dyT[oh*OW + ow][o]
-// dyT: (OH*OW, OCp) the output gradient transposed, zero in columns >= OC;
-// OCp a multiple of 32. Micro-tile: 32 output channels (2 zmm) x NT taps of
-// one input channel = 2*NT accumulators; per pixel 2 loads, NT broadcasts,
-// 2*NT FMAs. No horizontal sums: lanes are output channels.
+// Weight gradient of S samples, vectorized along output channels:
+//   dwT (C*KH*KW, OCp) += sum_{s, oh, ow} xp_s[c][(oh+kh)*Wp + ow + kw] * dyT_s[oh*OW + ow][o]
+// xp_s = xp + s * xs: padded planes (C, Hp, Wp); dyT_s = dyT + s * ds:
+// (OH*OW, OCp) the output gradient transposed, zero in columns >= OC; OCp a
+// multiple of 32. Micro-tile: 32 output channels (2 zmm) x NT taps of one
+// input channel = 2*NT accumulators; per pixel 2 loads, NT broadcasts, 2*NT
+// FMAs. No horizontal sums: lanes are output channels. The accumulators run
+// over all S samples before they are added into dwT: on small maps (W1's 8x8)
+// one sample is only 64 pixels per tile, and the read-modify-write of dwT
+// (200 KiB there, in L2) after every sample cost 6-7% of the weight gradient.
 template <int NT>
 __attribute__((target("avx512f"))) inline void weight_grad_tile(const float* xc, const Index* off, const float* dyT,
-                                                                 Index OCp, Index OH, Index OW, Index Wp, float* out) {
+                                                                 Index OCp, Index OH, Index OW, Index Wp, Index S,
+                                                                 Index xs, Index ds, float* out) {
   __m512 a0[NT], a1[NT];
 #pragma GCC unroll 16
   for (int t = 0; t < NT; ++t) a0[t] = _mm512_setzero_ps(), a1[t] = _mm512_setzero_ps();
-  for (Index oh = 0; oh < OH; ++oh) {
-    const float* xr = xc + oh * Wp;
-    const float* dr = dyT + oh * OW * OCp;
-    for (Index ow = 0; ow < OW; ++ow) {
-      const __m512 d0 = _mm512_loadu_ps(dr + ow * OCp), d1 = _mm512_loadu_ps(dr + ow * OCp + 16);
+  for (Index s = 0; s < S; ++s)
+    for (Index oh = 0; oh < OH; ++oh) {
+      const float* xr = xc + s * xs + oh * Wp;
+      const float* dr = dyT + s * ds + oh * OW * OCp;
+      for (Index ow = 0; ow < OW; ++ow) {
+        const __m512 d0 = _mm512_loadu_ps(dr + ow * OCp), d1 = _mm512_loadu_ps(dr + ow * OCp + 16);
 #pragma GCC unroll 16
-      for (int t = 0; t < NT; ++t) {
-        const __m512 b = _mm512_set1_ps(xr[ow + off[t]]);
-        a0[t] = _mm512_fmadd_ps(b, d0, a0[t]);
-        a1[t] = _mm512_fmadd_ps(b, d1, a1[t]);
+        for (int t = 0; t < NT; ++t) {
+          const __m512 b = _mm512_set1_ps(xr[ow + off[t]]);
+          a0[t] = _mm512_fmadd_ps(b, d0, a0[t]);
+          a1[t] = _mm512_fmadd_ps(b, d1, a1[t]);
+        }
       }
     }
-  }
 #pragma GCC unroll 16
   for (int t = 0; t < NT; ++t) {
     float* o = out + t * OCp;
@@ -158,7 +164,9 @@ __attribute__((target("avx512f"))) inline void weight_grad_tile(const float* xc,
 // All taps of every input channel, for 32 output channels at a time; taps of
 // a channel go in equal tiles of up to 14 (3x3: one of 9; 5x5: 13 and 12
 // rather than 12, 12 and a one-tap tile bound by FMA latency).
-inline void weight_grad(const float* xp, const Plane& pl, const float* dyT, Index OCp, float* dwT) {
+// S samples: xp + s * xs and dyT + s * ds.
+inline void weight_grad(const float* xp, const Plane& pl, const float* dyT, Index OCp, float* dwT, Index S = 1,
+                        Index xs = 0, Index ds = 0) {
   const Index HpWp = pl.Hp * pl.Wp, T = pl.KH * pl.KW;
   const Index tiles = (T + 13) / 14, step = (T + tiles - 1) / tiles;
   Index off[14];
@@ -172,7 +180,7 @@ inline void weight_grad(const float* xp, const Plane& pl, const float* dyT, Inde
         const float* d = dyT + o0;
         switch (nt) {
 #define NN_DW_CASE(n) \
-  case n: weight_grad_tile<n>(xc, off, d, OCp, pl.OH, pl.OW, pl.Wp, out); break;
+  case n: weight_grad_tile<n>(xc, off, d, OCp, pl.OH, pl.OW, pl.Wp, S, xs, ds, out); break;
           NN_DW_CASE(1) NN_DW_CASE(2) NN_DW_CASE(3) NN_DW_CASE(4) NN_DW_CASE(5) NN_DW_CASE(6)
           NN_DW_CASE(7) NN_DW_CASE(8) NN_DW_CASE(9) NN_DW_CASE(10) NN_DW_CASE(11) NN_DW_CASE(12)
           NN_DW_CASE(13) NN_DW_CASE(14)
@@ -216,7 +224,7 @@ __attribute__((target("avx512f"))) inline void transpose16(const float* src, Ind
 }
 #else
 // Not x86-64: cpu_supported() is false, so these are never called.
-inline void weight_grad(const float*, const Plane&, const float*, Index, float*) {}
+inline void weight_grad(const float*, const Plane&, const float*, Index, float*, Index = 1, Index = 0, Index = 0) {}
 inline void transpose16(const float*, Index, float*, Index) {}
 #endif
 
