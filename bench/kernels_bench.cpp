@@ -125,6 +125,28 @@ void BM_maxpool2d_forward(benchmark::State& st) {
 }
 BENCHMARK(BM_maxpool2d_forward)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// The backward with the preceding ReLU folded in (relu_y), as in training;
+// 56x56 planes, and W1's two pools (64 x 32 x 24x24, 64 x 64 x 8x8).
+void BM_maxpool2d_backward(benchmark::State& st) {
+  setup_threads();
+  nn::kernels::Pool2DGeom g;
+  g.H = g.W = st.range(0);
+  g.N = g.H == 56 ? 32 : 64, g.C = g.H == 24 || g.H == 16 ? 32 : 64;
+  g.infer_output();
+  auto x = random_vec<float>(g.N * g.C * g.H * g.W, 1);
+  std::vector<float> y(static_cast<std::size_t>(g.N * g.C * g.OH * g.OW)), dx(x.size());
+  std::vector<std::int32_t> arg(y.size());
+  nn::kernels::maxpool2d_forward(x.data(), y.data(), arg.data(), g);
+  auto dy = random_vec<float>(Index(y.size()), 2);
+  for (auto _ : st) {
+    nn::kernels::maxpool2d_backward(dy.data(), arg.data(), dx.data(), g, y.data());
+    benchmark::ClobberMemory();
+  }
+  st.counters["GB/s"] = benchmark::Counter(double((x.size() + y.size() * 3) * 4), benchmark::Counter::kIsIterationInvariantRate,
+                                           benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_maxpool2d_backward)->Arg(56)->Arg(24)->Arg(16)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 void BM_batchnorm_stats(benchmark::State& st) {
   setup_threads();
   const Index N = 32, C = 64, S = 56 * 56;

@@ -16,8 +16,9 @@ TEST_CASE_TEMPLATE("max and average pooling match the naive reference", T, float
       g.PH = Index(rng.below(size_t(g.KH / 2 + 1))), g.PW = Index(rng.below(size_t(g.KW / 2 + 1)));
       g.H = g.KH + Index(rng.below(12)), g.W = g.KW + Index(rng.below(12));
       if (trial == 0) g.N = 8, g.C = 16, g.H = g.W = 24;  // large enough for the parallel path
-      if (trial % 5 == 1)  // the specialized 2x2 / stride 2 path, odd sizes included
-        g.KH = g.KW = g.SH = g.SW = 2, g.PH = g.PW = 0, g.H = 2 + Index(rng.below(9)), g.W = 2 + Index(rng.below(9));
+      if (trial % 5 == 1)  // the specialized 2x2 / stride 2 path, odd sizes included; rows of 8+ outputs
+        g.KH = g.KW = g.SH = g.SW = 2, g.PH = g.PW = 0, g.H = 2 + Index(rng.below(9)),
+        g.W = 2 + Index(rng.below(9)) + (trial % 10 == 1 ? 14 : 0);
       g.infer_output();
       CAPTURE(trial);
       auto x = randn<T>({g.N, g.C, g.H, g.W}, rng());

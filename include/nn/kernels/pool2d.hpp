@@ -3,6 +3,8 @@
 // over the N*C planes.
 #pragma once
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <limits>
 #include <stdexcept>
 #include <string>
@@ -73,6 +75,51 @@ void maxpool2x2_row(const T* r0, const T* r1, Index W, Index OW, std::int32_t ba
     if (Arg) arg[ow] = base + std::int32_t(2 * ow) + bi;
   }
 }
+// One output row of the 2x2 / stride 2 max pool backward: dy routed to the
+// window position its argmax names (flat index base + 2*ow + {0, 1, W, W+1}),
+// zeros elsewhere, into the two input rows d0, d1 (2*OW each). With y (the
+// pool's output) only where y > 0 (a folded ReLU). Each value is 0 + g, as the
+// scatter into a zeroed plane computes it, so the two agree bit for bit.
+// v where keep, else +0, by masking its bits: GCC turns a plain select on
+// the (random) argmax position into a branch that mispredicts a quarter of
+// the time (a 4x slower 8x8 pool backward).
+template <class T>
+inline T keep_if(T v, bool keep) {
+  using U = std::conditional_t<sizeof(T) == 4, std::uint32_t, std::uint64_t>;
+  U b;
+  std::memcpy(&b, &v, sizeof b);
+  b &= U(0) - U(keep);
+  std::memcpy(&v, &b, sizeof b);
+  return v;
+}
+
+template <class T, bool Relu>
+void maxpool2x2_backward_row(const T* dy, const std::int32_t* arg, const T* y, Index W, Index OW, std::int32_t base,
+                             T* d0, T* d1) {
+  const std::int32_t w32 = static_cast<std::int32_t>(W);
+  for (Index ow = 0; ow < OW; ++ow) {
+    T gv = dy[ow];
+    if (Relu) gv = keep_if(gv, y[ow] > T(0));
+    const std::int32_t r = arg[ow] - base - std::int32_t(2 * ow);
+    d0[2 * ow] = T(0) + keep_if(gv, r == 0);
+    d0[2 * ow + 1] = T(0) + keep_if(gv, r == 1);
+    d1[2 * ow] = T(0) + keep_if(gv, r == w32);
+    d1[2 * ow + 1] = T(0) + keep_if(gv, r == w32 + 1);
+  }
+}
+
+// dx plane (H, W) from one plane's dy, argmax (and y): 2x2 / stride 2.
+template <class T, bool Relu>
+void maxpool2x2_backward_plane(const T* dy, const std::int32_t* arg, const T* y, Index H, Index W, Index OH, Index OW,
+                               T* dx) {
+  for (Index oh = 0; oh < OH; ++oh) {
+    T* r0 = dx + 2 * oh * W;
+    maxpool2x2_backward_row<T, Relu>(dy + oh * OW, arg + oh * OW, Relu ? y + oh * OW : nullptr, W, OW,
+                                     static_cast<std::int32_t>(2 * oh * W), r0, r0 + W);
+    if (W > 2 * OW) r0[W - 1] = r0[2 * W - 1] = T(0);  // an odd last column
+  }
+  if (H > 2 * OH) std::fill(dx + (H - 1) * W, dx + H * W, T(0));  // an odd last row
+}
 }  // namespace detail
 
 // y (N, C, OH, OW) = max over each window of x (N, C, H, W); padding never wins.
@@ -134,6 +181,22 @@ template <class T>
 void maxpool2d_backward(const T* dy, const std::int32_t* argmax, T* dx, const Pool2DGeom& g,
                         const T* relu_y = nullptr) {
   const Index planes = g.N * g.C;
+  if (g.KH == 2 && g.KW == 2 && g.SH == 2 && g.SW == 2 && g.PH == 0 && g.PW == 0 && g.OW >= 8) {
+    // 2x2 / stride 2: the windows tile the plane, so each input row pair is
+    // written once, vectorized, instead of zero-filled and then scattered into
+    // (1.3-1.5x on 24x24-56x56 planes; on rows under 8 outputs the scalar
+    // remainder loses: 3x slower on 8x8).
+    nn::detail::parallel_for(planes, detail::pool_parallel(planes, planes * g.H * g.W), 16, [&](Index pl, int) {
+      const Index o = pl * g.OH * g.OW;
+      if (relu_y)
+        detail::maxpool2x2_backward_plane<T, true>(dy + o, argmax + o, relu_y + o, g.H, g.W, g.OH, g.OW,
+                                                   dx + pl * g.H * g.W);
+      else
+        detail::maxpool2x2_backward_plane<T, false>(dy + o, argmax + o, nullptr, g.H, g.W, g.OH, g.OW,
+                                                    dx + pl * g.H * g.W);
+    });
+    return;
+  }
   nn::detail::parallel_for(planes, detail::pool_parallel(planes, planes * g.H * g.W), 16, [&](Index pl, int) {
     T* dxp = dx + pl * g.H * g.W;
     std::fill(dxp, dxp + g.H * g.W, T(0));
