@@ -10,6 +10,7 @@
 #include "nn/kernels/activations.hpp"
 #include "nn/kernels/batchnorm.hpp"
 #include "nn/kernels/conv2d.hpp"
+#include "nn/kernels/conv2d_pool.hpp"
 #include "nn/kernels/conv2d_direct.hpp"
 #include "nn/kernels/epilogue.hpp"
 #include "nn/kernels/gemm.hpp"

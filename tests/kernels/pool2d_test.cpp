@@ -18,7 +18,7 @@ TEST_CASE_TEMPLATE("max and average pooling match the naive reference", T, float
       if (trial == 0) g.N = 8, g.C = 16, g.H = g.W = 24;  // large enough for the parallel path
       if (trial % 5 == 1)  // the specialized 2x2 / stride 2 path, odd sizes included; rows of 8+ outputs
         g.KH = g.KW = g.SH = g.SW = 2, g.PH = g.PW = 0, g.H = 2 + Index(rng.below(9)),
-        g.W = 2 + Index(rng.below(9)) + (trial % 10 == 1 ? 14 : 0);
+        g.W = 2 + Index(rng.below(9)) + (trial % 10 == 1 ? 14 : trial % 10 == 6 ? 30 : 0);
       g.infer_output();
       CAPTURE(trial);
       auto x = randn<T>({g.N, g.C, g.H, g.W}, rng());
@@ -82,6 +82,21 @@ TEST_CASE("max pooling propagates NaN in both the generic and the 2x2 path, with
     nn::kernels::maxpool2d_forward(x.data(), y.data(), static_cast<std::int32_t*>(nullptr), g);
     CHECK(std::isnan(y[0]));
   }
+  // a wide 2x2 row (the vectorized path: 20 outputs, NaN in the second block of 16)
+  Pool2DGeom g;
+  g.N = 1, g.C = 1, g.H = 2, g.W = 40;
+  g.infer_output();
+  std::vector<float> x(80, 1.0f), y(20);
+  std::vector<std::int32_t> arg(20);
+  x[2 * 17 + 40 + 1] = NAN;  // output 17, the window's last position
+  x[2 * 3 + 1] = 5.0f;       // output 3: position 1
+  nn::kernels::maxpool2d_forward(x.data(), y.data(), arg.data(), g);
+  CHECK(std::isnan(y[17]));
+  CHECK(arg[17] == 2 * 17 + 40 + 1);
+  CHECK(y[3] == 5.0f);
+  CHECK(arg[3] == 7);
+  CHECK(y[19] == 1.0f);
+  CHECK(arg[19] == 38);
 }
 
 TEST_CASE("2x2 max pooling: ties go to the first in window order, and the argmax-free path agrees") {

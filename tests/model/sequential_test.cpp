@@ -382,3 +382,67 @@ TEST_CASE("a max pool after a ReLU folds the ReLU's backward: bit-identical grad
   }
   nn::set_num_threads(1);
 }
+
+TEST_CASE("conv + ReLU + max pool fusion: the same outputs and gradients without the conv's full-size output") {
+  for (int threads : {1, 2}) {
+    nn::set_num_threads(threads);
+    for (bool eval_forward : {false, true}) {
+      INFO("threads " << threads << " eval forward " << eval_forward);
+      nn::Sequential<F> m(Shape{1, 20, 20}, 11);
+      m.add<nn::Conv2D<F>>(8, 5);  // first layer: no input gradient, the scattered weight gradient
+      m.add(nn::ReLU<F>());
+      m.add(nn::MaxPool2D<F>(2));
+      m.add<nn::Conv2D<F>>(6, 3);  // needs its input gradient: the unfused kernels behind the fused call
+      m.add(nn::ReLU<F>());
+      m.add(nn::MaxPool2D<F>(2));
+      m.add(nn::Flatten<F>());
+      m.add(nn::Dense<F>(3));
+      auto u = m.clone();
+      u.set_fusion(false);
+      auto x = randn<F>({5, 1, 20, 20}, 12);
+      const Tensor<F> a = m.forward(x, !eval_forward).clone();
+      const Tensor<F> b = u.forward(x, !eval_forward).clone();
+      CHECK(worst(a.data(), b.data(), a.size(), 0, 0) <= 1.0);  // exact
+      auto dy = randn<F>(a.shape(), 13);
+      m.zero_grad(), u.zero_grad();
+      m.backward(dy), u.backward(dy);
+      auto pa = m.parameters(), pb = u.parameters();
+      for (std::size_t k = 0; k < pa.size(); ++k)  // the first conv's bias: summed in another order
+        check_close(*pa[k].grad, *pb[k].grad, pa[k].name == "0.bias" ? 1e-5 : 0, pa[k].name == "0.bias" ? 1e-5 : 0,
+                    "gradient of " + pa[k].name);
+      // a training step changes the weights the same way: train again, compare the outputs
+      for (std::size_t k = 0; k < pa.size(); ++k) {
+        pa[k].value->copy_from(*pb[k].value);
+        for (Index i = 0; i < pa[k].value->size(); ++i) (*pa[k].value)[i] -= 0.01f * (*pb[k].grad)[i];
+        pb[k].value->copy_from(*pa[k].value);
+      }
+      const Tensor<F> a2 = m.forward(x, true).clone();
+      CHECK(worst(a2.data(), u.forward(x, true).data(), a2.size(), 0, 0) <= 1.0);
+    }
+  }
+  nn::set_num_threads(1);
+}
+
+TEST_CASE("max-pool fusion hooks reject a pool that does not fit and a backward without argmax") {
+  nn::Sequential<F> m(Shape{1, 8, 8}, 3);
+  m.add<nn::Conv2D<F>>(4, 3);
+  m.add(nn::ReLU<F>());
+  m.add(nn::MaxPool2D<F>(2));
+  m.forward(randn<F>({2, 1, 8, 8}, 4), true);
+  auto& conv = m.layer(0);
+  auto& pool = m.layer(2);
+  CHECK(conv.supports_pool_epilogue());
+  CHECK(pool.fuses_after_conv());
+  CHECK_FALSE(m.layer(1).fuses_after_conv());
+  auto x = randn<F>({2, 1, 8, 8}, 5);
+  // a pool sized for another batch
+  CHECK_THROWS_WITH_AS(conv.forward_pooled(x, nn::Epilogue<F>{}, pool.max_pool_output(3, true)),
+                       doctest::Contains("cannot follow output"), std::invalid_argument);
+  const auto p = pool.max_pool_output(2, false);  // eval mode: no argmax
+  conv.forward_pooled(x, nn::Epilogue<F>{}, p);
+  CHECK_THROWS_WITH_AS(conv.backward_pooled(x, Tensor<F>(p.y->shape()), p, true), doctest::Contains("no argmax"),
+                       std::logic_error);
+  // a layer that is not a conv has no max-pool epilogue
+  CHECK_THROWS_AS(m.layer(1).forward_pooled(randn<F>({2, 4, 6, 6}, 6), nn::Epilogue<F>{}, pool.max_pool_output(2, true)),
+                  std::logic_error);
+}

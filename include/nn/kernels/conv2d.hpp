@@ -9,6 +9,7 @@
 // conv2d_input_grad.hpp).
 #pragma once
 #include <algorithm>
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 #include <type_traits>
@@ -119,6 +120,19 @@ struct ConvWorkspace {
   }
 };
 
+// The output gradient of a convolution followed by [ReLU and] a max pool,
+// given as the pool's: dy (N, OC, PQ) of the pooled output, the pool's
+// argmax (flat index into each (OH, OW) plane, as maxpool2d_forward writes
+// it) and, with a ReLU between, the pool's output y (route only where y > 0).
+// The dense gradient it stands for is maxpool2d_backward's dx.
+template <class T>
+struct PooledGrad {
+  const T* dy = nullptr;
+  const std::int32_t* argmax = nullptr;
+  const T* relu_y = nullptr;
+  Index PQ = 0;
+};
+
 // True when the direct kernel runs this geometry (see conv2d_direct.hpp).
 inline bool conv2d_uses_direct(const Conv2DGeom& g) {
   const bool pointwise = g.KH == 1 && g.KW == 1 && g.PT + g.PB + g.PL + g.PR == 0;
@@ -161,14 +175,19 @@ inline direct::Plane direct_plane(const Conv2DGeom& g) {
 inline Index direct_ocp(const Conv2DGeom& g) { return (g.OC + 31) / 32 * 32; }
 
 // shift: the bias already folded into the epilogue's shift (fold_bias).
-inline void direct_forward(const float* x, const float* w, const float* shift, float* y, const Conv2DGeom& g,
-                           ConvWorkspace<float>& ws, const Epilogue<float>& ep) {
+// ws.direct.wpack = w (OC, C, KH, KW) as (ceil(OC/8), C, KH, KW, 8).
+inline void direct_pack_weights(const float* w, const Conv2DGeom& g, ConvWorkspace<float>& ws) {
   const Index KK = g.C * g.KH * g.KW, OCB = (g.OC + direct::kOC - 1) / direct::kOC;
   auto& wp = ws.direct.wpack;
-  wp.assign(static_cast<std::size_t>(OCB * KK * direct::kOC), 0.0f);  // (OCB, C, KH, KW, 8)
+  wp.assign(static_cast<std::size_t>(OCB * KK * direct::kOC), 0.0f);
   for (Index o = 0; o < g.OC; ++o)
     for (Index k = 0; k < KK; ++k)
       wp[static_cast<std::size_t>(((o / direct::kOC) * KK + k) * direct::kOC + o % direct::kOC)] = w[o * KK + k];
+}
+
+inline void direct_forward(const float* x, const float* w, const float* shift, float* y, const Conv2DGeom& g,
+                           ConvWorkspace<float>& ws, const Epilogue<float>& ep) {
+  direct_pack_weights(w, g, ws);
   direct::run(x, y, g.N, g.OC, direct_plane(g), ep.scale, shift, ep.relu, ws.direct);
 }
 
@@ -206,20 +225,42 @@ inline Index direct_dw_samples(const Conv2DGeom& g) {
 
 // Weight (and bias) gradient of samples [n0, n1), accumulated into partT:
 // (C*KH*KW, OCp) transposed, then db (OC). tid picks the thread's buffers.
+// With pooled, dy is unused: each sample's transposed gradient is scattered
+// from the pool's (the values maxpool2d_backward would write, added in its
+// order), so the dense (N, OC, OH, OW) gradient is never written or read.
 inline void direct_weight_grad(const float* x, const float* dy, Index n0, Index n1, const Conv2DGeom& g,
-                               float* partT, bool with_db, ConvWorkspace<float>& ws, int tid) {
+                               float* partT, bool with_db, ConvWorkspace<float>& ws, int tid,
+                               const PooledGrad<float>* pooled = nullptr) {
   const direct::Plane pl = direct_plane(g);
   const Index P = g.OH * g.OW, OCp = direct_ocp(g), K = g.C * g.KH * g.KW, S = direct_dw_samples(g);
   const Index xs = pl.padded_size(), ds = P * OCp;
   float* xp = ws.direct.xpad[static_cast<std::size_t>(tid)].data();
   float* dyT = ws.direct.wide[static_cast<std::size_t>(tid)].data();
-  if (OCp != g.OC) std::fill(dyT, dyT + S * ds, 0.0f);  // columns past OC stay zero
+  if (OCp != g.OC && !pooled) std::fill(dyT, dyT + S * ds, 0.0f);  // columns past OC stay zero
   for (Index n = n0; n < n1; n += S) {
     const Index s1 = std::min(S, n1 - n);
     for (Index s = 0; s < s1; ++s) {
+      direct::pad_sample(x + (n + s) * g.C * g.H * g.W, pl, xp + s * xs);
+      if (pooled) {
+        float* d = dyT + s * ds;
+        std::fill(d, d + ds, 0.0f);
+        const Index PQ = pooled->PQ, base = (n + s) * g.OC * PQ;
+        for (Index o = 0; o < g.OC; ++o) {
+          const float* dp = pooled->dy + base + o * PQ;
+          const std::int32_t* ap = pooled->argmax + base + o * PQ;
+          const float* yp = pooled->relu_y ? pooled->relu_y + base + o * PQ : nullptr;
+          float sum = 0.0f;
+          for (Index q = 0; q < PQ; ++q) {
+            const float v = yp && !(yp[q] > 0.0f) ? 0.0f : dp[q];
+            d[Index(ap[q]) * OCp + o] += v;
+            sum += v;
+          }
+          if (with_db) partT[K * OCp + o] += sum;
+        }
+        continue;
+      }
       const float* dyn = dy + (n + s) * g.OC * P;
       direct::transpose(dyn, g.OC, P, P, dyT + s * ds, OCp);  // dyT_s (P, OCp) = dy_n (OC, P)^T
-      direct::pad_sample(x + (n + s) * g.C * g.H * g.W, pl, xp + s * xs);
       if (with_db)
         for (Index o = 0; o < g.OC; ++o) partT[K * OCp + o] += ConstArrayMap<float>(dyn + o * P, P).sum();
     }
@@ -300,15 +341,19 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& 
 // The batch is cut into a fixed number of groups that threads take
 // dynamically; each group sums its weight gradient in its own buffer, and the
 // buffers are added in group order, so dw does not depend on the thread count.
+// pooled (conv2d_pool.hpp's fused backward) replaces dy by the pool's
+// gradient; only where the direct weight gradient runs and dx is null.
 template <class T>
 void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const Conv2DGeom& g,
-                     ConvWorkspace<T>& ws) {
+                     ConvWorkspace<T>& ws, const PooledGrad<T>* pooled = nullptr) {
   bool direct_dx = false, direct_dw = false, own_dx = false;
   if constexpr (std::is_same<T, float>::value) {
     direct_dx = dx && conv2d_uses_direct_backward(g);
     direct_dw = conv2d_uses_direct(g);
     own_dx = dx && !direct_dx && conv2d_uses_own_input_grad(g);
   }
+  if (pooled && (dx || !direct_dw))
+    throw std::logic_error("conv2d_backward: a pooled gradient needs the direct weight gradient and no dx");
   const bool im2col_dx = dx && !direct_dx && !own_dx;
   const Index K = g.col_rows(), P = g.col_cols();
   // Partial sums per group: dw (OC, K) for im2col, or transposed (K, OCp) for
@@ -334,7 +379,7 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
     if constexpr (std::is_same<T, float>::value)
       if (direct_dw) {
         detail::direct_weight_grad(x, dy, q * per, std::min(g.N, (q + 1) * per), g, part, db != nullptr, ws,
-                                   tid);
+                                   tid, pooled);
         if (!im2col_dx && !own_dx) return;
       }
     T* col = ws.col[static_cast<std::size_t>(tid)].data();

@@ -262,36 +262,40 @@ inline void pad_sample(const float* x, const Plane& pl, float* xp) {
   std::fill(xp + pl.C * HpWp, xp + pl.padded_size(), 0.0f);
 }
 
-// Scratch for the direct kernels: packed weights, per-thread padded input
-// and wide output.
+// Scratch for the direct kernels: packed weights, per-thread padded input,
+// wide output, and a small buffer for what a store does with a tile.
 struct Workspace {
   std::vector<float> wpack;
-  std::vector<std::vector<float>> xpad, wide;
-  void reserve(int threads, Index xsize, Index wsize) {
-    if (static_cast<int>(xpad.size()) < threads) xpad.resize(static_cast<std::size_t>(threads));
-    if (static_cast<int>(wide.size()) < threads) wide.resize(static_cast<std::size_t>(threads));
+  std::vector<std::vector<float>> xpad, wide, tmp;
+  void reserve(int threads, Index xsize, Index wsize, Index tsize = 0) {
+    for (auto* vs : {&xpad, &wide, &tmp})
+      if (static_cast<int>(vs->size()) < threads) vs->resize(static_cast<std::size_t>(threads));
     for (auto& v : xpad)
       if (static_cast<Index>(v.size()) < xsize) v.resize(static_cast<std::size_t>(xsize));
     for (auto& v : wide)
       if (static_cast<Index>(v.size()) < wsize) v.resize(static_cast<std::size_t>(wsize));
+    for (auto& v : tmp)
+      if (static_cast<Index>(v.size()) < tsize) v.resize(static_cast<std::size_t>(tsize));
   }
 };
 
-// Runs the convolution of N samples: x (N, C, H, W) -> y (N, OC, OH, OW),
-// with ws.wpack already holding the weights as (ceil(OC/8), C, KH, KW, 8).
-// Per output channel o: y = act(scale[o] * conv + shift[o]), act = ReLU or
-// identity; scale null means 1 (the caller folds bias into shift).
+// Runs the convolution of N samples x (N, C, H, W), with ws.wpack already
+// holding the weights as (ceil(OC/8), C, KH, KW, 8), and hands each computed
+// block to store(n, o0, o1, wo, tid): output channels [o0, o1) of sample n,
+// channel o at wo + (o - o0) * pl.wide(), output row oh at + oh * pl.Wp (the
+// raw sums, before bias and epilogue); ws.tmp[tid] (tsize floats) is the
+// store's own scratch.
 // Work items are (sample, block of 8 output channels) when there are fewer
 // samples than threads, else whole samples; threads take them dynamically.
-inline void run(const float* x, float* y, Index N, Index OC, const Plane& pl, const float* scale, const float* shift,
-                bool relu, Workspace& ws) {
+template <class Store>
+void run_to(const float* x, Index N, Index OC, const Plane& pl, Workspace& ws, Index tsize, Store&& store) {
 #if NN_DIRECT_CONV
   const Index OCB = (OC + kOC - 1) / kOC, wide = pl.wide(), KK = pl.C * pl.KH * pl.KW;
   const nn::detail::Team team = nn::detail::plan_team(N * OCB > 1);
   const Index per_task = N >= team.threads ? OCB : 1;  // channel blocks per work item
   const Index tasks_per_n = (OCB + per_task - 1) / per_task, tasks = N * tasks_per_n;
-  ws.reserve(team.threads, pl.padded_size(), kOC * wide);
-  const Index in_size = pl.C * pl.H * pl.W, out_plane = pl.OH * pl.OW;
+  ws.reserve(team.threads, pl.padded_size(), kOC * wide, tsize);
+  const Index in_size = pl.C * pl.H * pl.W;
   nn::detail::parallel_for(team, tasks, 1, [&](Index t, int tid) {
     const Index n = t / tasks_per_n, b0 = (t % tasks_per_n) * per_task, b1 = std::min(OCB, b0 + per_task);
     float* xp = ws.xpad[static_cast<std::size_t>(tid)].data();
@@ -299,17 +303,28 @@ inline void run(const float* x, float* y, Index N, Index OC, const Plane& pl, co
     pad_sample(x + n * in_size, pl, xp);
     for (Index b = b0; b < b1; ++b) {
       tile_8x48(xp, pl, ws.wpack.data() + b * KK * kOC, wo, wide);
-      for (Index o = b * kOC; o < std::min(OC, (b + 1) * kOC); ++o) {
-        const float a = scale ? scale[o] : 1.0f, s = shift ? shift[o] : 0.0f;
-        const float* src = wo + (o - b * kOC) * wide;
-        float* dst = y + (n * OC + o) * out_plane;
-        for (Index oh = 0; oh < pl.OH; ++oh) epilogue_row(src + oh * pl.Wp, dst + oh * pl.OW, pl.OW, a, s, relu);
-      }
+      store(n, b * kOC, std::min(OC, (b + 1) * kOC), static_cast<const float*>(wo), tid);
     }
   });
 #else
-  (void)x, (void)y, (void)N, (void)OC, (void)pl, (void)scale, (void)shift, (void)relu, (void)ws;
+  (void)x, (void)N, (void)OC, (void)pl, (void)ws, (void)tsize, (void)store;
 #endif
+}
+
+// y (N, OC, OH, OW) from run_to: per output channel o,
+// y = act(scale[o] * conv + shift[o]), act = ReLU or identity; scale null
+// means 1 (the caller folds bias into shift).
+inline void run(const float* x, float* y, Index N, Index OC, const Plane& pl, const float* scale, const float* shift,
+                bool relu, Workspace& ws) {
+  const Index wide = pl.wide(), out_plane = pl.OH * pl.OW;
+  run_to(x, N, OC, pl, ws, 0, [&](Index n, Index o0, Index o1, const float* wo, int) {
+    for (Index o = o0; o < o1; ++o) {
+      const float a = scale ? scale[o] : 1.0f, s = shift ? shift[o] : 0.0f;
+      const float* src = wo + (o - o0) * wide;
+      float* dst = y + (n * OC + o) * out_plane;
+      for (Index oh = 0; oh < pl.OH; ++oh) epilogue_row(src + oh * pl.Wp, dst + oh * pl.OW, pl.OW, a, s, relu);
+    }
+  });
 }
 
 }  // namespace direct

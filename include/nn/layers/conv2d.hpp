@@ -6,6 +6,7 @@
 // explicit amounts: Padding(p), Padding(ph, pw), Padding::explicit_(t, b, l, r).
 #pragma once
 #include "nn/kernels/conv2d.hpp"
+#include "nn/kernels/conv2d_pool.hpp"
 #include "nn/layers/layer.hpp"
 
 namespace nn {
@@ -115,15 +116,35 @@ class Conv2D : public Layer<T> {
   const Tensor<T>& do_forward(const Tensor<T>& x, bool) override {
     g_.N = x.dim(0);
     this->out_.resize(this->output_shape().with_batch(g_.N));
-    kernels::conv2d_forward<T>(x.data(), w_.data(), has_bias_ ? b_.data() : nullptr, this->out_.data(), g_, ws_);
+    kernels::conv2d_forward<T>(x.data(), w_.data(), has_bias_ ? b_.data() : nullptr, this->out_.data(), g_, ws_.conv);
     return this->out_;
   }
   bool supports_epilogue() const override { return true; }
   const Tensor<T>& do_forward_fused(const Tensor<T>& x, const Epilogue<T>& e) override {
     g_.N = x.dim(0);
     this->out_.resize(this->output_shape().with_batch(g_.N));
-    kernels::conv2d_forward<T>(x.data(), w_.data(), has_bias_ ? b_.data() : nullptr, this->out_.data(), g_, ws_, e);
+    kernels::conv2d_forward<T>(x.data(), w_.data(), has_bias_ ? b_.data() : nullptr, this->out_.data(), g_, ws_.conv,
+                               e);
     return this->out_;
+  }
+  bool supports_pool_epilogue() const override { return true; }
+  const Tensor<T>& do_forward_pooled(const Tensor<T>& x, const Epilogue<T>& e, const MaxPoolOutput<T>& p) override {
+    g_.N = x.dim(0);
+    kernels::conv2d_forward_maxpool<T>(x.data(), w_.data(), has_bias_ ? b_.data() : nullptr, p.y->data(), p.argmax,
+                                       g_, *p.geom, ws_, e);
+    return *p.y;
+  }
+  const Tensor<T>& do_backward_pooled(const Tensor<T>& x, const Tensor<T>& dy, const MaxPoolOutput<T>& p,
+                                      bool relu) override {
+    g_.N = x.dim(0);
+    T* dx = nullptr;
+    if (this->input_grad()) {
+      this->dx_.resize(x.shape());
+      dx = this->dx_.data();
+    }
+    kernels::conv2d_backward_maxpool<T>(x.data(), w_.data(), dy.data(), p.argmax, relu ? p.y->data() : nullptr, dx,
+                                        dw_.data(), has_bias_ ? db_.data() : nullptr, g_, *p.geom, ws_);
+    return dx ? this->dx_ : this->none_;
   }
   const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy) override {
     g_.N = x.dim(0);
@@ -133,7 +154,7 @@ class Conv2D : public Layer<T> {
       dx = this->dx_.data();
     }
     kernels::conv2d_backward<T>(x.data(), w_.data(), dy.data(), dx, dw_.data(), has_bias_ ? db_.data() : nullptr, g_,
-                                ws_);
+                                ws_.conv);
     return dx ? this->dx_ : this->none_;
   }
 
@@ -145,7 +166,7 @@ class Conv2D : public Layer<T> {
   bool has_bias_;
   Init winit_, binit_;
   kernels::Conv2DGeom g_;
-  kernels::ConvWorkspace<T> ws_;
+  kernels::ConvPoolWorkspace<T> ws_;
   DeepTensor<T> w_, dw_, b_, db_;
 };
 

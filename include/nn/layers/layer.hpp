@@ -62,6 +62,18 @@
 //     respect to that ReLU's input: its own backward followed by the ReLU's,
 //     bit-identical to the two layers' backward calls in a row. Sequential
 //     then skips the ReLU's backward (one pass over the activation less).
+//   Max-pool fusion: for Conv2D -> ReLU -> MaxPool2D, Sequential asks the
+//     pool for its output buffers (max_pool_output(N, training): the pooled
+//     y, and the argmax in training) and the conv, which says
+//     supports_pool_epilogue(), fills them in forward_pooled(x, e, pool)
+//     without writing its own full-size output; the conv's and the ReLU's
+//     outputs then do not exist. backward_pooled(x, dy_pool, pool, relu)
+//     takes the pool's output gradient and does the three backward passes
+//     (parameter gradients accumulate, dx as backward). The pooled output,
+//     argmax, input gradient and weight gradient equal the unfused layers'
+//     bit for bit; a bias gradient may differ in rounding (summed in another
+//     order). A layer with fuses_after_conv() (MaxPool2D) provides the
+//     buffers, and max_pool_output() returns those of its last forward.
 // ================================================================================
 #pragma once
 #include <cstdint>
@@ -74,6 +86,7 @@
 
 #include "nn/init/init.hpp"
 #include "nn/kernels/epilogue.hpp"  // Epilogue<T>: what forward_fused applies
+#include "nn/kernels/pool2d.hpp"    // Pool2DGeom: max-pool fusion
 #include "nn/tensor/tensor.hpp"
 
 namespace nn {
@@ -101,6 +114,16 @@ struct Param {
 
 // What a layer is in eval mode, for inference fusion (see the contract).
 enum class EvalFusion { None, Identity, ChannelAffine, ReLU };
+
+// A max pool's geometry and output buffers, for max-pool fusion (see the
+// contract): geom null means "not a max pool"; argmax null after an
+// eval-mode forward.
+template <class T>
+struct MaxPoolOutput {
+  const kernels::Pool2DGeom* geom = nullptr;
+  Tensor<T>* y = nullptr;
+  std::int32_t* argmax = nullptr;
+};
 
 
 // A (height, width) pair that converts from a single number: `3` is 3x3.
@@ -182,6 +205,27 @@ class Layer {
     check_input(x);
     return do_forward_fused(x, e);
   }
+  // Max-pool fusion hooks (see the contract).
+  virtual bool supports_pool_epilogue() const { return false; }
+  virtual bool fuses_after_conv() const { return false; }
+  virtual MaxPoolOutput<T> max_pool_output(Index /*N*/, bool /*training*/) { return {}; }
+  virtual MaxPoolOutput<T> max_pool_output() { return {}; }
+  const Tensor<T>& forward_pooled(const Tensor<T>& x, const Epilogue<T>& e, const MaxPoolOutput<T>& pool) {
+    check_input(x);
+    check_pool(pool, x.dim(0));
+    return do_forward_pooled(x, e, pool);
+  }
+  const Tensor<T>& backward_pooled(const Tensor<T>& x, const Tensor<T>& dy, const MaxPoolOutput<T>& pool,
+                                   bool relu) {
+    check_input(x);
+    check_pool(pool, x.dim(0));
+    if (!pool.argmax)
+      throw std::logic_error(describe() + "::backward_pooled: the pool's forward kept no argmax (eval mode)");
+    if (dy.shape() != pool.y->shape())
+      throw std::invalid_argument(type() + "::backward: gradient shape " + dy.shape().str() +
+                                  " does not match the pooled output shape " + pool.y->shape().str());
+    return do_backward_pooled(x, dy, pool, relu);
+  }
 
   // When false, backward skips dL/dx (used for a model's first layer).
   void set_input_grad(bool on) { input_grad_ = on; }
@@ -203,6 +247,12 @@ class Layer {
   virtual const Tensor<T>& do_backward_through_relu(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&) {
     throw std::logic_error(describe() + " does not fold a ReLU's backward");
   }
+  virtual const Tensor<T>& do_forward_pooled(const Tensor<T>&, const Epilogue<T>&, const MaxPoolOutput<T>&) {
+    throw std::logic_error(describe() + " has no max-pool epilogue");
+  }
+  virtual const Tensor<T>& do_backward_pooled(const Tensor<T>&, const Tensor<T>&, const MaxPoolOutput<T>&, bool) {
+    throw std::logic_error(describe() + " has no max-pool epilogue");
+  }
 
   [[noreturn]] void fail_shape(const Shape& in, const std::string& why) const {
     throw std::invalid_argument(describe() + ": input shape " + in.str() + " " + why);
@@ -223,6 +273,17 @@ class Layer {
     if (dy.shape() != y.shape())
       throw std::invalid_argument(type() + "::backward: gradient shape " + dy.shape().str() +
                                   " does not match output shape " + y.shape().str());
+  }
+  // The pool must take this layer's output: (C, H, W) = output_shape().
+  void check_pool(const MaxPoolOutput<T>& p, Index N) const {
+    if (!p.geom || !p.y)
+      throw std::logic_error(describe() + ": max-pool fusion without a max pool's buffers");
+    const Shape pin{p.geom->C, p.geom->H, p.geom->W};
+    if (pin != out_shape_ || p.y->rank() != 4 || p.y->dim(0) != N || p.y->dim(1) != p.geom->C ||
+        p.y->dim(2) != p.geom->OH || p.y->dim(3) != p.geom->OW)
+      throw std::invalid_argument(describe() + ": a max pool over " + pin.str() + " with output " +
+                                  p.y->shape().str() + " cannot follow output " + batch_str(out_shape_) +
+                                  " for a batch of " + std::to_string(N));
   }
   void check_input(const Tensor<T>& x) const {
     if (!built_)

@@ -76,6 +76,18 @@ class MaxPool2D : public detail::Pool2DBase<T> {
   const Tensor<T>& do_backward_through_relu(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy) override {
     return backward_impl(x, dy, y.data());
   }
+  // Max-pool fusion: the preceding Conv2D writes out_ (and argmax_) itself.
+  bool fuses_after_conv() const override { return true; }
+  MaxPoolOutput<T> max_pool_output(Index N, bool training) override {
+    this->g_.N = N;
+    this->out_.resize(this->output_shape().with_batch(N));
+    has_argmax_ = training;
+    if (training) argmax_.resize(static_cast<std::size_t>(this->out_.size()));
+    return max_pool_output();
+  }
+  MaxPoolOutput<T> max_pool_output() override {
+    return {&this->g_, &this->out_, has_argmax_ ? argmax_.data() : nullptr};
+  }
 
  private:
   const Tensor<T>& backward_impl(const Tensor<T>& x, const Tensor<T>& dy, const T* relu_mask) {

@@ -123,6 +123,10 @@ class Sequential {
   //  - training: Conv2D + ReLU in one pass. The ReLU's backward then reads
   //    the fused output, which has the same sign pattern as the conv's own
   //    output, so results are bit-identical to the unfused layers.
+  //  - training and eval: Conv2D + ReLU + MaxPool2D in one pass, forward and
+  //    backward (max-pool fusion in layer.hpp): the conv's full-size output
+  //    is never written. Bit-identical but for the conv's bias gradient
+  //    (equal up to rounding).
   //  - eval (training == false): Conv2D [+ BatchNorm] [+ ReLU] in one pass,
   //    and eval-mode identities (Dropout) passed through without a copy.
   //    Results equal the unfused ones up to float rounding; a backward after
@@ -147,8 +151,15 @@ class Sequential {
     layers_[0]->set_input_grad(want_input_grad);
     const Tensor<T>* g = &dy;
     for (std::size_t i = layers_.size(); i-- > 0;) {
-      const Tensor<T>& x = i == 0 ? input_ : *acts_[i - 1];
       const auto t0 = profiling_ ? Clock::now() : Clock::time_point{};
+      if (pooled_[i]) {  // conv, ReLU and max pool ran fused: one backward for the three, charged to the pool
+        const Tensor<T>& xc = i == 2 ? input_ : *acts_[i - 3];
+        g = &layers_[i - 2]->backward_pooled(xc, *g, layers_[i]->max_pool_output(), true);
+        if (profiling_) prof_[i].second += std::chrono::duration<double>(Clock::now() - t0).count();
+        i -= 2;
+        continue;
+      }
+      const Tensor<T>& x = i == 0 ? input_ : *acts_[i - 1];
       // A ReLU's backward folded into the next layer's (contract in layer.hpp);
       // the profile charges both to that layer.
       const bool fold = fusion_ && i >= 1 && layers_[i]->folds_relu_backward() &&
@@ -271,6 +282,7 @@ class Sequential {
   // Runs the layers on input_, recording each layer's output in acts_.
   const Tensor<T>& run_forward(bool training, bool fuse) {
     acts_.assign(layers_.size(), nullptr);
+    pooled_.assign(layers_.size(), 0);
     const Tensor<T>* cur = &input_;
     bool eval_fused = false;
     for (std::size_t i = 0; i < layers_.size();) {
@@ -280,6 +292,15 @@ class Sequential {
       if (fuse && !training && l.eval_fusion() == EvalFusion::Identity) {
         acts_[i] = cur;  // y = x; the shapes were checked when the model was built
         eval_fused = true;
+      } else if (fuse && pool_fusable(i)) {
+        // Conv2D -> ReLU -> MaxPool2D: the pool's output straight from the conv
+        Epilogue<T> relu;
+        relu.relu = true;
+        cur = &l.forward_pooled(*cur, relu, layers_[i + 2]->max_pool_output(cur->dim(0), training));
+        acts_[i + 2] = cur;  // acts_[i], acts_[i + 1] stay null: never computed
+        pooled_[i + 2] = 1;
+        next = i + 3;
+        eval_fused = eval_fused || !training;
       } else if (fuse && l.supports_epilogue() && fusable_tail(i, next, training)) {
         eval_fused = eval_fused || !training;
         cur = &l.forward_fused(*cur, epilogue_);
@@ -296,6 +317,11 @@ class Sequential {
     last_eval_fused_ = eval_fused;
     has_forward_ = true;
     return *cur;
+  }
+  // Layers i, i+1, i+2 are a conv with a max-pool epilogue, a ReLU and a max pool.
+  bool pool_fusable(std::size_t i) const {
+    return i + 2 < layers_.size() && layers_[i]->supports_pool_epilogue() &&
+           layers_[i + 1]->eval_fusion() == EvalFusion::ReLU && layers_[i + 2]->fuses_after_conv();
   }
   // Collects an optional per-channel affine (eval only) then an optional ReLU
   // right after layer i into epilogue_; next becomes the first layer not fused.
@@ -338,6 +364,7 @@ class Sequential {
   std::vector<T> scale_, shift_;
   Tensor<T> input_, grad_in_;
   std::vector<const Tensor<T>*> acts_;
+  std::vector<char> pooled_;  // layer i is a max pool fused with the conv and ReLU before it
   using Clock = std::chrono::steady_clock;
   bool profiling_ = false;
   std::vector<std::pair<double, double>> prof_;  // per layer: forward, backward seconds
