@@ -111,10 +111,12 @@ void BM_conv2d_w1(benchmark::State& st) {
 }
 BENCHMARK(BM_conv2d_w1)->ArgName("part")->Arg(0)->Arg(1)->Arg(2)->Arg(3)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// 56x56 planes, and the pools of W1 (24x24, 8x8) and W3 (32x32, 16x16).
 void BM_maxpool2d_forward(benchmark::State& st) {
   setup_threads();
   nn::kernels::Pool2DGeom g;
-  g.N = 32, g.C = 64, g.H = 56, g.W = 56;
+  g.H = g.W = st.range(0);
+  g.N = g.H == 56 ? 32 : 64, g.C = g.H == 24 || g.H == 32 ? 32 : 64;
   g.infer_output();
   auto x = random_vec<float>(g.N * g.C * g.H * g.W, 1);
   std::vector<float> y(static_cast<std::size_t>(g.N * g.C * g.OH * g.OW));
@@ -126,7 +128,7 @@ void BM_maxpool2d_forward(benchmark::State& st) {
   st.counters["GB/s"] = benchmark::Counter(double((x.size() + y.size() * 2) * 4), benchmark::Counter::kIsIterationInvariantRate,
                                            benchmark::Counter::kIs1000);
 }
-BENCHMARK(BM_maxpool2d_forward)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_maxpool2d_forward)->Arg(56)->Arg(32)->Arg(24)->Arg(16)->Arg(8)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The backward with the preceding ReLU folded in (relu_y), as in training;
 // 56x56 planes, and W1's two pools (64 x 32 x 24x24, 64 x 64 x 8x8).
