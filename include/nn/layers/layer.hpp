@@ -62,8 +62,7 @@
 //     respect to that ReLU's input: its own backward followed by the ReLU's,
 //     bit-identical to the two layers' backward calls in a row. Sequential
 //     then skips the ReLU's backward (one pass over the activation less).
-//   Max-pool fusion: for Conv2D -> ReLU -> MaxPool2D (Sequential: in
-//     training, where the conv needs no input gradient), Sequential asks the
+//   Max-pool fusion: for Conv2D -> ReLU -> MaxPool2D, Sequential asks the
 //     pool for its output buffers (max_pool_output(N, training): the pooled
 //     y, and the argmax in training) and the conv, which says
 //     supports_pool_epilogue(), fills them in forward_pooled(x, e, pool)

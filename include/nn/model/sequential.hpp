@@ -123,10 +123,11 @@ class Sequential {
   //  - training: Conv2D + ReLU in one pass. The ReLU's backward then reads
   //    the fused output, which has the same sign pattern as the conv's own
   //    output, so results are bit-identical to the unfused layers.
-  //  - training, for a first layer (no input gradient): Conv2D + ReLU +
-  //    MaxPool2D in one pass, forward and backward (max-pool fusion in
-  //    layer.hpp): the conv's full-size output is never written.
-  //    Bit-identical but for the conv's bias gradient (equal up to rounding).
+  //  - training and eval: Conv2D + ReLU + MaxPool2D in one pass, forward and
+  //    backward (max-pool fusion in layer.hpp; where the direct kernel runs,
+  //    the conv's full-size output is not written, and for a first layer
+  //    neither is its gradient). Bit-identical but for the bias gradient of
+  //    a first layer (equal up to rounding).
   //  - eval (training == false): Conv2D [+ BatchNorm] [+ ReLU] in one pass,
   //    and eval-mode identities (Dropout) passed through without a copy.
   //    Results equal the unfused ones up to float rounding; a backward after
@@ -292,7 +293,7 @@ class Sequential {
       if (fuse && !training && l.eval_fusion() == EvalFusion::Identity) {
         acts_[i] = cur;  // y = x; the shapes were checked when the model was built
         eval_fused = true;
-      } else if (fuse && training && pool_fusable(i)) {
+      } else if (fuse && pool_fusable(i)) {
         // Conv2D -> ReLU -> MaxPool2D: the pool's output straight from the conv
         Epilogue<T> relu;
         relu.relu = true;
@@ -318,14 +319,9 @@ class Sequential {
     has_forward_ = true;
     return *cur;
   }
-  // Layers i, i+1, i+2 are a conv with a max-pool epilogue, a ReLU and a max
-  // pool, and the conv needs no input gradient (a model's first layer). Only
-  // there does the fusion pay on its own: with the input gradient the dense
-  // output gradient must exist anyway, and in eval mode or on convs with many
-  // input channels (W3) pooling from the kernel's scratch was 5-10% slower
-  // than the two passes (the scratch crowds the kernel's working set in L1).
+  // Layers i, i+1, i+2 are a conv with a max-pool epilogue, a ReLU and a max pool.
   bool pool_fusable(std::size_t i) const {
-    return i + 2 < layers_.size() && !layers_[i]->input_grad() && layers_[i]->supports_pool_epilogue() &&
+    return i + 2 < layers_.size() && layers_[i]->supports_pool_epilogue() &&
            layers_[i + 1]->eval_fusion() == EvalFusion::ReLU && layers_[i + 2]->fuses_after_conv();
   }
   // Collects an optional per-channel affine (eval only) then an optional ReLU
