@@ -314,37 +314,20 @@ void run_to(const float* x, Index N, Index OC, const Plane& pl, Workspace& ws, I
 #endif
 }
 
-// y (N, OC, OH, OW) as run_to computes it, then per output channel o
+// y (N, OC, OH, OW) from run_to: per output channel o,
 // y = act(scale[o] * conv + shift[o]), act = ReLU or identity; scale null
-// means 1 (the caller folds bias into shift). Written out rather than as a
-// run_to store: through the store lambda W3's convolutions ran ~10% slower.
+// means 1 (the caller folds bias into shift).
 inline void run(const float* x, float* y, Index N, Index OC, const Plane& pl, const float* scale, const float* shift,
                 bool relu, Workspace& ws) {
-#if NN_DIRECT_CONV
-  const Index OCB = (OC + kOC - 1) / kOC, wide = pl.wide(), KK = pl.C * pl.KH * pl.KW;
-  const nn::detail::Team team = nn::detail::plan_team(N * OCB > 1);
-  const Index per_task = N >= team.threads ? OCB : 1;  // channel blocks per work item
-  const Index tasks_per_n = (OCB + per_task - 1) / per_task, tasks = N * tasks_per_n;
-  ws.reserve(team.threads, pl.padded_size(), kOC * wide);
-  const Index in_size = pl.C * pl.H * pl.W, out_plane = pl.OH * pl.OW;
-  nn::detail::parallel_for(team, tasks, 1, [&](Index t, int tid) {
-    const Index n = t / tasks_per_n, b0 = (t % tasks_per_n) * per_task, b1 = std::min(OCB, b0 + per_task);
-    float* xp = ws.xpad[static_cast<std::size_t>(tid)].data();
-    float* wo = ws.wide[static_cast<std::size_t>(tid)].data();
-    pad_sample(x + n * in_size, pl, xp);
-    for (Index b = b0; b < b1; ++b) {
-      tile_8x48(xp, pl, ws.wpack.data() + b * KK * kOC, wo, wide);
-      for (Index o = b * kOC; o < std::min(OC, (b + 1) * kOC); ++o) {
-        const float a = scale ? scale[o] : 1.0f, s = shift ? shift[o] : 0.0f;
-        const float* src = wo + (o - b * kOC) * wide;
-        float* dst = y + (n * OC + o) * out_plane;
-        for (Index oh = 0; oh < pl.OH; ++oh) epilogue_row(src + oh * pl.Wp, dst + oh * pl.OW, pl.OW, a, s, relu);
-      }
+  const Index wide = pl.wide(), out_plane = pl.OH * pl.OW;
+  run_to(x, N, OC, pl, ws, 0, [&](Index n, Index o0, Index o1, const float* wo, int) {
+    for (Index o = o0; o < o1; ++o) {
+      const float a = scale ? scale[o] : 1.0f, s = shift ? shift[o] : 0.0f;
+      const float* src = wo + (o - o0) * wide;
+      float* dst = y + (n * OC + o) * out_plane;
+      for (Index oh = 0; oh < pl.OH; ++oh) epilogue_row(src + oh * pl.Wp, dst + oh * pl.OW, pl.OW, a, s, relu);
     }
   });
-#else
-  (void)x, (void)y, (void)N, (void)OC, (void)pl, (void)scale, (void)shift, (void)relu, (void)ws;
-#endif
 }
 
 }  // namespace direct
