@@ -39,10 +39,6 @@ inline bool pool_parallel(Index planes, Index work) { return planes > 1 && work 
 }
 
 namespace detail {
-// One output row of the 2x2 / stride 2 max pool: r0, r1 are the two input
-// rows, base the flat index of r0[0] in its plane. First maximum in window
-// order (a, b, c, d); NaN wins, as in PyTorch. The loop is written with
-// selects so that GCC vectorizes it; a row holding a NaN is redone exactly.
 #if defined(__x86_64__) && defined(__GNUC__)
 #define NN_POOL_AVX512 1
 // The first pass of maxpool2x2_row for float on AVX-512, 16 outputs per step
@@ -93,6 +89,11 @@ inline bool pool_avx512() {
 #define NN_POOL_AVX512 0
 #endif
 
+// One output row of the 2x2 / stride 2 max pool: r0, r1 are the two input
+// rows, base the flat index of r0[0] in its plane. First maximum in window
+// order (a, b, c, d); NaN wins, as in PyTorch. The loop is written with
+// selects so that GCC vectorizes it; a row holding a NaN is redone exactly.
+// On AVX-512, float rows of 12+ outputs take maxpool2x2_row_avx512 instead.
 template <class T, bool Arg>
 void maxpool2x2_row(const T* r0, const T* r1, Index W, Index OW, std::int32_t base, T* y, std::int32_t* arg) {
   const std::int32_t w32 = static_cast<std::int32_t>(W);
@@ -105,8 +106,8 @@ void maxpool2x2_row(const T* r0, const T* r1, Index W, Index OW, std::int32_t ba
       vector_done = true, nan = 1;  // only the exact redo below
     }
 #endif
-  if (!vector_done)
-  for (Index ow = 0; ow < OW; ++ow) {
+  const Index first_pass = vector_done ? 0 : OW;
+  for (Index ow = 0; ow < first_pass; ++ow) {
     const T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
     // masks (0 or -1) select without branches
     T best = a;
@@ -137,11 +138,6 @@ void maxpool2x2_row(const T* r0, const T* r1, Index W, Index OW, std::int32_t ba
     if (Arg) arg[ow] = base + std::int32_t(2 * ow) + bi;
   }
 }
-// One output row of the 2x2 / stride 2 max pool backward: dy routed to the
-// window position its argmax names (flat index base + 2*ow + {0, 1, W, W+1}),
-// zeros elsewhere, into the two input rows d0, d1 (2*OW each). With y (the
-// pool's output) only where y > 0 (a folded ReLU). Each value is 0 + g, as the
-// scatter into a zeroed plane computes it, so the two agree bit for bit.
 // v where keep, else +0, by masking its bits: GCC turns a plain select on
 // the (random) argmax position into a branch that mispredicts a quarter of
 // the time (a 4x slower 8x8 pool backward).
@@ -155,6 +151,11 @@ inline T keep_if(T v, bool keep) {
   return v;
 }
 
+// One output row of the 2x2 / stride 2 max pool backward: dy routed to the
+// window position its argmax names (flat index base + 2*ow + {0, 1, W, W+1}),
+// zeros elsewhere, into the two input rows d0, d1 (2*OW each). With y (the
+// pool's output) only where y > 0 (a folded ReLU). Each value is 0 + g, as the
+// scatter into a zeroed plane computes it, so the two agree bit for bit.
 template <class T, bool Relu>
 void maxpool2x2_backward_row(const T* dy, const std::int32_t* arg, const T* y, Index W, Index OW, std::int32_t base,
                              T* d0, T* d1) {
