@@ -46,7 +46,6 @@ inline bool conv2d_pool_fuses(const Conv2DGeom& g) {
 template <class T>
 void conv2d_forward_maxpool(const T* x, const T* w, const T* b, T* yp, std::int32_t* argmax, const Conv2DGeom& g,
                             const Pool2DGeom& pg, ConvPoolWorkspace<T>& ws, const Epilogue<T>& ep = {}) {
-  Pool2DGeom q = pg;
   if constexpr (std::is_same<T, float>::value) {
     if (conv2d_pool_fuses(g)) {
       const float* shift = fold_bias(b, ep, g.OC, ws.conv.shift);
@@ -72,6 +71,7 @@ void conv2d_forward_maxpool(const T* x, const T* w, const T* b, T* yp, std::int3
   }
   ws.y.resize(static_cast<std::size_t>(g.N * g.OC * g.OH * g.OW));
   conv2d_forward(x, w, b, ws.y.data(), g, ws.conv, ep);
+  Pool2DGeom q = pg;
   q.N = g.N;
   maxpool2d_forward(static_cast<const T*>(ws.y.data()), yp, argmax, q);
 }
