@@ -32,9 +32,11 @@ inline std::string build_info() {
   os << "off";
 #endif
   os << " | SIMD: " << Eigen::SimdInstructionSetsInUse() << " | conv: "
-     << (kernels::conv_algorithm() == kernels::ConvAlgorithm::Auto && kernels::direct::cpu_supported()
-             ? "direct AVX-512 (stride 1) + im2col"
-             : "im2col")
+     << (!kernels::direct::cpu_supported() || kernels::conv_algorithm() == kernels::ConvAlgorithm::Im2col
+             ? "im2col"
+             : kernels::conv_algorithm() == kernels::ConvAlgorithm::Direct
+                   ? "direct AVX-512 (stride 1) + im2col"
+                   : "Winograd 5x5+pool, direct AVX-512 (stride 1), im2col")
      << " | assertions: ";
 #ifdef NDEBUG
   os << "off (NDEBUG)";

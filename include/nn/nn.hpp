@@ -11,6 +11,7 @@
 #include "nn/kernels/batchnorm.hpp"
 #include "nn/kernels/conv2d.hpp"
 #include "nn/kernels/conv2d_pool.hpp"
+#include "nn/kernels/conv2d_winograd.hpp"
 #include "nn/kernels/conv2d_direct.hpp"
 #include "nn/kernels/epilogue.hpp"
 #include "nn/kernels/gemm.hpp"

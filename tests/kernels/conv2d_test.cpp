@@ -199,9 +199,12 @@ TEST_CASE("build_info names the convolution algorithm in use") {
   using nn::kernels::ConvAlgorithm;
   nn::kernels::set_conv_algorithm(ConvAlgorithm::Im2col);
   CHECK(nn::build_info().find("| conv: im2col |") != std::string::npos);
-  nn::kernels::set_conv_algorithm(ConvAlgorithm::Auto);
-  const bool direct = nn::build_info().find("conv: direct AVX-512") != std::string::npos;
+  nn::kernels::set_conv_algorithm(ConvAlgorithm::Direct);
+  const bool direct = nn::build_info().find("| conv: direct AVX-512 (stride 1) + im2col |") != std::string::npos;
   CHECK(direct == nn::kernels::direct::cpu_supported());
+  nn::kernels::set_conv_algorithm(ConvAlgorithm::Auto);
+  const bool wino = nn::build_info().find("| conv: Winograd 5x5+pool, direct AVX-512") != std::string::npos;
+  CHECK(wino == nn::kernels::direct::cpu_supported());
 }
 
 TEST_CASE("direct::transpose16 and direct::transpose move every element and touch nothing else") {

@@ -136,7 +136,7 @@ struct PooledGrad {
 // True when the direct kernel runs this geometry (see conv2d_direct.hpp).
 inline bool conv2d_uses_direct(const Conv2DGeom& g) {
   const bool pointwise = g.KH == 1 && g.KW == 1 && g.PT + g.PB + g.PL + g.PR == 0;
-  return conv_algorithm() == ConvAlgorithm::Auto && direct::cpu_supported() && g.SH == 1 && g.SW == 1 &&
+  return conv_algorithm() != ConvAlgorithm::Im2col && direct::cpu_supported() && g.SH == 1 && g.SW == 1 &&
          g.DH == 1 && g.DW == 1 && !pointwise;
 }
 // ... and the input gradient: also needs padding <= kernel - 1 on every side.
@@ -152,7 +152,7 @@ inline bool conv2d_uses_direct_backward(const Conv2DGeom& g) {
 // ... and where the direct input gradient does not apply, gemm_small.hpp and
 // conv2d_input_grad.hpp (float, AVX-512) replace Eigen's GEMM and col2im.
 inline bool conv2d_uses_own_input_grad(const Conv2DGeom& g) {
-  return conv_algorithm() == ConvAlgorithm::Auto && direct::cpu_supported() && !conv2d_uses_direct_backward(g);
+  return conv_algorithm() != ConvAlgorithm::Im2col && direct::cpu_supported() && !conv2d_uses_direct_backward(g);
 }
 
 // Forward passes where the wide direct kernel wastes more than a quarter of

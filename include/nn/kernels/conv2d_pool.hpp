@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "nn/kernels/conv2d.hpp"
+#include "nn/kernels/conv2d_winograd.hpp"
 #include "nn/kernels/pool2d.hpp"
 
 namespace nn::kernels {
@@ -30,6 +31,7 @@ namespace nn::kernels {
 template <class T>
 struct ConvPoolWorkspace {
   ConvWorkspace<T> conv;
+  winograd::Workspace wino;  // float only
   std::vector<T> y;  // the unfused path's full convolution output / its gradient
 };
 
@@ -47,6 +49,11 @@ template <class T>
 void conv2d_forward_maxpool(const T* x, const T* w, const T* b, T* yp, std::int32_t* argmax, const Conv2DGeom& g,
                             const Pool2DGeom& pg, ConvPoolWorkspace<T>& ws, const Epilogue<T>& ep = {}) {
   if constexpr (std::is_same<T, float>::value) {
+    if (winograd::applies(g, pg)) {
+      winograd::forward_maxpool(x, w, ep.scale, fold_bias(b, ep, g.OC, ws.conv.shift), ep.relu, yp, argmax, g, pg,
+                                ws.wino);
+      return;
+    }
     if (conv2d_pool_fuses(g)) {
       const float* shift = fold_bias(b, ep, g.OC, ws.conv.shift);
       detail::direct_pack_weights(w, g, ws.conv);

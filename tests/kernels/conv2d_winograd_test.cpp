@@ -1,0 +1,186 @@
+// Winograd F(4x4, 5x5) with ReLU and a 2x2 max pool (nn/kernels/conv2d_winograd.hpp):
+// its matrices against the definition, and the kernel against the naive
+// convolution + epilogue + pool in double.
+#include <cmath>
+#include <limits>
+
+#include "../support/naive.hpp"
+#include "../support/test_util.hpp"
+
+using namespace testutil;
+using nn::kernels::Conv2DGeom;
+using nn::kernels::Pool2DGeom;
+namespace wg = nn::kernels::winograd;
+
+TEST_CASE("Winograd F(4x4, 5x5): A^T [(G g G^T) * (B^T d B)] A is the 5x5 correlation of the 8x8 tile") {
+  nn::Rng rng(71);
+  for (int trial = 0; trial < 20; ++trial) {
+    double d[8][8], g[5][5], U[8][8] = {}, V[8][8] = {}, t[8][8] = {}, M[8][8], y[4][4] = {}, u[4][8] = {};
+    for (auto& r : d)
+      for (double& v : r) v = rng.normal();
+    for (auto& r : g)
+      for (double& v : r) v = rng.normal();
+    for (int i = 0; i < 8; ++i)  // U = G g G^T
+      for (int j = 0; j < 8; ++j)
+        for (int k = 0; k < 5; ++k)
+          for (int l = 0; l < 5; ++l) U[i][j] += double(wg::kG[i][k]) * g[k][l] * double(wg::kG[j][l]);
+    for (int i = 0; i < 8; ++i)  // V = B^T d B
+      for (int l = 0; l < 8; ++l)
+        for (int k = 0; k < 8; ++k) t[i][l] += double(wg::kBT[i][k]) * d[k][l];
+    for (int i = 0; i < 8; ++i)
+      for (int j = 0; j < 8; ++j)
+        for (int l = 0; l < 8; ++l) V[i][j] += t[i][l] * double(wg::kBT[j][l]);
+    for (int i = 0; i < 8; ++i)
+      for (int j = 0; j < 8; ++j) M[i][j] = U[i][j] * V[i][j];
+    for (int a = 0; a < 4; ++a)  // y = A^T M A
+      for (int j = 0; j < 8; ++j)
+        for (int i = 0; i < 8; ++i) u[a][j] += double(wg::kAT[a][i]) * M[i][j];
+    for (int a = 0; a < 4; ++a)
+      for (int b = 0; b < 4; ++b)
+        for (int j = 0; j < 8; ++j) y[a][b] += u[a][j] * double(wg::kAT[b][j]);
+    for (int a = 0; a < 4; ++a)
+      for (int b = 0; b < 4; ++b) {
+        double ref = 0;
+        for (int k = 0; k < 5; ++k)
+          for (int l = 0; l < 5; ++l) ref += d[a + k][b + l] * g[k][l];
+        // G's entries are floats (1/18, 1/45, ... rounded): 1e-6 relative
+        CHECK(std::abs(y[a][b] - ref) <= 1e-6 * (1.0 + std::abs(ref)));
+      }
+  }
+}
+
+namespace {
+// Reference: conv in double, then scale/shift, ReLU, 2x2 pool; returns the
+// pooled values and, per window, the winner and the gap to the runner-up.
+struct Ref {
+  Tensor<double> y;
+  std::vector<std::int32_t> arg;
+  std::vector<double> gap;
+};
+Ref reference(const Tensor<float>& x, const Tensor<float>& w, const Tensor<float>& b, const float* scale, bool relu,
+              const Conv2DGeom& g, const Pool2DGeom& pg) {
+  const Tensor<double> xd = to_double(x), wd = to_double(w), bd = to_double(b);
+  Tensor<double> yc({g.N, g.OC, g.OH, g.OW});
+  naive::conv2d_forward(xd.data(), wd.data(), bd.data(), yc.data(), g);
+  const Index P = g.OH * g.OW;
+  for (Index i = 0; i < yc.size(); ++i) {
+    double v = yc[i];
+    if (scale) {  // scale * (conv + b), as fold_bias folds the bias
+      const Index o = (i / P) % g.OC;
+      v *= double(scale[o]);
+    }
+    yc[i] = relu ? std::max(v, 0.0) : v;
+  }
+  Ref r{Tensor<double>({g.N, g.OC, pg.OH, pg.OW}), {}, {}};
+  r.arg.resize(static_cast<std::size_t>(r.y.size()));
+  r.gap.resize(r.arg.size());
+  for (Index pl = 0; pl < g.N * g.OC; ++pl)
+    for (Index ph = 0; ph < pg.OH; ++ph)
+      for (Index pw = 0; pw < pg.OW; ++pw) {
+        double best = -1e300, second = -1e300;
+        std::int32_t bi = -1;
+        for (Index a = 0; a < 2; ++a)
+          for (Index c = 0; c < 2; ++c) {
+            const Index idx = (2 * ph + a) * g.OW + 2 * pw + c;
+            const double v = yc[pl * P + idx];
+            if (v > best) second = best, best = v, bi = static_cast<std::int32_t>(idx);
+            else second = std::max(second, v);
+          }
+        const Index o = (pl * pg.OH + ph) * pg.OW + pw;
+        r.y[o] = best, r.arg[static_cast<std::size_t>(o)] = bi, r.gap[static_cast<std::size_t>(o)] = best - second;
+      }
+  return r;
+}
+}  // namespace
+
+TEST_CASE("Winograd conv + ReLU + max pool equals the naive reference in double") {
+  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
+  nn::Rng rng(73);
+  for (int threads : {1, 2}) {
+    nn::set_num_threads(threads);
+    for (int trial = 0; trial < 24; ++trial) {
+      Conv2DGeom g;
+      g.N = 1 + Index(rng.below(trial % 3 == 0 ? 9 : 4));  // chunks of 3 samples with a tail
+      g.C = 16 + Index(rng.below(trial % 2 ? 40 : 4));    // 16-channel vectors with a tail
+      g.OC = 1 + Index(rng.below(trial % 2 ? 70 : 20));   // output-channel vectors with a tail
+      g.KH = g.KW = 5;
+      g.PT = Index(rng.below(3)), g.PB = Index(rng.below(3)), g.PL = Index(rng.below(3)), g.PR = Index(rng.below(3));
+      g.H = 5 + Index(rng.below(14)), g.W = 5 + Index(rng.below(14));  // partial tiles, odd outputs
+      if (trial == 0) g.N = 7, g.C = 32, g.OC = 64, g.H = g.W = 12, g.PT = g.PB = g.PL = g.PR = 0;  // W1's layer 2
+      g.infer_output();
+      if (g.OH < 2 || g.OW < 2) continue;
+      Pool2DGeom pg;
+      pg.N = g.N, pg.C = g.OC, pg.H = g.OH, pg.W = g.OW;
+      pg.infer_output();
+      REQUIRE(wg::applies(g, pg));
+      const bool relu = trial % 4 != 3, use_scale = trial % 5 == 2;
+      INFO("threads " << threads << " trial " << trial << " N" << g.N << " C" << g.C << " " << g.H << "x" << g.W
+                      << " OC" << g.OC << " P" << g.PT << "," << g.PB << "," << g.PL << "," << g.PR << " relu "
+                      << relu << " scale " << use_scale);
+      auto x = randn<float>({g.N, g.C, g.H, g.W}, rng());
+      auto w = randn<float>({g.OC, g.C, 5, 5}, rng(), 0.05);
+      auto b = randn<float>({g.OC}, rng());
+      auto scale = randn<float>({g.OC}, rng());
+      const Ref r = reference(x, w, b, use_scale ? scale.data() : nullptr, relu, g, pg);
+
+      nn::Epilogue<float> ep;
+      ep.relu = relu, ep.scale = use_scale ? scale.data() : nullptr;
+      nn::kernels::ConvPoolWorkspace<float> ws;
+      Tensor<float> yp({g.N, g.OC, pg.OH, pg.OW}), yp2(yp.shape());
+      std::vector<std::int32_t> arg(static_cast<std::size_t>(yp.size()), -7);
+      yp.fill(-123.0f), yp2.fill(-123.0f);
+      for (int rep = 0; rep < 2; ++rep)  // a workspace used twice gives the same
+        nn::kernels::conv2d_forward_maxpool(x.data(), w.data(), b.data(), yp.data(), arg.data(), g, pg, ws, ep);
+      double scale_y = 1e-3;
+      for (Index i = 0; i < r.y.size(); ++i) scale_y = std::max(scale_y, std::abs(r.y[i]));
+      Index where = -1;
+      CHECK(worst(yp.data(), r.y.data(), yp.size(), 2e-5 * scale_y, 0.0, &where) <= 1.0);
+      Index arg_mismatch = 0;
+      for (std::size_t i = 0; i < arg.size(); ++i)
+        if (arg[i] != r.arg[i] && !(relu && r.y[Index(i)] == 0.0) && r.gap[i] > 1e-4 * scale_y) ++arg_mismatch;
+      CHECK(arg_mismatch == 0);
+      // inference: no argmax, the same values
+      nn::kernels::conv2d_forward_maxpool(x.data(), w.data(), b.data(), yp2.data(), static_cast<std::int32_t*>(nullptr),
+                                          g, pg, ws, ep);
+      CHECK(std::memcmp(yp2.data(), yp.data(), static_cast<std::size_t>(yp.size()) * sizeof(float)) == 0);
+    }
+  }
+  nn::set_num_threads(1);
+}
+
+TEST_CASE("Winograd conv + pool: a NaN input gives NaN outputs; ConvAlgorithm::Direct switches it off") {
+  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
+  Conv2DGeom g;
+  g.N = 2, g.C = 32, g.OC = 64, g.H = g.W = 12, g.KH = g.KW = 5;
+  g.infer_output();
+  Pool2DGeom pg;
+  pg.N = g.N, pg.C = g.OC, pg.H = g.OH, pg.W = g.OW;
+  pg.infer_output();
+  CHECK(wg::applies(g, pg));
+  auto x = randn<float>({g.N, g.C, g.H, g.W}, 5);
+  auto w = randn<float>({g.OC, g.C, 5, 5}, 6, 0.05);
+  auto b = randn<float>({g.OC}, 7);
+  x[(1 * g.C + 3) * 144 + 5 * 12 + 6] = std::numeric_limits<float>::quiet_NaN();  // sample 1, channel 3, (5, 6)
+  nn::Epilogue<float> ep;
+  ep.relu = true;
+  nn::kernels::ConvPoolWorkspace<float> ws;
+  Tensor<float> yp({g.N, g.OC, pg.OH, pg.OW});
+  std::vector<std::int32_t> arg(static_cast<std::size_t>(yp.size()));
+  nn::kernels::conv2d_forward_maxpool(x.data(), w.data(), b.data(), yp.data(), arg.data(), g, pg, ws, ep);
+  const Index PQ = pg.OH * pg.OW;
+  for (Index i = 0; i < g.OC * PQ; ++i) CHECK(std::isfinite(yp[i]));  // sample 0 untouched
+  for (Index o = 0; o < g.OC; ++o) {  // sample 1: output (3, 3) reads (5, 6) in every channel: pooled (1, 1)
+    const Index i = (g.OC + o) * PQ + 1 * pg.OW + 1;
+    CHECK(std::isnan(yp[i]));
+    const std::int32_t a = arg[static_cast<std::size_t>(i)];
+    CHECK((a == 2 * 8 + 2 || a == 2 * 8 + 3 || a == 3 * 8 + 2 || a == 3 * 8 + 3));
+  }
+
+  nn::kernels::set_conv_algorithm(nn::kernels::ConvAlgorithm::Direct);
+  CHECK_FALSE(wg::applies(g, pg));
+  nn::kernels::set_conv_algorithm(nn::kernels::ConvAlgorithm::Auto);
+  g.C = 8;  // too few input channels to pay
+  CHECK_FALSE(wg::applies(g, pg));
+  g.C = 32, g.KH = g.KW = 3;
+  CHECK_FALSE(wg::applies(g, pg));
+}
