@@ -184,3 +184,74 @@ TEST_CASE("Winograd conv + pool: a NaN input gives NaN outputs; ConvAlgorithm::D
   g.C = 32, g.KH = g.KW = 3;
   CHECK_FALSE(wg::applies(g, pg));
 }
+
+TEST_CASE("Winograd backward (conv + ReLU + max pool) equals the naive backward in double") {
+  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
+  nn::Rng rng(79);
+  for (int threads : {1, 2}) {
+    nn::set_num_threads(threads);
+    for (int trial = 0; trial < 16; ++trial) {
+      Conv2DGeom g;
+      g.N = 1 + Index(rng.below(trial % 3 == 0 ? 9 : 4));
+      g.C = 16 + Index(rng.below(trial % 2 ? 40 : 4));
+      g.OC = 1 + Index(rng.below(trial % 2 ? 90 : 20));  // 16-channel vectors: 1 to 6, with tails
+      g.KH = g.KW = 5;
+      g.PT = Index(rng.below(3)), g.PB = Index(rng.below(3)), g.PL = Index(rng.below(3)), g.PR = Index(rng.below(3));
+      g.H = 5 + Index(rng.below(14)), g.W = 5 + Index(rng.below(14));
+      if (trial == 0) g.N = 7, g.C = 32, g.OC = 64, g.H = g.W = 12, g.PT = g.PB = g.PL = g.PR = 0;  // W1's layer 2
+      g.infer_output();
+      if (g.OH < 2 || g.OW < 2) continue;
+      Pool2DGeom pg;
+      pg.N = g.N, pg.C = g.OC, pg.H = g.OH, pg.W = g.OW;
+      pg.infer_output();
+      REQUIRE(wg::applies(g, pg));
+      const bool relu = trial % 4 != 3, with_dx = trial % 5 != 4, with_db = trial % 6 != 5;
+      INFO("threads " << threads << " trial " << trial << " N" << g.N << " C" << g.C << " " << g.H << "x" << g.W
+                      << " OC" << g.OC << " P" << g.PT << "," << g.PB << "," << g.PL << "," << g.PR << " relu "
+                      << relu << " dx " << with_dx << " db " << with_db);
+      auto x = randn<float>({g.N, g.C, g.H, g.W}, rng());
+      auto w = randn<float>({g.OC, g.C, 5, 5}, rng(), 0.05);
+      auto b = randn<float>({g.OC}, rng(), 0.1);
+      nn::Epilogue<float> ep;
+      ep.relu = relu;
+      nn::kernels::ConvPoolWorkspace<float> ws;
+      Tensor<float> yp({g.N, g.OC, pg.OH, pg.OW});
+      std::vector<std::int32_t> arg(static_cast<std::size_t>(yp.size()));
+      nn::kernels::conv2d_forward_maxpool(x.data(), w.data(), b.data(), yp.data(), arg.data(), g, pg, ws, ep);
+      auto dyp = randn<float>(yp.shape(), rng());
+
+      // reference: the dense gradient the pool routes (through the forward's argmax), the naive backward
+      Tensor<double> dy({g.N, g.OC, g.OH, g.OW});
+      dy.fill(0.0);
+      const Index PQ = pg.OH * pg.OW, P = g.OH * g.OW;
+      for (Index i = 0; i < yp.size(); ++i)
+        if (!relu || yp[i] > 0.0f) dy[(i / PQ) * P + arg[static_cast<std::size_t>(i)]] += double(dyp[i]);
+      const Tensor<double> xd = to_double(x), wd = to_double(w);
+      Tensor<double> dxr(xd.shape()), dwr(wd.shape()), dbr({g.OC});
+      dwr.fill(0.5), dbr.fill(0.25);
+      naive::conv2d_backward(xd.data(), wd.data(), dy.data(), dxr.data(), dwr.data(), dbr.data(), g);
+
+      Tensor<float> dx(x.shape()), dw(w.shape()), db({g.OC});
+      dx.fill(77.0f), dw.fill(0.5f), db.fill(0.25f);
+      nn::kernels::conv2d_backward_maxpool(x.data(), w.data(), dyp.data(), arg.data(), relu ? yp.data() : nullptr,
+                                           with_dx ? dx.data() : static_cast<float*>(nullptr), dw.data(),
+                                           with_db ? db.data() : static_cast<float*>(nullptr), g, pg, ws);
+      auto max_abs = [](const Tensor<double>& t, double floor) {
+        double m = floor;
+        for (Index i = 0; i < t.size(); ++i) m = std::max(m, std::abs(t[i]));
+        return m;
+      };
+      const double sdw = max_abs(dwr, 1e-3);
+      CHECK(worst(dw.data(), dwr.data(), dw.size(), 3e-5 * sdw, 0.0) <= 1.0);
+      if (with_dx) {
+        const double sdx = max_abs(dxr, 1e-3);
+        CHECK(worst(dx.data(), dxr.data(), dx.size(), 3e-5 * sdx, 0.0) <= 1.0);
+      } else {
+        for (Index i = 0; i < dx.size(); ++i) REQUIRE(dx[i] == 77.0f);
+      }
+      if (with_db) CHECK(worst(db.data(), dbr.data(), db.size(), 1e-4, 1e-5) <= 1.0);
+      else CHECK(db[0] == 0.25f);
+    }
+  }
+  nn::set_num_threads(1);
+}

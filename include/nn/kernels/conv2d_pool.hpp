@@ -92,6 +92,10 @@ void conv2d_backward_maxpool(const T* x, const T* w, const T* dyp, const std::in
                              T* dx, T* dw, T* db, const Conv2DGeom& g, const Pool2DGeom& pg,
                              ConvPoolWorkspace<T>& ws) {
   if constexpr (std::is_same<T, float>::value) {
+    if (winograd::applies(g, pg)) {
+      winograd::backward_maxpool(x, w, dyp, argmax, relu_y, dx, dw, db, g, pg, ws.wino);
+      return;
+    }
     if (!dx && conv2d_uses_direct(g)) {
       PooledGrad<float> pooled;
       pooled.dy = dyp, pooled.argmax = argmax, pooled.relu_y = relu_y, pooled.PQ = pg.OH * pg.OW;

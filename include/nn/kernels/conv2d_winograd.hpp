@@ -82,12 +82,18 @@ struct Workspace {
   std::vector<float> U;   // (64, Cp, OCp)
   std::vector<float> sc, sh;  // the epilogue, padded to OCp
   std::vector<std::vector<float>> xt, xq, V, M;  // per thread
+  // backward_maxpool: U transposed (64, OCp, Cp); the whole batch's tiles
+  // V (64, TpA, Cp), their output gradients M (64, TpA, OCp) and input
+  // gradients dV (64, TpA, Cp); the weights' gradient dU (64, Cp, OCp) and
+  // dwT (C*25, OCp)
+  std::vector<float> UT, Vall, Mall, dV, dU, dwT;
 };
 
 #if NN_DIRECT_CONV
 // U (64, Cp, OCp) = G g G^T for every (c, o) of w (OC, C, 5, 5), 16 output
 // channels per vector.
-__attribute__((target("avx512f"))) inline void transform_weights(const float* w, Index OC, Index C, Workspace& ws) {
+__attribute__((target("avx512f"))) inline void transform_weights(const float* w, Index OC, Index C, Workspace& ws,
+                                                                  bool transposed = false) {
   const Index Cp = padded16(C), OCp = padded16(OC), K = C * 25;
   ws.wv.assign(static_cast<std::size_t>(K * OCp), 0.0f);
   direct::transpose(w, OC, K, K, ws.wv.data(), OCp);
@@ -118,6 +124,11 @@ __attribute__((target("avx512f"))) inline void transform_weights(const float* w,
           _mm512_storeu_ps(ws.U.data() + ((i * 8 + j) * Cp + c) * OCp + o0, a);
         }
     }
+  if (transposed) {  // UT (64, OCp, Cp)
+    ws.UT.resize(static_cast<std::size_t>(kPos * OCp * Cp));
+    for (Index pos = 0; pos < kPos; ++pos)
+      direct::transpose(ws.U.data() + pos * Cp * OCp, Cp, OCp, OCp, ws.UT.data() + pos * OCp * Cp, Cp);
+  }
 }
 
 // r = B^T d for 8 vectors (a column or a row of a tile, 16 channels each).
@@ -259,6 +270,20 @@ struct Plan {
 };
 
 #if NN_DIRECT_CONV
+// One sample's tiles: V[pos][t][c] (t < TS; pos stride vs) = B^T d B of
+// xs (C, H, W), through xt (H*W, Cp) and the zero-bordered grid xq.
+__attribute__((target("avx512f"))) inline void transform_input(const float* xs, const Conv2DGeom& g, const Plan& p,
+                                                               float* xt, float* xq, float* V, Index vs) {
+  const Index HW = g.H * g.W, Cp = p.Cp;
+  direct::transpose(xs, g.C, HW, HW, xt, Cp);  // channels last; channels past C stay zero
+  for (Index h = 0; h < g.H; ++h)
+    std::copy(xt + h * g.W * Cp, xt + (h + 1) * g.W * Cp, xq + ((h + g.PT) * p.Wq + g.PL) * Cp);
+  for (Index th = 0; th < p.TH; ++th)
+    for (Index tw = 0; tw < p.TW; ++tw)
+      for (Index c0 = 0; c0 < Cp; c0 += 16)
+        input_tile(xq + (4 * th * p.Wq + 4 * tw) * Cp + c0, p.Wq, Cp, V + (th * p.TW + tw) * Cp + c0, vs);
+}
+
 // Samples n0 .. n0 + ns of forward_maxpool, on one thread's buffers.
 __attribute__((target("avx512f"))) inline void run_chunk(const float* x, const float* U, const float* sc,
                                                          const float* sh, bool has_scale, bool relu, float* yp,
@@ -266,18 +291,7 @@ __attribute__((target("avx512f"))) inline void run_chunk(const float* x, const f
                                                          Index n0, Index ns, float* xt, float* xq, float* V,
                                                          float* M) {
   const Index HW = g.H * g.W, Cp = p.Cp, OCp = p.OCp, PQ = p.POH * p.POW, T1 = ns * p.TS;
-  for (Index s = 0; s < ns; ++s) {
-    // channels last (channels past C stay zero), into the zero-bordered tile grid
-    direct::transpose(x + (n0 + s) * g.C * HW, g.C, HW, HW, xt, Cp);
-    for (Index h = 0; h < g.H; ++h)
-      std::copy(xt + h * g.W * Cp, xt + (h + 1) * g.W * Cp, xq + ((h + g.PT) * p.Wq + g.PL) * Cp);
-    for (Index th = 0; th < p.TH; ++th)
-      for (Index tw = 0; tw < p.TW; ++tw) {
-        const Index t = s * p.TS + th * p.TW + tw;
-        for (Index c0 = 0; c0 < Cp; c0 += 16)
-          input_tile(xq + (4 * th * p.Wq + 4 * tw) * Cp + c0, p.Wq, Cp, V + t * Cp + c0, p.Tp * Cp);
-      }
-  }
+  for (Index s = 0; s < ns; ++s) transform_input(x + (n0 + s) * g.C * HW, g, p, xt, xq, V + s * p.TS * Cp, p.Tp * Cp);
   for (Index pos = 0; pos < kPos; ++pos)
     small::gemm(V + pos * p.Tp * Cp, T1, Cp, U + pos * Cp * OCp, OCp, OCp, M + pos * p.Tp * OCp, OCp);
   for (Index t = 0; t < T1; ++t) {
@@ -328,6 +342,291 @@ inline void forward_maxpool(const float* x, const float* w, const float* scale, 
   });
 #else
   (void)x, (void)w, (void)scale, (void)shift, (void)relu, (void)yp, (void)argmax, (void)g, (void)pg, (void)ws;
+#endif
+}
+
+#if NN_DIRECT_CONV
+// out (8) = A v (4): A = (A^T)^T, the output transform's transpose.
+__attribute__((target("avx512f"))) inline void a8(const __m512* v, __m512* out) {
+  const __m512 e1 = _mm512_add_ps(v[0], v[2]), o1 = _mm512_add_ps(v[1], v[3]);
+  const __m512 e2 = _mm512_fmadd_ps(_mm512_set1_ps(4), v[2], v[0]);
+  const __m512 o2 = _mm512_fmadd_ps(_mm512_set1_ps(8), v[3], _mm512_add_ps(v[1], v[1]));
+  const __m512 e3 = _mm512_fmadd_ps(_mm512_set1_ps(0.25f), v[2], v[0]);
+  const __m512 o3 = _mm512_fmadd_ps(_mm512_set1_ps(0.125f), v[3], _mm512_mul_ps(_mm512_set1_ps(0.5f), v[1]));
+  out[0] = v[0], out[7] = v[3];
+  out[1] = _mm512_add_ps(e1, o1), out[2] = _mm512_sub_ps(e1, o1);
+  out[3] = _mm512_add_ps(e2, o2), out[4] = _mm512_sub_ps(e2, o2);
+  out[5] = _mm512_add_ps(e3, o3), out[6] = _mm512_sub_ps(e3, o3);
+}
+
+// out (8) = B v (8): the input transform's transpose.
+__attribute__((target("avx512f"))) inline void b8(const __m512* v, __m512* out) {
+  const __m512 s12 = _mm512_add_ps(v[1], v[2]), d12 = _mm512_sub_ps(v[2], v[1]);
+  const __m512 s34 = _mm512_add_ps(v[3], v[4]), d34 = _mm512_sub_ps(v[3], v[4]);
+  const __m512 s56 = _mm512_add_ps(v[5], v[6]), d56 = _mm512_sub_ps(v[5], v[6]);
+  const __m512 c2 = _mm512_set1_ps(2), c4 = _mm512_set1_ps(4), c5 = _mm512_set1_ps(5), c8 = _mm512_set1_ps(8),
+               c10 = _mm512_set1_ps(10), c17 = _mm512_set1_ps(17), c21 = _mm512_set1_ps(21);
+  out[0] = _mm512_mul_ps(c4, v[0]);
+  out[7] = _mm512_mul_ps(c4, v[7]);
+  // 4 d12 + 2 d34 + 4 d56 - 4 v7
+  out[1] = _mm512_fmadd_ps(c2, d34, _mm512_mul_ps(c4, _mm512_sub_ps(_mm512_add_ps(d12, d56), v[7])));
+  // -21 v0 - 4 s12 + s34 + 8 s56
+  out[2] = _mm512_fmadd_ps(c8, s56, _mm512_fnmadd_ps(c4, s12, _mm512_fnmadd_ps(c21, v[0], s34)));
+  // -17 d12 - 10 d34 - 5 d56 + 21 v7
+  out[3] = _mm512_fnmadd_ps(c17, d12, _mm512_fnmadd_ps(c10, d34, _mm512_fnmadd_ps(c5, d56, _mm512_mul_ps(c21, v[7]))));
+  // 21 v0 + 17 s12 - 5 s34 - 10 s56
+  out[4] = _mm512_fmadd_ps(c21, v[0], _mm512_fnmadd_ps(c10, s56, _mm512_fnmadd_ps(c5, s34, _mm512_mul_ps(c17, s12))));
+  // 4 d12 + 8 d34 + d56 - 21 v7
+  out[5] = _mm512_fmadd_ps(c4, d12, _mm512_fmadd_ps(c8, d34, _mm512_fnmadd_ps(c21, v[7], d56)));
+  // -4 v0 - 4 s12 + 4 s34 + 2 s56
+  out[6] = _mm512_fmadd_ps(c2, s56, _mm512_mul_ps(c4, _mm512_sub_ps(s34, _mm512_add_ps(v[0], s12))));
+}
+
+// The output gradient of one tile for 16 channels o0.. (nc real), from the
+// pool's: each window's gradient (zero where the pooled output is not > 0,
+// with a ReLU) goes to its argmax pixel; then M (8x8) = A dy A^T, stored at
+// m + pos * ms.
+__attribute__((target("avx512f"))) inline void grad_tile(const float* dyp, const std::int32_t* arg, const float* ry,
+                                                         Index plane, Index nc, Index th, Index tw, Index OW,
+                                                         Index POH, Index POW, float* m, Index ms) {
+  const __m512i lane = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+                                          _mm512_set1_epi32(static_cast<std::int32_t>(plane)));
+  const __mmask16 real = static_cast<__mmask16>(nc >= 16 ? 0xFFFFu : (1u << nc) - 1u);
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 d[4][4];
+  for (int wa = 0; wa < 2; ++wa)
+    for (int wb = 0; wb < 2; ++wb) {
+      const Index ph = 2 * th + wa, pw = 2 * tw + wb;
+      __m512 gv = zero;
+      __m512i ai = _mm512_set1_epi32(-1);
+      if (ph < POH && pw < POW) {
+        const Index o = ph * POW + pw;
+        gv = _mm512_mask_i32gather_ps(zero, real, lane, dyp + o, 4);
+        ai = _mm512_mask_i32gather_epi32(ai, real, lane, arg + o, 4);
+        if (ry) {
+          const __m512 y = _mm512_mask_i32gather_ps(zero, real, lane, ry + o, 4);
+          gv = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(y, zero, _CMP_GT_OQ), gv);
+        }
+      }
+      const std::int32_t r0 = static_cast<std::int32_t>((4 * th + 2 * wa) * OW + 4 * tw + 2 * wb);
+      const std::int32_t w32 = static_cast<std::int32_t>(OW);
+      d[2 * wa][2 * wb] = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(ai, _mm512_set1_epi32(r0)), gv);
+      d[2 * wa][2 * wb + 1] = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(ai, _mm512_set1_epi32(r0 + 1)), gv);
+      d[2 * wa + 1][2 * wb] = _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(ai, _mm512_set1_epi32(r0 + w32)), gv);
+      d[2 * wa + 1][2 * wb + 1] =
+          _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(ai, _mm512_set1_epi32(r0 + w32 + 1)), gv);
+    }
+  __m512 c8[8][4];
+  for (int b = 0; b < 4; ++b) {  // columns: c8[.][b] = A d[.][b]
+    __m512 col[4], r[8];
+#pragma GCC unroll 4
+    for (int a = 0; a < 4; ++a) col[a] = d[a][b];
+    a8(col, r);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) c8[i][b] = r[i];
+  }
+  for (int i = 0; i < 8; ++i) {  // rows: M[i][.] = c8[i][.] A^T
+    __m512 r[8];
+    a8(c8[i], r);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) _mm512_storeu_ps(m + (i * 8 + j) * ms, r[j]);
+  }
+}
+
+// One tile's input gradient for 16 channels: dd (8x8) = B dV B^T from
+// dV[pos] at v + pos * vs, added into the grid dq (pixel (i, j) at
+// dq[(i * Wq + j) * Cp]).
+__attribute__((target("avx512f"))) inline void input_grad_tile(const float* v, Index vs, float* dq, Index Wq,
+                                                               Index Cp) {
+  __m512 tmp[8][8];
+  for (int j = 0; j < 8; ++j) {  // columns: tmp[.][j] = B dV[.][j]
+    __m512 c[8], r[8];
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) c[i] = _mm512_loadu_ps(v + (i * 8 + j) * vs);
+    b8(c, r);
+#pragma GCC unroll 8
+    for (int i = 0; i < 8; ++i) tmp[i][j] = r[i];
+  }
+  for (int i = 0; i < 8; ++i) {  // rows: dd[i][.] = tmp[i][.] B^T
+    __m512 r[8];
+    b8(tmp[i], r);
+#pragma GCC unroll 8
+    for (int j = 0; j < 8; ++j) {
+      float* q = dq + (i * Wq + j) * Cp;
+      _mm512_storeu_ps(q, _mm512_add_ps(_mm512_loadu_ps(q), r[j]));
+    }
+  }
+}
+
+// C[r * ldc + 16 j + l] (r < rows) = sum_k A[k * lda + r] * B[k * ldb + 16 j + l]:
+// a product with A read transposed (dU = V^T M: rows are input channels).
+template <int R, int J>
+__attribute__((target("avx512f"))) inline void tile_at(const float* A, Index lda, Index K, const float* B, Index ldb,
+                                                       float* C, Index ldc, Index rows) {
+  __m512 acc[R][J];
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 4
+    for (int j = 0; j < J; ++j) acc[r][j] = _mm512_setzero_ps();
+  for (Index k = 0; k < K; ++k) {
+    __m512 v[J];
+#pragma GCC unroll 4
+    for (int j = 0; j < J; ++j) v[j] = _mm512_loadu_ps(B + k * ldb + 16 * j);
+#pragma GCC unroll 8
+    for (int r = 0; r < R; ++r) {
+      const __m512 a = _mm512_set1_ps(A[k * lda + r]);
+#pragma GCC unroll 4
+      for (int j = 0; j < J; ++j) acc[r][j] = _mm512_fmadd_ps(a, v[j], acc[r][j]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int r = 0; r < R; ++r)
+    if (r < rows)
+#pragma GCC unroll 4
+      for (int j = 0; j < J; ++j) _mm512_storeu_ps(C + r * ldc + 16 * j, acc[r][j]);
+}
+
+// dU (Cp, OCp) = V^T (Cp, T) M (T, OCp); V (T, Cp), M (T, OCp). Tiles of 4 or
+// 8 rows, which divide Cp.
+inline void gemm_at(const float* V, Index Cp, const float* M, Index OCp, Index T, float* dU) {
+  for (Index o0 = 0; o0 < OCp; o0 += 64) {
+    const Index J = std::min<Index>(4, (OCp - o0) / 16), R = J >= 3 ? 4 : 8;
+    for (Index c0 = 0; c0 < Cp; c0 += R) {
+      const float* a = V + c0;
+      const float* b = M + o0;
+      float* c = dU + c0 * OCp + o0;
+      switch (J) {
+        case 4: tile_at<4, 4>(a, Cp, T, b, OCp, c, OCp, 4); break;
+        case 3: tile_at<4, 3>(a, Cp, T, b, OCp, c, OCp, 4); break;
+        case 2: tile_at<8, 2>(a, Cp, T, b, OCp, c, OCp, 8); break;
+        default: tile_at<8, 1>(a, Cp, T, b, OCp, c, OCp, 8); break;
+      }
+    }
+  }
+}
+
+// dwT (C*25, OCp) = G^T dU G for every input channel, 16 output channels per
+// vector.
+__attribute__((target("avx512f"))) inline void transform_weight_grad(const float* dU, Index C, Index Cp, Index OCp,
+                                                                      float* dwT) {
+  for (Index c = 0; c < C; ++c)
+    for (Index o0 = 0; o0 < OCp; o0 += 16) {
+      __m512 t[5][8];
+      for (int j = 0; j < 8; ++j) {  // t[k][j] = sum_i G[i][k] dU[i][j]
+        __m512 u[8];
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; ++i) u[i] = _mm512_loadu_ps(dU + ((i * 8 + j) * Cp + c) * OCp + o0);
+#pragma GCC unroll 5
+        for (int k = 0; k < 5; ++k) {
+          __m512 a = _mm512_setzero_ps();
+#pragma GCC unroll 8
+          for (int i = 0; i < 8; ++i)
+            if (kG[i][k] != 0.0f) a = _mm512_fmadd_ps(_mm512_set1_ps(kG[i][k]), u[i], a);
+          t[k][j] = a;
+        }
+      }
+#pragma GCC unroll 5
+      for (int k = 0; k < 5; ++k)
+#pragma GCC unroll 5
+        for (int l = 0; l < 5; ++l) {  // dw[k][l] = sum_j t[k][j] G[j][l]
+          __m512 a = _mm512_setzero_ps();
+#pragma GCC unroll 8
+          for (int j = 0; j < 8; ++j)
+            if (kG[j][l] != 0.0f) a = _mm512_fmadd_ps(t[k][j], _mm512_set1_ps(kG[j][l]), a);
+          _mm512_storeu_ps(dwT + (c * 25 + k * 5 + l) * OCp + o0, a);
+        }
+    }
+}
+#endif
+
+// The backward of forward_maxpool (ReLU: relu_y is the pooled output, else
+// null), as conv2d_backward_maxpool: dyp (N, OC, POH, POW) the pooled
+// output's gradient, argmax from the training forward; dx (N, C, H, W)
+// overwritten unless null, dw (OC, C, 5, 5) and db (OC, unless null)
+// accumulated. The transposed algorithm: M = A dy A^T per tile and output
+// channel, then per position dU = V^T M (the weights) and dV = M U^T (the
+// input), dw += G^T dU G and dx = sum over tiles of B dV B^T. About 1e-5
+// relative rounding, as the forward. Needs applies(g, pg).
+inline void backward_maxpool(const float* x, const float* w, const float* dyp, const std::int32_t* argmax,
+                             const float* relu_y, float* dx, float* dw, float* db, const Conv2DGeom& g,
+                             const Pool2DGeom& pg, Workspace& ws) {
+#if NN_DIRECT_CONV
+  const Plan p(g, pg);
+  const Index Cp = p.Cp, OCp = p.OCp, TA = g.N * p.TS, TpA = small::padded_rows(TA), HW = g.H * g.W;
+  const Index PQ = p.POH * p.POW, K = g.C * 25;
+  if (dx) transform_weights(w, g.OC, g.C, ws, true);
+  ws.Vall.resize(static_cast<std::size_t>(kPos * TpA * Cp));
+  ws.Mall.resize(static_cast<std::size_t>(kPos * TpA * OCp));
+  ws.dU.resize(static_cast<std::size_t>(kPos * Cp * OCp));
+  if (dx) {
+    ws.dV.resize(static_cast<std::size_t>(kPos * TpA * Cp));
+    for (Index pos = 0; pos < kPos; ++pos)  // rows past TA are read by the dV product, never used
+      std::fill(ws.Mall.data() + (pos * TpA + TA) * OCp, ws.Mall.data() + (pos + 1) * TpA * OCp, 0.0f);
+  }
+  const nn::detail::Team team = nn::detail::plan_team(g.N > 1);
+  const auto nt = static_cast<std::size_t>(team.threads);
+  for (auto* v : {&ws.xt, &ws.xq})
+    if (v->size() < nt) v->resize(nt);
+  for (std::size_t i = 0; i < nt; ++i) {
+    ws.xt[i].assign(static_cast<std::size_t>(HW * Cp), 0.0f);
+    ws.xq[i].assign(static_cast<std::size_t>(p.Hq * p.Wq * Cp), 0.0f);
+  }
+  float* Vall = ws.Vall.data();
+  float* Mall = ws.Mall.data();
+  // 1. per sample: its tiles' V and M
+  nn::detail::parallel_for(team, g.N, 1, [&](Index n, int tid) {
+    const auto i = static_cast<std::size_t>(tid);
+    transform_input(x + n * g.C * HW, g, p, ws.xt[i].data(), ws.xq[i].data(), Vall + n * p.TS * Cp, TpA * Cp);
+    for (Index tt = 0; tt < p.TS; ++tt) {
+      const Index t = n * p.TS + tt, th = tt / p.TW, tw = tt % p.TW;
+      for (Index o0 = 0; o0 < OCp; o0 += 16) {
+        const Index off = (n * g.OC + o0) * PQ, nc = std::max<Index>(0, std::min<Index>(16, g.OC - o0));
+        grad_tile(dyp + off, argmax + off, relu_y ? relu_y + off : nullptr, PQ, nc, th, tw, g.OW, p.POH, p.POW,
+                  Mall + t * OCp + o0, TpA * OCp);
+      }
+    }
+  });
+  // 2. per position: dU = V^T M and dV = M U^T
+  nn::detail::parallel_for(team, kPos, 1, [&](Index pos, int) {
+    gemm_at(Vall + pos * TpA * Cp, Cp, Mall + pos * TpA * OCp, OCp, TA, ws.dU.data() + pos * Cp * OCp);
+    if (dx)
+      small::gemm(Mall + pos * TpA * OCp, TA, OCp, ws.UT.data() + pos * OCp * Cp, Cp, Cp,
+                  ws.dV.data() + pos * TpA * Cp, Cp);
+  });
+  // 3. per sample: dx = the tiles' B dV B^T, overlapping, back to (C, H, W)
+  if (dx)
+    nn::detail::parallel_for(team, g.N, 1, [&](Index n, int tid) {
+      const auto i = static_cast<std::size_t>(tid);
+      float* dq = ws.xq[i].data();
+      float* xt = ws.xt[i].data();
+      std::fill(dq, dq + p.Hq * p.Wq * Cp, 0.0f);
+      for (Index tt = 0; tt < p.TS; ++tt) {
+        const Index t = n * p.TS + tt, th = tt / p.TW, tw = tt % p.TW;
+        for (Index c0 = 0; c0 < Cp; c0 += 16)
+          input_grad_tile(ws.dV.data() + t * Cp + c0, TpA * Cp, dq + (4 * th * p.Wq + 4 * tw) * Cp + c0, p.Wq, Cp);
+      }
+      for (Index h = 0; h < g.H; ++h)
+        std::copy(dq + ((h + g.PT) * p.Wq + g.PL) * Cp, dq + ((h + g.PT) * p.Wq + g.PL + g.W) * Cp,
+                  xt + h * g.W * Cp);
+      direct::transpose(xt, HW, g.C, Cp, dx + n * g.C * HW, HW);
+    });
+  // 4. dw += G^T dU G; db += the pooled gradient where it flowed
+  ws.dwT.resize(static_cast<std::size_t>(K * OCp));
+  transform_weight_grad(ws.dU.data(), g.C, Cp, OCp, ws.dwT.data());
+  for (Index o = 0; o < g.OC; ++o)
+    for (Index k = 0; k < K; ++k) dw[o * K + k] += ws.dwT[static_cast<std::size_t>(k * OCp + o)];
+  if (db)
+    for (Index o = 0; o < g.OC; ++o) {
+      float s = 0.0f;
+      for (Index n = 0; n < g.N; ++n) {
+        const Index off = (n * g.OC + o) * PQ;
+        for (Index q = 0; q < PQ; ++q)
+          if (!relu_y || relu_y[off + q] > 0.0f) s += dyp[off + q];
+      }
+      db[o] += s;
+    }
+#else
+  (void)x, (void)w, (void)dyp, (void)argmax, (void)relu_y, (void)dx, (void)dw, (void)db, (void)g, (void)pg, (void)ws;
 #endif
 }
 
