@@ -28,6 +28,19 @@ nn::Sequential<F> make_model(const std::string& kind, std::uint64_t seed) {
     m.add(nn::Dense<F>(10));
     return m;
   }
+  if (kind == "lenet") {  // the benchmark's W1: no batch norm, Conv -> ReLU -> MaxPool (fused; Winograd for conv 2)
+    m.add<nn::Conv2D<F>>(32, 5);
+    m.add(nn::ReLU<F>());
+    m.add(nn::MaxPool2D<F>(2));
+    m.add<nn::Conv2D<F>>(64, 5);
+    m.add(nn::ReLU<F>());
+    m.add(nn::MaxPool2D<F>(2));
+    m.add(nn::Flatten<F>());
+    m.add(nn::Dense<F>(128));
+    m.add(nn::ReLU<F>());
+    m.add(nn::Dense<F>(10));
+    return m;
+  }
   m.add<nn::Conv2D<F>>(32, 5);  // 24x24
   m.add(nn::BatchNorm<F>());
   m.add(nn::ReLU<F>());
@@ -60,11 +73,11 @@ int main(int argc, char** argv) {
       .option("--lr", &lr, "X", "Adam learning rate (cosine-annealed to 0)")
       .option("--seed", &seed, "N", "seed for initialization, shuffling, dropout, augmentation")
       .option("--threads", &threads, "N", "threads (0: OpenMP's default)")
-      .option("--model", &model_kind, "cnn|mlp", "architecture")
+      .option("--model", &model_kind, "cnn|lenet|mlp", "architecture (lenet: the benchmark's W1)")
       .option("--out", &out, "DIR", "output folder")
       .flag("--quick", &quick, "smoke test: 1 epoch on 10,000 training images");
   cli.parse(argc, argv);
-  if (model_kind != "cnn" && model_kind != "mlp") cli.fail("--model must be cnn or mlp");
+  if (model_kind != "cnn" && model_kind != "lenet" && model_kind != "mlp") cli.fail("--model must be cnn, lenet or mlp");
   if (epochs < 1 || batch < 2 || !(lr > 0) || threads < 0) cli.fail("--epochs >= 1, --batch-size >= 2, --lr > 0, --threads >= 0");
 
   try {

@@ -96,6 +96,7 @@ Ref reference(const Tensor<float>& x, const Tensor<float>& w, const Tensor<float
 TEST_CASE("Winograd conv + ReLU + max pool equals the naive reference in double") {
   if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
   nn::Rng rng(73);
+  nn::kernels::ConvPoolWorkspace<float> shared;  // one workspace through every geometry
   for (int threads : {1, 2}) {
     nn::set_num_threads(threads);
     for (int trial = 0; trial < 24; ++trial) {
@@ -143,6 +144,11 @@ TEST_CASE("Winograd conv + ReLU + max pool equals the naive reference in double"
       nn::kernels::conv2d_forward_maxpool(x.data(), w.data(), b.data(), yp2.data(), static_cast<std::int32_t*>(nullptr),
                                           g, pg, ws, ep);
       CHECK(std::memcmp(yp2.data(), yp.data(), static_cast<std::size_t>(yp.size()) * sizeof(float)) == 0);
+      // a workspace that saw other geometries (buffers kept, not re-zeroed, when the geometry repeats)
+      yp2.fill(-5.0f);
+      nn::kernels::conv2d_forward_maxpool(x.data(), w.data(), b.data(), yp2.data(), static_cast<std::int32_t*>(nullptr),
+                                          g, pg, shared, ep);
+      CHECK(std::memcmp(yp2.data(), yp.data(), static_cast<std::size_t>(yp.size()) * sizeof(float)) == 0);
     }
   }
   nn::set_num_threads(1);
@@ -188,6 +194,7 @@ TEST_CASE("Winograd conv + pool: a NaN input gives NaN outputs; ConvAlgorithm::D
 TEST_CASE("Winograd backward (conv + ReLU + max pool) equals the naive backward in double") {
   if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
   nn::Rng rng(79);
+  nn::kernels::ConvPoolWorkspace<float> ws;  // one workspace through every geometry
   for (int threads : {1, 2}) {
     nn::set_num_threads(threads);
     for (int trial = 0; trial < 16; ++trial) {
@@ -214,7 +221,6 @@ TEST_CASE("Winograd backward (conv + ReLU + max pool) equals the naive backward 
       auto b = randn<float>({g.OC}, rng(), 0.1);
       nn::Epilogue<float> ep;
       ep.relu = relu;
-      nn::kernels::ConvPoolWorkspace<float> ws;
       Tensor<float> yp({g.N, g.OC, pg.OH, pg.OW});
       std::vector<std::int32_t> arg(static_cast<std::size_t>(yp.size()));
       nn::kernels::conv2d_forward_maxpool(x.data(), w.data(), b.data(), yp.data(), arg.data(), g, pg, ws, ep);

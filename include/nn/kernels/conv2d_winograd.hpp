@@ -31,6 +31,7 @@
 // Cp, OCp: channels rounded up to 16 (zero beyond C, OC).
 #pragma once
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <vector>
 
@@ -80,13 +81,15 @@ inline bool applies(const Conv2DGeom& g, const Pool2DGeom& pg) {
 struct Workspace {
   std::vector<float> wv;  // the weights transposed, (C*25, OCp)
   std::vector<float> U;   // (64, Cp, OCp)
+  std::array<Index, 8> key{};  // the geometry the per-thread buffers were prepared for
   std::vector<float> sc, sh;  // the epilogue, padded to OCp
   std::vector<std::vector<float>> xt, xq, V, M;  // per thread
-  // backward_maxpool: U transposed (64, OCp, Cp); the whole batch's tiles
-  // V (64, TpA, Cp), their output gradients M (64, TpA, OCp) and input
-  // gradients dV (64, TpA, Cp); the weights' gradient dU (64, Cp, OCp) and
-  // dwT (C*25, OCp)
-  std::vector<float> UT, Vall, Mall, dV, dU, dwT;
+  // backward_maxpool: U transposed (64, OCp, Cp); per thread the chunk's
+  // input gradients dV (64, Tp, Cp) (V and M as the forward's) and its
+  // input-gradient grid dq (Hq, Wq, Cp); per group of samples the weights'
+  // gradient dU (64, Cp, OCp)
+  std::vector<std::vector<float>> dVt, dq;
+  std::vector<float> UT, dU;
 };
 
 #if NN_DIRECT_CONV
@@ -263,11 +266,33 @@ __attribute__((target("avx512f"))) inline void pool_tile(const __m512 (&y)[4][4]
 // The shape of one call: tiles per sample, the padded grid, the chunking.
 struct Plan {
   Index Cp, OCp, TH, TW, TS, Hq, Wq, S, T, Tp, POH, POW;
-  Plan(const Conv2DGeom& g, const Pool2DGeom& pg)
+  // chunk_tiles: tiles per chunk (at least one sample's)
+  Plan(const Conv2DGeom& g, const Pool2DGeom& pg, Index chunk_tiles)
       : Cp(padded16(g.C)), OCp(padded16(g.OC)), TH((g.OH + 3) / 4), TW((g.OW + 3) / 4), TS(TH * TW),
-        Hq(4 * TH + 4), Wq(4 * TW + 4), S(std::max<Index>(1, 12 / TS)),  // 12+ tiles per chunk: rows for the GEMMs
-        T(S * TS), Tp(small::padded_rows(T)), POH(pg.OH), POW(pg.OW) {}
+        Hq(4 * TH + 4), Wq(4 * TW + 4), S(std::max<Index>(1, chunk_tiles / TS)), T(S * TS),
+        Tp(small::padded_rows(T)), POH(pg.OH), POW(pg.OW) {}
 };
+
+// The per-thread buffers for plan p. The kernels never write the tile grid's
+// borders, the channels past C or the rows past a chunk's tiles, which must
+// be zero (the first two) or finite (the GEMMs read the rows); so they are
+// zeroed when the geometry changes and kept as they are otherwise (zeroing
+// them on every call cost 3-5% of W1's training step).
+inline void prepare(Workspace& ws, const Conv2DGeom& g, const Plan& p, std::size_t nt, bool with_dx) {
+  const std::array<Index, 8> key{g.C, g.H, g.W, g.PT, g.PL, g.OC, p.Tp, p.TS};
+  const bool same = key == ws.key;
+  ws.key = key;
+  auto fit = [&](std::vector<std::vector<float>>& v, Index n) {
+    if (v.size() < nt) v.resize(nt);
+    for (std::size_t i = 0; i < nt; ++i)
+      if (!same || v[i].size() != static_cast<std::size_t>(n)) v[i].assign(static_cast<std::size_t>(n), 0.0f);
+  };
+  fit(ws.xt, g.H * g.W * p.Cp);
+  fit(ws.xq, p.Hq * p.Wq * p.Cp);
+  fit(ws.V, kPos * p.Tp * p.Cp);
+  fit(ws.M, kPos * p.Tp * p.OCp);
+  if (with_dx) fit(ws.dVt, kPos * p.Tp * p.Cp), fit(ws.dq, p.Hq * p.Wq * p.Cp);
+}
 
 #if NN_DIRECT_CONV
 // One sample's tiles: V[pos][t][c] (t < TS; pos stride vs) = B^T d B of
@@ -315,7 +340,7 @@ inline void forward_maxpool(const float* x, const float* w, const float* scale, 
                             float* yp, std::int32_t* argmax, const Conv2DGeom& g, const Pool2DGeom& pg,
                             Workspace& ws) {
 #if NN_DIRECT_CONV
-  const Plan p(g, pg);
+  const Plan p(g, pg, 12);  // 12+ tiles per chunk: rows for the GEMMs
   const Index chunks = (g.N + p.S - 1) / p.S;
   transform_weights(w, g.OC, g.C, ws);
   ws.sc.assign(static_cast<std::size_t>(p.OCp), 1.0f);
@@ -326,14 +351,7 @@ inline void forward_maxpool(const float* x, const float* w, const float* scale, 
   }
   const nn::detail::Team team = nn::detail::plan_team(chunks > 1);
   const auto nt = static_cast<std::size_t>(team.threads);
-  for (auto* v : {&ws.xt, &ws.xq, &ws.V, &ws.M})
-    if (v->size() < nt) v->resize(nt);
-  for (std::size_t i = 0; i < nt; ++i) {
-    ws.xt[i].assign(static_cast<std::size_t>(g.H * g.W * p.Cp), 0.0f);   // channels past C stay zero
-    ws.xq[i].assign(static_cast<std::size_t>(p.Hq * p.Wq * p.Cp), 0.0f);  // borders stay zero
-    ws.V[i].assign(static_cast<std::size_t>(kPos * p.Tp * p.Cp), 0.0f);   // rows T..Tp are read, never used
-    ws.M[i].resize(static_cast<std::size_t>(kPos * p.Tp * p.OCp));
-  }
+  prepare(ws, g, p, nt, false);
   nn::detail::parallel_for(team, chunks, 1, [&](Index ch, int tid) {
     const auto i = static_cast<std::size_t>(tid);
     const Index n0 = ch * p.S;
@@ -458,16 +476,17 @@ __attribute__((target("avx512f"))) inline void input_grad_tile(const float* v, I
   }
 }
 
-// C[r * ldc + 16 j + l] (r < rows) = sum_k A[k * lda + r] * B[k * ldb + 16 j + l]:
-// a product with A read transposed (dU = V^T M: rows are input channels).
+// C[r * ldc + 16 j + l] += sum_k A[k * lda + r] * B[k * ldb + 16 j + l] for
+// r < R: a product with A read transposed (dU += V^T M: rows are input
+// channels).
 template <int R, int J>
 __attribute__((target("avx512f"))) inline void tile_at(const float* A, Index lda, Index K, const float* B, Index ldb,
-                                                       float* C, Index ldc, Index rows) {
+                                                       float* C, Index ldc) {
   __m512 acc[R][J];
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 4
-    for (int j = 0; j < J; ++j) acc[r][j] = _mm512_setzero_ps();
+    for (int j = 0; j < J; ++j) acc[r][j] = _mm512_loadu_ps(C + r * ldc + 16 * j);
   for (Index k = 0; k < K; ++k) {
     __m512 v[J];
 #pragma GCC unroll 4
@@ -481,13 +500,12 @@ __attribute__((target("avx512f"))) inline void tile_at(const float* A, Index lda
   }
 #pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
-    if (r < rows)
 #pragma GCC unroll 4
-      for (int j = 0; j < J; ++j) _mm512_storeu_ps(C + r * ldc + 16 * j, acc[r][j]);
+    for (int j = 0; j < J; ++j) _mm512_storeu_ps(C + r * ldc + 16 * j, acc[r][j]);
 }
 
-// dU (Cp, OCp) = V^T (Cp, T) M (T, OCp); V (T, Cp), M (T, OCp). Tiles of 4 or
-// 8 rows, which divide Cp.
+// dU (Cp, OCp) += V^T (Cp, T) M (T, OCp); V (T, Cp), M (T, OCp). Tiles of 4
+// or 8 rows, which divide Cp.
 inline void gemm_at(const float* V, Index Cp, const float* M, Index OCp, Index T, float* dU) {
   for (Index o0 = 0; o0 < OCp; o0 += 64) {
     const Index J = std::min<Index>(4, (OCp - o0) / 16), R = J >= 3 ? 4 : 8;
@@ -496,46 +514,96 @@ inline void gemm_at(const float* V, Index Cp, const float* M, Index OCp, Index T
       const float* b = M + o0;
       float* c = dU + c0 * OCp + o0;
       switch (J) {
-        case 4: tile_at<4, 4>(a, Cp, T, b, OCp, c, OCp, 4); break;
-        case 3: tile_at<4, 3>(a, Cp, T, b, OCp, c, OCp, 4); break;
-        case 2: tile_at<8, 2>(a, Cp, T, b, OCp, c, OCp, 8); break;
-        default: tile_at<8, 1>(a, Cp, T, b, OCp, c, OCp, 8); break;
+        case 4: tile_at<4, 4>(a, Cp, T, b, OCp, c, OCp); break;
+        case 3: tile_at<4, 3>(a, Cp, T, b, OCp, c, OCp); break;
+        case 2: tile_at<8, 2>(a, Cp, T, b, OCp, c, OCp); break;
+        default: tile_at<8, 1>(a, Cp, T, b, OCp, c, OCp); break;
       }
     }
   }
 }
 
-// dwT (C*25, OCp) = G^T dU G for every input channel, 16 output channels per
-// vector.
-__attribute__((target("avx512f"))) inline void transform_weight_grad(const float* dU, Index C, Index Cp, Index OCp,
-                                                                      float* dwT) {
-  for (Index c = 0; c < C; ++c)
-    for (Index o0 = 0; o0 < OCp; o0 += 16) {
-      __m512 t[5][8];
-      for (int j = 0; j < 8; ++j) {  // t[k][j] = sum_i G[i][k] dU[i][j]
-        __m512 u[8];
+// Input channel c of the weight gradient: dw[o][c] (5x5) += G^T dU G with
+// dU = the sum of the groups' partial sums (groups of them, DU apart, added in
+// group order), 16 output channels per vector; dw (OC, C, 5, 5).
+__attribute__((target("avx512f"))) inline void weight_grad_channel(const float* dU, Index groups, Index DU, Index c,
+                                                                    Index C, Index Cp, Index OC, Index OCp,
+                                                                    float* dw) {
+  alignas(64) float out[25][16];
+  for (Index o0 = 0; o0 < OC; o0 += 16) {
+    __m512 t[5][8];
+    for (int j = 0; j < 8; ++j) {  // t[k][j] = sum_i G[i][k] dU[i][j]
+      __m512 u[8];
 #pragma GCC unroll 8
-        for (int i = 0; i < 8; ++i) u[i] = _mm512_loadu_ps(dU + ((i * 8 + j) * Cp + c) * OCp + o0);
-#pragma GCC unroll 5
-        for (int k = 0; k < 5; ++k) {
-          __m512 a = _mm512_setzero_ps();
-#pragma GCC unroll 8
-          for (int i = 0; i < 8; ++i)
-            if (kG[i][k] != 0.0f) a = _mm512_fmadd_ps(_mm512_set1_ps(kG[i][k]), u[i], a);
-          t[k][j] = a;
-        }
+      for (int i = 0; i < 8; ++i) {
+        const float* d = dU + ((i * 8 + j) * Cp + c) * OCp + o0;
+        u[i] = _mm512_loadu_ps(d);
+        for (Index q = 1; q < groups; ++q) u[i] = _mm512_add_ps(u[i], _mm512_loadu_ps(d + q * DU));
       }
 #pragma GCC unroll 5
-      for (int k = 0; k < 5; ++k)
-#pragma GCC unroll 5
-        for (int l = 0; l < 5; ++l) {  // dw[k][l] = sum_j t[k][j] G[j][l]
-          __m512 a = _mm512_setzero_ps();
+      for (int k = 0; k < 5; ++k) {
+        __m512 a = _mm512_setzero_ps();
 #pragma GCC unroll 8
-          for (int j = 0; j < 8; ++j)
-            if (kG[j][l] != 0.0f) a = _mm512_fmadd_ps(t[k][j], _mm512_set1_ps(kG[j][l]), a);
-          _mm512_storeu_ps(dwT + (c * 25 + k * 5 + l) * OCp + o0, a);
-        }
+        for (int i = 0; i < 8; ++i)
+          if (kG[i][k] != 0.0f) a = _mm512_fmadd_ps(_mm512_set1_ps(kG[i][k]), u[i], a);
+        t[k][j] = a;
+      }
     }
+#pragma GCC unroll 5
+    for (int k = 0; k < 5; ++k)
+#pragma GCC unroll 5
+      for (int l = 0; l < 5; ++l) {  // dw[k][l] = sum_j t[k][j] G[j][l]
+        __m512 a = _mm512_setzero_ps();
+#pragma GCC unroll 8
+        for (int j = 0; j < 8; ++j)
+          if (kG[j][l] != 0.0f) a = _mm512_fmadd_ps(t[k][j], _mm512_set1_ps(kG[j][l]), a);
+        _mm512_store_ps(out[k * 5 + l], a);
+      }
+    const Index n = std::min<Index>(16, OC - o0);
+    for (Index o = 0; o < n; ++o)
+      for (Index kk = 0; kk < 25; ++kk) dw[((o0 + o) * C + c) * 25 + kk] += out[kk][o];
+  }
+}
+#endif
+
+#if NN_DIRECT_CONV
+// Samples n0 .. n0 + ns of backward_maxpool on one thread's buffers: V and M
+// of their tiles, then per position dU += V^T M and dV = M U^T, then dx.
+__attribute__((target("avx512f"))) inline void backward_chunk(const float* x, const float* dyp,
+                                                              const std::int32_t* argmax, const float* relu_y,
+                                                              const float* UT, float* dx, float* dU,
+                                                              const Conv2DGeom& g, const Plan& p, Index n0, Index ns,
+                                                              float* xt, float* xq, float* V, float* M, float* dV,
+                                                              float* dq) {
+  const Index HW = g.H * g.W, Cp = p.Cp, OCp = p.OCp, PQ = p.POH * p.POW, T1 = ns * p.TS;
+  for (Index s = 0; s < ns; ++s) {
+    const Index n = n0 + s;
+    transform_input(x + n * g.C * HW, g, p, xt, xq, V + s * p.TS * Cp, p.Tp * Cp);
+    for (Index tt = 0; tt < p.TS; ++tt) {
+      const Index t = s * p.TS + tt, th = tt / p.TW, tw = tt % p.TW;
+      for (Index o0 = 0; o0 < OCp; o0 += 16) {
+        const Index off = (n * g.OC + o0) * PQ, nc = std::max<Index>(0, std::min<Index>(16, g.OC - o0));
+        grad_tile(dyp + off, argmax + off, relu_y ? relu_y + off : nullptr, PQ, nc, th, tw, g.OW, p.POH, p.POW,
+                  M + t * OCp + o0, p.Tp * OCp);
+      }
+    }
+  }
+  for (Index pos = 0; pos < kPos; ++pos) {
+    gemm_at(V + pos * p.Tp * Cp, Cp, M + pos * p.Tp * OCp, OCp, T1, dU + pos * Cp * OCp);
+    if (dx) small::gemm(M + pos * p.Tp * OCp, T1, OCp, UT + pos * OCp * Cp, Cp, Cp, dV + pos * p.Tp * Cp, Cp);
+  }
+  if (!dx) return;
+  for (Index s = 0; s < ns; ++s) {
+    std::fill(dq, dq + p.Hq * p.Wq * Cp, 0.0f);
+    for (Index tt = 0; tt < p.TS; ++tt) {
+      const Index t = s * p.TS + tt, th = tt / p.TW, tw = tt % p.TW;
+      for (Index c0 = 0; c0 < Cp; c0 += 16)
+        input_grad_tile(dV + t * Cp + c0, p.Tp * Cp, dq + (4 * th * p.Wq + 4 * tw) * Cp + c0, p.Wq, Cp);
+    }
+    for (Index h = 0; h < g.H; ++h)
+      std::copy(dq + ((h + g.PT) * p.Wq + g.PL) * Cp, dq + ((h + g.PT) * p.Wq + g.PL + g.W) * Cp, xt + h * g.W * Cp);
+    direct::transpose(xt, HW, g.C, Cp, dx + (n0 + s) * g.C * HW, HW);
+  }
 }
 #endif
 
@@ -547,84 +615,51 @@ __attribute__((target("avx512f"))) inline void transform_weight_grad(const float
 // channel, then per position dU = V^T M (the weights) and dV = M U^T (the
 // input), dw += G^T dU G and dx = sum over tiles of B dV B^T. About 1e-5
 // relative rounding, as the forward. Needs applies(g, pg).
+//
+// The batch goes in chunks of S samples (as the forward) so that a chunk's V,
+// M and dV stay in L2 (the whole batch's, 8.6 MB for W1, went through L3 and
+// the scattered stores of M stalled); the chunks form kGroups fixed groups of
+// samples, each summing dU in its own buffer, added in group order: dw does
+// not depend on the thread count.
 inline void backward_maxpool(const float* x, const float* w, const float* dyp, const std::int32_t* argmax,
                              const float* relu_y, float* dx, float* dw, float* db, const Conv2DGeom& g,
                              const Pool2DGeom& pg, Workspace& ws) {
 #if NN_DIRECT_CONV
-  const Plan p(g, pg);
-  const Index Cp = p.Cp, OCp = p.OCp, TA = g.N * p.TS, TpA = small::padded_rows(TA), HW = g.H * g.W;
-  const Index PQ = p.POH * p.POW, K = g.C * 25;
+  constexpr Index kGroups = 4;
+  const Plan p(g, pg, 12);  // as the forward (24 or 32 tiles measured no faster)
+  const Index Cp = p.Cp, OCp = p.OCp, PQ = p.POH * p.POW;
+  const Index groups = std::min<Index>(kGroups, g.N), DU = kPos * Cp * OCp;
   if (dx) transform_weights(w, g.OC, g.C, ws, true);
-  ws.Vall.resize(static_cast<std::size_t>(kPos * TpA * Cp));
-  ws.Mall.resize(static_cast<std::size_t>(kPos * TpA * OCp));
-  ws.dU.resize(static_cast<std::size_t>(kPos * Cp * OCp));
-  if (dx) {
-    ws.dV.resize(static_cast<std::size_t>(kPos * TpA * Cp));
-    for (Index pos = 0; pos < kPos; ++pos)  // rows past TA are read by the dV product, never used
-      std::fill(ws.Mall.data() + (pos * TpA + TA) * OCp, ws.Mall.data() + (pos + 1) * TpA * OCp, 0.0f);
-  }
-  const nn::detail::Team team = nn::detail::plan_team(g.N > 1);
+  const nn::detail::Team team = nn::detail::plan_team(groups > 1);
   const auto nt = static_cast<std::size_t>(team.threads);
-  for (auto* v : {&ws.xt, &ws.xq})
-    if (v->size() < nt) v->resize(nt);
-  for (std::size_t i = 0; i < nt; ++i) {
-    ws.xt[i].assign(static_cast<std::size_t>(HW * Cp), 0.0f);
-    ws.xq[i].assign(static_cast<std::size_t>(p.Hq * p.Wq * Cp), 0.0f);
-  }
-  float* Vall = ws.Vall.data();
-  float* Mall = ws.Mall.data();
-  // 1. per sample: its tiles' V and M
-  nn::detail::parallel_for(team, g.N, 1, [&](Index n, int tid) {
+  prepare(ws, g, p, nt, dx != nullptr);
+  ws.dU.resize(static_cast<std::size_t>(groups * DU));
+  nn::detail::parallel_for(team, groups, 1, [&](Index q, int tid) {
     const auto i = static_cast<std::size_t>(tid);
-    transform_input(x + n * g.C * HW, g, p, ws.xt[i].data(), ws.xq[i].data(), Vall + n * p.TS * Cp, TpA * Cp);
-    for (Index tt = 0; tt < p.TS; ++tt) {
-      const Index t = n * p.TS + tt, th = tt / p.TW, tw = tt % p.TW;
-      for (Index o0 = 0; o0 < OCp; o0 += 16) {
-        const Index off = (n * g.OC + o0) * PQ, nc = std::max<Index>(0, std::min<Index>(16, g.OC - o0));
-        grad_tile(dyp + off, argmax + off, relu_y ? relu_y + off : nullptr, PQ, nc, th, tw, g.OW, p.POH, p.POW,
-                  Mall + t * OCp + o0, TpA * OCp);
-      }
-    }
+    float* dU = ws.dU.data() + q * DU;
+    std::fill(dU, dU + DU, 0.0f);
+    const Index s0 = q * g.N / groups, s1 = (q + 1) * g.N / groups;
+    for (Index n0 = s0; n0 < s1; n0 += p.S)
+      backward_chunk(x, dyp, argmax, relu_y, ws.UT.data(), dx, dU, g, p, n0, std::min(p.S, s1 - n0),
+                     ws.xt[i].data(), ws.xq[i].data(), ws.V[i].data(), ws.M[i].data(),
+                     dx ? ws.dVt[i].data() : nullptr, dx ? ws.dq[i].data() : nullptr);
   });
-  // 2. per position: dU = V^T M and dV = M U^T
-  nn::detail::parallel_for(team, kPos, 1, [&](Index pos, int) {
-    gemm_at(Vall + pos * TpA * Cp, Cp, Mall + pos * TpA * OCp, OCp, TA, ws.dU.data() + pos * Cp * OCp);
-    if (dx)
-      small::gemm(Mall + pos * TpA * OCp, TA, OCp, ws.UT.data() + pos * OCp * Cp, Cp, Cp,
-                  ws.dV.data() + pos * TpA * Cp, Cp);
-  });
-  // 3. per sample: dx = the tiles' B dV B^T, overlapping, back to (C, H, W)
-  if (dx)
-    nn::detail::parallel_for(team, g.N, 1, [&](Index n, int tid) {
-      const auto i = static_cast<std::size_t>(tid);
-      float* dq = ws.xq[i].data();
-      float* xt = ws.xt[i].data();
-      std::fill(dq, dq + p.Hq * p.Wq * Cp, 0.0f);
-      for (Index tt = 0; tt < p.TS; ++tt) {
-        const Index t = n * p.TS + tt, th = tt / p.TW, tw = tt % p.TW;
-        for (Index c0 = 0; c0 < Cp; c0 += 16)
-          input_grad_tile(ws.dV.data() + t * Cp + c0, TpA * Cp, dq + (4 * th * p.Wq + 4 * tw) * Cp + c0, p.Wq, Cp);
-      }
-      for (Index h = 0; h < g.H; ++h)
-        std::copy(dq + ((h + g.PT) * p.Wq + g.PL) * Cp, dq + ((h + g.PT) * p.Wq + g.PL + g.W) * Cp,
-                  xt + h * g.W * Cp);
-      direct::transpose(xt, HW, g.C, Cp, dx + n * g.C * HW, HW);
-    });
-  // 4. dw += G^T dU G; db += the pooled gradient where it flowed
-  ws.dwT.resize(static_cast<std::size_t>(K * OCp));
-  transform_weight_grad(ws.dU.data(), g.C, Cp, OCp, ws.dwT.data());
-  for (Index o = 0; o < g.OC; ++o)
-    for (Index k = 0; k < K; ++k) dw[o * K + k] += ws.dwT[static_cast<std::size_t>(k * OCp + o)];
-  if (db)
-    for (Index o = 0; o < g.OC; ++o) {
-      float s = 0.0f;
-      for (Index n = 0; n < g.N; ++n) {
-        const Index off = (n * g.OC + o) * PQ;
-        for (Index q = 0; q < PQ; ++q)
-          if (!relu_y || relu_y[off + q] > 0.0f) s += dyp[off + q];
-      }
-      db[o] += s;
+  // dw += G^T dU G per input channel; db += the pooled gradient where it
+  // flowed, per output channel
+  nn::detail::parallel_for(team, g.C + (db ? g.OC : 0), 4, [&](Index item, int) {
+    if (item < g.C) {
+      weight_grad_channel(ws.dU.data(), groups, DU, item, g.C, Cp, g.OC, OCp, dw);
+      return;
     }
+    const Index o = item - g.C;
+    float s = 0.0f;
+    for (Index n = 0; n < g.N; ++n) {
+      const Index off = (n * g.OC + o) * PQ;
+      for (Index q = 0; q < PQ; ++q)
+        if (!relu_y || relu_y[off + q] > 0.0f) s += dyp[off + q];
+    }
+    db[o] += s;
+  });
 #else
   (void)x, (void)w, (void)dyp, (void)argmax, (void)relu_y, (void)dx, (void)dw, (void)db, (void)g, (void)pg, (void)ws;
 #endif
