@@ -32,7 +32,7 @@ fi
 # bad input
 expect_error 2 "unknown flag --bogus" "$mnist" --bogus
 expect_error 2 "bad value 'x' for --epochs" "$mnist" --epochs x
-expect_error 2 "--model must be cnn or mlp" "$mnist" --model rnn
+expect_error 2 "--model must be cnn, lenet or mlp" "$mnist" --model rnn
 expect_error 1 "no such folder" "$mnist" --data "$work/nowhere"
 mkdir -p "$work/corrupt"
 printf 'not an idx file at all' > "$work/corrupt/train-images-idx3-ubyte"
