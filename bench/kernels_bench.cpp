@@ -111,6 +111,48 @@ void BM_conv2d_w1(benchmark::State& st) {
 }
 BENCHMARK(BM_conv2d_w1)->ArgName("part")->Arg(0)->Arg(1)->Arg(2)->Arg(3)->Arg(4)->Unit(benchmark::kMillisecond)->UseRealTime();
 
+// W1's second layer as training runs it: Conv2D -> ReLU -> MaxPool2D fused
+// (nn/kernels/conv2d_pool.hpp), forward (part 0) and backward with dx
+// (part 1), by Winograd F(4x4, 5x5) (algo 0, ConvAlgorithm::Auto) or the
+// direct kernels (algo 1, ConvAlgorithm::Direct), side by side. GFLOP/s
+// counts the direct convolution's 420 MFLOP per pass (x2 for backward), so
+// the two algorithms compare as effective rates.
+void BM_conv2d_pool_w1(benchmark::State& st) {
+  setup_threads();
+  const int part = static_cast<int>(st.range(0));
+  nn::kernels::set_conv_algorithm(st.range(1) == 0 ? nn::kernels::ConvAlgorithm::Auto
+                                                    : nn::kernels::ConvAlgorithm::Direct);
+  nn::kernels::Conv2DGeom g;
+  g.N = 64, g.C = 32, g.H = g.W = 12, g.OC = 64, g.KH = g.KW = 5;
+  g.infer_output();
+  nn::kernels::Pool2DGeom pg;
+  pg.N = g.N, pg.C = g.OC, pg.H = g.OH, pg.W = g.OW;
+  pg.infer_output();
+  auto x = random_vec<float>(g.N * g.C * g.H * g.W, 1), w = random_vec<float>(g.OC * g.C * 25, 2);
+  for (auto& v : w) v *= 0.1f;
+  auto b = random_vec<float>(g.OC, 3);
+  std::vector<float> yp(static_cast<std::size_t>(g.N * g.OC * pg.OH * pg.OW)), dx(x.size()), dw(w.size()), db(b.size());
+  std::vector<std::int32_t> arg(yp.size());
+  auto dyp = random_vec<float>(Index(yp.size()), 4);
+  nn::Epilogue<float> ep;
+  ep.relu = true;
+  nn::kernels::ConvPoolWorkspace<float> ws;
+  nn::kernels::conv2d_forward_maxpool(x.data(), w.data(), b.data(), yp.data(), arg.data(), g, pg, ws, ep);
+  for (auto _ : st) {
+    if (part == 0)
+      nn::kernels::conv2d_forward_maxpool(x.data(), w.data(), b.data(), yp.data(), arg.data(), g, pg, ws, ep);
+    else
+      nn::kernels::conv2d_backward_maxpool(x.data(), w.data(), dyp.data(), arg.data(), yp.data(), dx.data(), dw.data(),
+                                           db.data(), g, pg, ws);
+    benchmark::ClobberMemory();
+  }
+  nn::kernels::set_conv_algorithm(nn::kernels::ConvAlgorithm::Auto);
+  st.counters["GFLOP/s"] = benchmark::Counter((part == 1 ? 2 : 1) * conv_flops(g), benchmark::Counter::kIsIterationInvariantRate,
+                                              benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_conv2d_pool_w1)->ArgNames({"part", "algo"})->Args({0, 0})->Args({0, 1})->Args({1, 0})->Args({1, 1})
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
+
 // 56x56 planes, and the pools of W1 (24x24, 8x8) and W3 (32x32, 16x16).
 void BM_maxpool2d_forward(benchmark::State& st) {
   setup_threads();
