@@ -12,37 +12,39 @@ using nn::kernels::Conv2DGeom;
 using nn::kernels::Pool2DGeom;
 namespace wg = nn::kernels::winograd;
 
-TEST_CASE("Winograd F(4x4, 5x5): A^T [(G g G^T) * (B^T d B)] A is the 5x5 correlation of the 8x8 tile") {
+TEST_CASE_TEMPLATE("Winograd F(4x4, RxR): A^T [(G g G^T) * (B^T d B)] A is the RxR correlation of the NxN tile", F,
+                   wg::F5, wg::F3) {
+  constexpr int N = F::N, R = F::R;
   nn::Rng rng(71);
   for (int trial = 0; trial < 20; ++trial) {
-    double d[8][8], g[5][5], U[8][8] = {}, V[8][8] = {}, t[8][8] = {}, M[8][8], y[4][4] = {}, u[4][8] = {};
+    double d[N][N], g[R][R], U[N][N] = {}, V[N][N] = {}, t[N][N] = {}, M[N][N], y[4][4] = {}, u[4][N] = {};
     for (auto& r : d)
       for (double& v : r) v = rng.normal();
     for (auto& r : g)
       for (double& v : r) v = rng.normal();
-    for (int i = 0; i < 8; ++i)  // U = G g G^T
-      for (int j = 0; j < 8; ++j)
-        for (int k = 0; k < 5; ++k)
-          for (int l = 0; l < 5; ++l) U[i][j] += double(wg::kG[i][k]) * g[k][l] * double(wg::kG[j][l]);
-    for (int i = 0; i < 8; ++i)  // V = B^T d B
-      for (int l = 0; l < 8; ++l)
-        for (int k = 0; k < 8; ++k) t[i][l] += double(wg::kBT[i][k]) * d[k][l];
-    for (int i = 0; i < 8; ++i)
-      for (int j = 0; j < 8; ++j)
-        for (int l = 0; l < 8; ++l) V[i][j] += t[i][l] * double(wg::kBT[j][l]);
-    for (int i = 0; i < 8; ++i)
-      for (int j = 0; j < 8; ++j) M[i][j] = U[i][j] * V[i][j];
+    for (int i = 0; i < N; ++i)  // U = G g G^T
+      for (int j = 0; j < N; ++j)
+        for (int k = 0; k < R; ++k)
+          for (int l = 0; l < R; ++l) U[i][j] += double(F::G[i][k]) * g[k][l] * double(F::G[j][l]);
+    for (int i = 0; i < N; ++i)  // V = B^T d B
+      for (int l = 0; l < N; ++l)
+        for (int k = 0; k < N; ++k) t[i][l] += double(F::BT[i][k]) * d[k][l];
+    for (int i = 0; i < N; ++i)
+      for (int j = 0; j < N; ++j)
+        for (int l = 0; l < N; ++l) V[i][j] += t[i][l] * double(F::BT[j][l]);
+    for (int i = 0; i < N; ++i)
+      for (int j = 0; j < N; ++j) M[i][j] = U[i][j] * V[i][j];
     for (int a = 0; a < 4; ++a)  // y = A^T M A
-      for (int j = 0; j < 8; ++j)
-        for (int i = 0; i < 8; ++i) u[a][j] += double(wg::kAT[a][i]) * M[i][j];
+      for (int j = 0; j < N; ++j)
+        for (int i = 0; i < N; ++i) u[a][j] += double(F::AT[a][i]) * M[i][j];
     for (int a = 0; a < 4; ++a)
       for (int b = 0; b < 4; ++b)
-        for (int j = 0; j < 8; ++j) y[a][b] += u[a][j] * double(wg::kAT[b][j]);
+        for (int j = 0; j < N; ++j) y[a][b] += u[a][j] * double(F::AT[b][j]);
     for (int a = 0; a < 4; ++a)
       for (int b = 0; b < 4; ++b) {
         double ref = 0;
-        for (int k = 0; k < 5; ++k)
-          for (int l = 0; l < 5; ++l) ref += d[a + k][b + l] * g[k][l];
+        for (int k = 0; k < R; ++k)
+          for (int l = 0; l < R; ++l) ref += d[a + k][b + l] * g[k][l];
         // G's entries are floats (1/18, 1/45, ... rounded): 1e-6 relative
         CHECK(std::abs(y[a][b] - ref) <= 1e-6 * (1.0 + std::abs(ref)));
       }
@@ -93,7 +95,7 @@ Ref reference(const Tensor<float>& x, const Tensor<float>& w, const Tensor<float
 }
 }  // namespace
 
-TEST_CASE("Winograd conv + ReLU + max pool equals the naive reference in double") {
+TEST_CASE("Winograd conv + ReLU + max pool (5x5 and 3x3) equals the naive reference in double") {
   if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
   nn::Rng rng(73);
   nn::kernels::ConvPoolWorkspace<float> shared;  // one workspace through every geometry
@@ -104,10 +106,11 @@ TEST_CASE("Winograd conv + ReLU + max pool equals the naive reference in double"
       g.N = 1 + Index(rng.below(trial % 3 == 0 ? 9 : 4));  // chunks of 3 samples with a tail
       g.C = 16 + Index(rng.below(trial % 2 ? 40 : 4));    // 16-channel vectors with a tail
       g.OC = 1 + Index(rng.below(trial % 2 ? 70 : 20));   // output-channel vectors with a tail
-      g.KH = g.KW = 5;
+      g.KH = g.KW = trial % 2 ? 3 : 5;  // F(4x4, 3x3) and F(4x4, 5x5)
       g.PT = Index(rng.below(3)), g.PB = Index(rng.below(3)), g.PL = Index(rng.below(3)), g.PR = Index(rng.below(3));
       g.H = 5 + Index(rng.below(14)), g.W = 5 + Index(rng.below(14));  // partial tiles, odd outputs
       if (trial == 0) g.N = 7, g.C = 32, g.OC = 64, g.H = g.W = 12, g.PT = g.PB = g.PL = g.PR = 0;  // W1's layer 2
+      if (trial == 1) g.N = 5, g.C = 32, g.OC = 32, g.H = g.W = 32, g.PT = g.PB = g.PL = g.PR = 1;  // W3's layer 2
       g.infer_output();
       if (g.OH < 2 || g.OW < 2) continue;
       Pool2DGeom pg;
@@ -116,10 +119,10 @@ TEST_CASE("Winograd conv + ReLU + max pool equals the naive reference in double"
       REQUIRE(wg::applies(g, pg));
       const bool relu = trial % 4 != 3, use_scale = trial % 5 == 2;
       INFO("threads " << threads << " trial " << trial << " N" << g.N << " C" << g.C << " " << g.H << "x" << g.W
-                      << " OC" << g.OC << " P" << g.PT << "," << g.PB << "," << g.PL << "," << g.PR << " relu "
-                      << relu << " scale " << use_scale);
+                      << " OC" << g.OC << " K" << g.KH << " P" << g.PT << "," << g.PB << "," << g.PL << "," << g.PR
+                      << " relu " << relu << " scale " << use_scale);
       auto x = randn<float>({g.N, g.C, g.H, g.W}, rng());
-      auto w = randn<float>({g.OC, g.C, 5, 5}, rng(), 0.05);
+      auto w = randn<float>({g.OC, g.C, g.KH, g.KW}, rng(), 0.05);
       auto b = randn<float>({g.OC}, rng());
       auto scale = randn<float>({g.OC}, rng());
       const Ref r = reference(x, w, b, use_scale ? scale.data() : nullptr, relu, g, pg);
@@ -187,11 +190,20 @@ TEST_CASE("Winograd conv + pool: a NaN input gives NaN outputs; ConvAlgorithm::D
   nn::kernels::set_conv_algorithm(nn::kernels::ConvAlgorithm::Auto);
   g.C = 8;  // too few input channels to pay
   CHECK_FALSE(wg::applies(g, pg));
-  g.C = 32, g.KH = g.KW = 3;
+  g.C = 32, g.KH = g.KW = 3;  // F(4x4, 3x3)
+  g.infer_output();
+  pg.H = g.OH, pg.W = g.OW;
+  pg.infer_output();
+  CHECK(wg::applies(g, pg));
+  g.KH = g.KW = 7;  // no transform for 7x7
+  g.H = g.W = 14;
+  g.infer_output();
+  pg.H = g.OH, pg.W = g.OW;
+  pg.infer_output();
   CHECK_FALSE(wg::applies(g, pg));
 }
 
-TEST_CASE("Winograd backward (conv + ReLU + max pool) equals the naive backward in double") {
+TEST_CASE("Winograd backward (conv + ReLU + max pool, 5x5 and 3x3) equals the naive backward in double") {
   if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
   nn::Rng rng(79);
   nn::kernels::ConvPoolWorkspace<float> ws;  // one workspace through every geometry
@@ -202,10 +214,11 @@ TEST_CASE("Winograd backward (conv + ReLU + max pool) equals the naive backward 
       g.N = 1 + Index(rng.below(trial % 3 == 0 ? 9 : 4));
       g.C = 16 + Index(rng.below(trial % 2 ? 40 : 4));
       g.OC = 1 + Index(rng.below(trial % 2 ? 90 : 20));  // 16-channel vectors: 1 to 6, with tails
-      g.KH = g.KW = 5;
+      g.KH = g.KW = trial % 2 ? 3 : 5;
       g.PT = Index(rng.below(3)), g.PB = Index(rng.below(3)), g.PL = Index(rng.below(3)), g.PR = Index(rng.below(3));
       g.H = 5 + Index(rng.below(14)), g.W = 5 + Index(rng.below(14));
       if (trial == 0) g.N = 7, g.C = 32, g.OC = 64, g.H = g.W = 12, g.PT = g.PB = g.PL = g.PR = 0;  // W1's layer 2
+      if (trial == 1) g.N = 5, g.C = 64, g.OC = 64, g.H = g.W = 16, g.PT = g.PB = g.PL = g.PR = 1;  // W3's layer 4
       g.infer_output();
       if (g.OH < 2 || g.OW < 2) continue;
       Pool2DGeom pg;
@@ -214,10 +227,10 @@ TEST_CASE("Winograd backward (conv + ReLU + max pool) equals the naive backward 
       REQUIRE(wg::applies(g, pg));
       const bool relu = trial % 4 != 3, with_dx = trial % 5 != 4, with_db = trial % 6 != 5;
       INFO("threads " << threads << " trial " << trial << " N" << g.N << " C" << g.C << " " << g.H << "x" << g.W
-                      << " OC" << g.OC << " P" << g.PT << "," << g.PB << "," << g.PL << "," << g.PR << " relu "
-                      << relu << " dx " << with_dx << " db " << with_db);
+                      << " OC" << g.OC << " K" << g.KH << " P" << g.PT << "," << g.PB << "," << g.PL << "," << g.PR
+                      << " relu " << relu << " dx " << with_dx << " db " << with_db);
       auto x = randn<float>({g.N, g.C, g.H, g.W}, rng());
-      auto w = randn<float>({g.OC, g.C, 5, 5}, rng(), 0.05);
+      auto w = randn<float>({g.OC, g.C, g.KH, g.KW}, rng(), 0.05);
       auto b = randn<float>({g.OC}, rng(), 0.1);
       nn::Epilogue<float> ep;
       ep.relu = relu;

@@ -43,99 +43,114 @@
 
 namespace nn::kernels::winograd {
 
-constexpr Index kPos = 64;  // 8x8 transform positions
-
-// G (8x5): rows 5 and 6 carry the factor 16 that B^T's rows 5 and 6 drop.
-constexpr float kG[8][5] = {{1.0f / 4, 0, 0, 0, 0},
-                            {1.0f / 18, 1.0f / 18, 1.0f / 18, 1.0f / 18, 1.0f / 18},
-                            {1.0f / 18, -1.0f / 18, 1.0f / 18, -1.0f / 18, 1.0f / 18},
-                            {1.0f / 360, 1.0f / 180, 1.0f / 90, 1.0f / 45, 2.0f / 45},
-                            {1.0f / 360, -1.0f / 180, 1.0f / 90, -1.0f / 45, 2.0f / 45},
-                            {16.0f / 45, 8.0f / 45, 4.0f / 45, 2.0f / 45, 1.0f / 45},
-                            {16.0f / 45, -8.0f / 45, 4.0f / 45, -2.0f / 45, 1.0f / 45},
-                            {0, 0, 0, 0, 1.0f / 4}};
-// B^T (8x8) and A^T (4x8), for the scalar reference in the tests; the kernels
-// below apply them in factored form.
-constexpr float kBT[8][8] = {{4, 0, -21, 0, 21, 0, -4, 0},      {0, -4, -4, 17, 17, -4, -4, 0},
-                             {0, 4, -4, -17, 17, 4, -4, 0},     {0, 2, 1, -10, -5, 8, 4, 0},
-                             {0, -2, 1, 10, -5, -8, 4, 0},      {0, 4, 8, -5, -10, 1, 2, 0},
-                             {0, -4, 8, 5, -10, -1, 2, 0},      {0, -4, 0, 21, 0, -21, 0, 4}};
-constexpr float kAT[4][8] = {{1, 1, 1, 1, 1, 1, 1, 0},
-                             {0, 1, -1, 2, -2, 0.5f, -0.5f, 0},
-                             {0, 1, 1, 4, 4, 0.25f, 0.25f, 0},
-                             {0, 1, -1, 8, -8, 0.125f, -0.125f, 1}};
+// The two transforms, as tags with their matrices (for the kernels' factored
+// forms below and the scalar references in the tests). N = 4 + R - 1 is the
+// tile size, P = N * N the transform positions.
+struct F5 {  // F(4x4, 5x5): points 0, ±1, ±2, ±1/2, infinity
+  static constexpr int R = 5, N = 8, P = 64;
+  // G (8x5): rows 5 and 6 carry the factor 16 that B^T's rows 5 and 6 drop.
+  static constexpr float G[8][5] = {{1.0f / 4, 0, 0, 0, 0},
+                                    {1.0f / 18, 1.0f / 18, 1.0f / 18, 1.0f / 18, 1.0f / 18},
+                                    {1.0f / 18, -1.0f / 18, 1.0f / 18, -1.0f / 18, 1.0f / 18},
+                                    {1.0f / 360, 1.0f / 180, 1.0f / 90, 1.0f / 45, 2.0f / 45},
+                                    {1.0f / 360, -1.0f / 180, 1.0f / 90, -1.0f / 45, 2.0f / 45},
+                                    {16.0f / 45, 8.0f / 45, 4.0f / 45, 2.0f / 45, 1.0f / 45},
+                                    {16.0f / 45, -8.0f / 45, 4.0f / 45, -2.0f / 45, 1.0f / 45},
+                                    {0, 0, 0, 0, 1.0f / 4}};
+  static constexpr float BT[8][8] = {{4, 0, -21, 0, 21, 0, -4, 0},  {0, -4, -4, 17, 17, -4, -4, 0},
+                                     {0, 4, -4, -17, 17, 4, -4, 0}, {0, 2, 1, -10, -5, 8, 4, 0},
+                                     {0, -2, 1, 10, -5, -8, 4, 0},  {0, 4, 8, -5, -10, 1, 2, 0},
+                                     {0, -4, 8, 5, -10, -1, 2, 0},  {0, -4, 0, 21, 0, -21, 0, 4}};
+  static constexpr float AT[4][8] = {{1, 1, 1, 1, 1, 1, 1, 0},
+                                     {0, 1, -1, 2, -2, 0.5f, -0.5f, 0},
+                                     {0, 1, 1, 4, 4, 0.25f, 0.25f, 0},
+                                     {0, 1, -1, 8, -8, 0.125f, -0.125f, 1}};
+};
+struct F3 {  // F(4x4, 3x3): points 0, ±1, ±2, infinity
+  static constexpr int R = 3, N = 6, P = 36;
+  static constexpr float G[6][3] = {{1.0f / 4, 0, 0},         {1.0f / 6, 1.0f / 6, 1.0f / 6},
+                                    {1.0f / 6, -1.0f / 6, 1.0f / 6}, {1.0f / 24, 1.0f / 12, 1.0f / 6},
+                                    {1.0f / 24, -1.0f / 12, 1.0f / 6}, {0, 0, 1}};
+  static constexpr float BT[6][6] = {{4, 0, -5, 0, 1, 0},   {0, 4, 4, -1, -1, 0}, {0, -4, 4, 1, -1, 0},
+                                     {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
+  static constexpr float AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
+};
+constexpr int kMaxPos = 64;
 
 inline Index padded16(Index c) { return (c + 15) / 16 * 16; }
 
 // Whether conv2d_forward_maxpool runs this kernel: float on an AVX-512 CPU,
-// ConvAlgorithm::Auto, a 5x5 kernel with stride 1 and dilation 1, at least 16
-// input channels (fewer leave the 64 GEMMs too short to pay for the
+// ConvAlgorithm::Auto, a 5x5 or 3x3 kernel with stride 1 and dilation 1, at
+// least 16 input channels (fewer leave the GEMMs too short to pay for the
 // transforms: W1's first layer, one channel, stays direct), and a 2x2 /
 // stride 2 pool without padding.
 inline bool applies(const Conv2DGeom& g, const Pool2DGeom& pg) {
-  return conv_algorithm() == ConvAlgorithm::Auto && direct::cpu_supported() && g.KH == 5 && g.KW == 5 &&
+  return conv_algorithm() == ConvAlgorithm::Auto && direct::cpu_supported() &&
+         ((g.KH == 5 && g.KW == 5) || (g.KH == 3 && g.KW == 3)) &&
          g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 && g.C >= 16 && pg.KH == 2 && pg.KW == 2 &&
          pg.SH == 2 && pg.SW == 2 && pg.PH == 0 && pg.PW == 0 && pg.H == g.OH && pg.W == g.OW;
 }
 
 struct Workspace {
-  std::vector<float> wv;  // the weights transposed, (C*25, OCp)
-  std::vector<float> U;   // (64, Cp, OCp)
+  std::vector<float> wv;  // the weights transposed, (C*R*R, OCp)
+  std::vector<float> U;   // (P, Cp, OCp)
   std::array<Index, 8> key{};  // the geometry the per-thread buffers were prepared for
   std::vector<float> sc, sh;  // the epilogue, padded to OCp
   std::vector<std::vector<float>> xt, xq, V, M;  // per thread
-  // backward_maxpool: U transposed (64, OCp, Cp); per thread the chunk's
-  // input gradients dV (64, Tp, Cp) (V and M as the forward's) and its
+  // backward_maxpool: U transposed (P, OCp, Cp); per thread the chunk's
+  // input gradients dV (P, Tp, Cp) (V and M as the forward's) and its
   // input-gradient grid dq (Hq, Wq, Cp); per group of samples the weights'
-  // gradient dU (64, Cp, OCp)
+  // gradient dU (P, Cp, OCp)
   std::vector<std::vector<float>> dVt, dq;
   std::vector<float> UT, dU;
 };
 
 #if NN_DIRECT_CONV
-// U (64, Cp, OCp) = G g G^T for every (c, o) of w (OC, C, 5, 5), 16 output
-// channels per vector.
+// U (P, Cp, OCp) = G g G^T for every (c, o) of w (OC, C, R, R), 16 output
+// channels per vector; with transposed, also UT (P, OCp, Cp).
+template <class F>
 __attribute__((target("avx512f"))) inline void transform_weights(const float* w, Index OC, Index C, Workspace& ws,
                                                                   bool transposed = false) {
-  const Index Cp = padded16(C), OCp = padded16(OC), K = C * 25;
+  constexpr int R = F::R, N = F::N;
+  const Index Cp = padded16(C), OCp = padded16(OC), K = C * R * R;
   ws.wv.assign(static_cast<std::size_t>(K * OCp), 0.0f);
   direct::transpose(w, OC, K, K, ws.wv.data(), OCp);
-  ws.U.assign(static_cast<std::size_t>(kPos * Cp * OCp), 0.0f);
+  ws.U.assign(static_cast<std::size_t>(F::P * Cp * OCp), 0.0f);
   for (Index c = 0; c < C; ++c)
     for (Index o0 = 0; o0 < OCp; o0 += 16) {
-      __m512 g[5][5], t[8][5];
-      for (int k = 0; k < 5; ++k)
-        for (int l = 0; l < 5; ++l) g[k][l] = _mm512_loadu_ps(ws.wv.data() + (c * 25 + k * 5 + l) * OCp + o0);
+      __m512 g[R][R], t[N][R];
+      for (int k = 0; k < R; ++k)
+        for (int l = 0; l < R; ++l) g[k][l] = _mm512_loadu_ps(ws.wv.data() + (c * R * R + k * R + l) * OCp + o0);
 #pragma GCC unroll 8
-      for (int i = 0; i < 8; ++i)
+      for (int i = 0; i < N; ++i)
 #pragma GCC unroll 5
-        for (int l = 0; l < 5; ++l) {  // t = G g
+        for (int l = 0; l < R; ++l) {  // t = G g
           __m512 a = _mm512_setzero_ps();
 #pragma GCC unroll 5
-          for (int k = 0; k < 5; ++k)
-            if (kG[i][k] != 0.0f) a = _mm512_fmadd_ps(_mm512_set1_ps(kG[i][k]), g[k][l], a);
+          for (int k = 0; k < R; ++k)
+            if (F::G[i][k] != 0.0f) a = _mm512_fmadd_ps(_mm512_set1_ps(F::G[i][k]), g[k][l], a);
           t[i][l] = a;
         }
 #pragma GCC unroll 8
-      for (int i = 0; i < 8; ++i)
+      for (int i = 0; i < N; ++i)
 #pragma GCC unroll 8
-        for (int j = 0; j < 8; ++j) {  // U = t G^T
+        for (int j = 0; j < N; ++j) {  // U = t G^T
           __m512 a = _mm512_setzero_ps();
 #pragma GCC unroll 5
-          for (int l = 0; l < 5; ++l)
-            if (kG[j][l] != 0.0f) a = _mm512_fmadd_ps(t[i][l], _mm512_set1_ps(kG[j][l]), a);
-          _mm512_storeu_ps(ws.U.data() + ((i * 8 + j) * Cp + c) * OCp + o0, a);
+          for (int l = 0; l < R; ++l)
+            if (F::G[j][l] != 0.0f) a = _mm512_fmadd_ps(t[i][l], _mm512_set1_ps(F::G[j][l]), a);
+          _mm512_storeu_ps(ws.U.data() + ((i * N + j) * Cp + c) * OCp + o0, a);
         }
     }
-  if (transposed) {  // UT (64, OCp, Cp)
-    ws.UT.resize(static_cast<std::size_t>(kPos * OCp * Cp));
-    for (Index pos = 0; pos < kPos; ++pos)
+  if (transposed) {
+    ws.UT.resize(static_cast<std::size_t>(F::P * OCp * Cp));
+    for (Index pos = 0; pos < F::P; ++pos)
       direct::transpose(ws.U.data() + pos * Cp * OCp, Cp, OCp, OCp, ws.UT.data() + pos * OCp * Cp, Cp);
   }
 }
 
 // r = B^T d for 8 vectors (a column or a row of a tile, 16 channels each).
-__attribute__((target("avx512f"))) inline void bt8(const __m512* d, __m512* r) {
+__attribute__((target("avx512f"))) inline void bt(F5, const __m512* d, __m512* r) {
   const __m512 c4 = _mm512_set1_ps(4), c5 = _mm512_set1_ps(5), c17 = _mm512_set1_ps(17), c21 = _mm512_set1_ps(21),
                two = _mm512_set1_ps(2);
   r[0] = _mm512_fmadd_ps(c4, _mm512_sub_ps(d[0], d[6]), _mm512_mul_ps(c21, _mm512_sub_ps(d[4], d[2])));
@@ -158,7 +173,7 @@ __attribute__((target("avx512f"))) inline void bt8(const __m512* d, __m512* r) {
 }
 
 // y = A^T m for 8 vectors -> 4.
-__attribute__((target("avx512f"))) inline void at8(const __m512* m, __m512* y) {
+__attribute__((target("avx512f"))) inline void at(F5, const __m512* m, __m512* y) {
   const __m512 s1 = _mm512_add_ps(m[1], m[2]), d1 = _mm512_sub_ps(m[1], m[2]);
   const __m512 s2 = _mm512_add_ps(m[3], m[4]), d2 = _mm512_sub_ps(m[3], m[4]);
   const __m512 s3 = _mm512_add_ps(m[5], m[6]), d3 = _mm512_sub_ps(m[5], m[6]);
@@ -168,42 +183,69 @@ __attribute__((target("avx512f"))) inline void at8(const __m512* m, __m512* y) {
   y[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(0.125f), d3, _mm512_fmadd_ps(_mm512_set1_ps(8), d2, d1)), m[7]);
 }
 
-// V[pos][t][c0..c0+16) = (B^T d B)[pos] of the 8x8 tile whose top-left pixel
-// is xq[0]: pixel (i, j) of the tile at xq[(i * Wq + j) * Cp].
-__attribute__((target("avx512f"))) inline void input_tile(const float* xq, Index Wq, Index Cp, float* V, Index vs) {
-  __m512 tmp[8][8];
-  for (int j = 0; j < 8; ++j) {  // columns: tmp[.][j] = B^T d[.][j]
-    __m512 d[8], r[8];
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) d[i] = _mm512_loadu_ps(xq + (i * Wq + j) * Cp);
-    bt8(d, r);
-#pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) tmp[i][j] = r[i];
+// The same for F(4x4, 3x3), 6 vectors.
+__attribute__((target("avx512f"))) inline void bt(F3, const __m512* d, __m512* r) {
+  const __m512 c2 = _mm512_set1_ps(2), c4 = _mm512_set1_ps(4), c5 = _mm512_set1_ps(5);
+  r[0] = _mm512_fmadd_ps(c4, d[0], _mm512_fnmadd_ps(c5, d[2], d[4]));  // 4 d0 - 5 d2 + d4
+  r[5] = _mm512_fmadd_ps(c4, d[1], _mm512_fnmadd_ps(c5, d[3], d[5]));  // 4 d1 - 5 d3 + d5
+  {  // rows 1, 2: (4 d2 - d4) ± (4 d1 - d3)
+    const __m512 a = _mm512_fmsub_ps(c4, d[2], d[4]), b = _mm512_fmsub_ps(c4, d[1], d[3]);
+    r[1] = _mm512_add_ps(a, b), r[2] = _mm512_sub_ps(a, b);
   }
-  for (int i = 0; i < 8; ++i) {  // rows: V[i][.] = tmp[i][.] B
-    __m512 r[8];
-    bt8(tmp[i], r);
+  {  // rows 3, 4: (d4 - d2) ± 2 (d3 - d1)
+    const __m512 a = _mm512_sub_ps(d[4], d[2]), b = _mm512_mul_ps(c2, _mm512_sub_ps(d[3], d[1]));
+    r[3] = _mm512_add_ps(a, b), r[4] = _mm512_sub_ps(a, b);
+  }
+}
+__attribute__((target("avx512f"))) inline void at(F3, const __m512* m, __m512* y) {
+  const __m512 s1 = _mm512_add_ps(m[1], m[2]), d1 = _mm512_sub_ps(m[1], m[2]);
+  const __m512 s2 = _mm512_add_ps(m[3], m[4]), d2 = _mm512_sub_ps(m[3], m[4]);
+  y[0] = _mm512_add_ps(_mm512_add_ps(m[0], s1), s2);
+  y[1] = _mm512_fmadd_ps(_mm512_set1_ps(2), d2, d1);
+  y[2] = _mm512_fmadd_ps(_mm512_set1_ps(4), s2, s1);
+  y[3] = _mm512_add_ps(_mm512_fmadd_ps(_mm512_set1_ps(8), d2, d1), m[5]);
+}
+
+// V[pos][t][c0..c0+16) = (B^T d B)[pos] of the NxN tile whose top-left pixel
+// is xq[0]: pixel (i, j) of the tile at xq[(i * Wq + j) * Cp].
+template <class F>
+__attribute__((target("avx512f"))) inline void input_tile(const float* xq, Index Wq, Index Cp, float* V, Index vs) {
+  constexpr int N = F::N;
+  __m512 tmp[N][N];
+  for (int j = 0; j < N; ++j) {  // columns: tmp[.][j] = B^T d[.][j]
+    __m512 d[N], r[N];
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) _mm512_storeu_ps(V + (i * 8 + j) * vs, r[j]);
+    for (int i = 0; i < N; ++i) d[i] = _mm512_loadu_ps(xq + (i * Wq + j) * Cp);
+    bt(F{}, d, r);
+#pragma GCC unroll 8
+    for (int i = 0; i < N; ++i) tmp[i][j] = r[i];
+  }
+  for (int i = 0; i < N; ++i) {  // rows: V[i][.] = tmp[i][.] B
+    __m512 r[N];
+    bt(F{}, tmp[i], r);
+#pragma GCC unroll 8
+    for (int j = 0; j < N; ++j) _mm512_storeu_ps(V + (i * N + j) * vs, r[j]);
   }
 }
 
 // The output of one tile for 16 channels: y (4x4) = A^T M A from M[pos] at
 // m + pos * ms, then the epilogue.
+template <class F>
 __attribute__((target("avx512f"))) inline void output_tile(const float* m, Index ms, __m512 scale, __m512 shift,
                                                            bool has_scale, bool relu, __m512 (&y)[4][4]) {
-  __m512 u[4][8];
-  for (int j = 0; j < 8; ++j) {  // columns: u[.][j] = A^T M[.][j]
-    __m512 c[8], r[4];
+  constexpr int N = F::N;
+  __m512 u[4][N];
+  for (int j = 0; j < N; ++j) {  // columns: u[.][j] = A^T M[.][j]
+    __m512 c[N], r[4];
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) c[i] = _mm512_loadu_ps(m + (i * 8 + j) * ms);
-    at8(c, r);
+    for (int i = 0; i < N; ++i) c[i] = _mm512_loadu_ps(m + (i * N + j) * ms);
+    at(F{}, c, r);
 #pragma GCC unroll 4
     for (int i = 0; i < 4; ++i) u[i][j] = r[i];
   }
   const __m512 zero = _mm512_setzero_ps();
   for (int i = 0; i < 4; ++i) {  // rows: y[i][.] = u[i][.] A
-    at8(u[i], y[i]);
+    at(F{}, u[i], y[i]);
 #pragma GCC unroll 4
     for (int j = 0; j < 4; ++j) {
       __m512 v = has_scale ? _mm512_fmadd_ps(y[i][j], scale, shift) : _mm512_add_ps(y[i][j], shift);
@@ -265,11 +307,11 @@ __attribute__((target("avx512f"))) inline void pool_tile(const __m512 (&y)[4][4]
 
 // The shape of one call: tiles per sample, the padded grid, the chunking.
 struct Plan {
-  Index Cp, OCp, TH, TW, TS, Hq, Wq, S, T, Tp, POH, POW;
-  // chunk_tiles: tiles per chunk (at least one sample's)
-  Plan(const Conv2DGeom& g, const Pool2DGeom& pg, Index chunk_tiles)
-      : Cp(padded16(g.C)), OCp(padded16(g.OC)), TH((g.OH + 3) / 4), TW((g.OW + 3) / 4), TS(TH * TW),
-        Hq(4 * TH + 4), Wq(4 * TW + 4), S(std::max<Index>(1, chunk_tiles / TS)), T(S * TS),
+  Index N, P, Cp, OCp, TH, TW, TS, Hq, Wq, S, T, Tp, POH, POW;
+  // N: the transform's tile size; chunk_tiles: tiles per chunk (at least one sample's)
+  Plan(const Conv2DGeom& g, const Pool2DGeom& pg, Index N_, Index chunk_tiles)
+      : N(N_), P(N_ * N_), Cp(padded16(g.C)), OCp(padded16(g.OC)), TH((g.OH + 3) / 4), TW((g.OW + 3) / 4),
+        TS(TH * TW), Hq(4 * TH + N_ - 4), Wq(4 * TW + N_ - 4), S(std::max<Index>(1, chunk_tiles / TS)), T(S * TS),
         Tp(small::padded_rows(T)), POH(pg.OH), POW(pg.OW) {}
 };
 
@@ -279,7 +321,7 @@ struct Plan {
 // zeroed when the geometry changes and kept as they are otherwise (zeroing
 // them on every call cost 3-5% of W1's training step).
 inline void prepare(Workspace& ws, const Conv2DGeom& g, const Plan& p, std::size_t nt, bool with_dx) {
-  const std::array<Index, 8> key{g.C, g.H, g.W, g.PT, g.PL, g.OC, p.Tp, p.TS};
+  const std::array<Index, 8> key{g.C, g.H, g.W, g.PT, g.PL, g.OC, p.Tp, p.P};
   const bool same = key == ws.key;
   ws.key = key;
   auto fit = [&](std::vector<std::vector<float>>& v, Index n) {
@@ -289,14 +331,15 @@ inline void prepare(Workspace& ws, const Conv2DGeom& g, const Plan& p, std::size
   };
   fit(ws.xt, g.H * g.W * p.Cp);
   fit(ws.xq, p.Hq * p.Wq * p.Cp);
-  fit(ws.V, kPos * p.Tp * p.Cp);
-  fit(ws.M, kPos * p.Tp * p.OCp);
-  if (with_dx) fit(ws.dVt, kPos * p.Tp * p.Cp), fit(ws.dq, p.Hq * p.Wq * p.Cp);
+  fit(ws.V, p.P * p.Tp * p.Cp);
+  fit(ws.M, p.P * p.Tp * p.OCp);
+  if (with_dx) fit(ws.dVt, p.P * p.Tp * p.Cp), fit(ws.dq, p.Hq * p.Wq * p.Cp);
 }
 
 #if NN_DIRECT_CONV
 // One sample's tiles: V[pos][t][c] (t < TS; pos stride vs) = B^T d B of
 // xs (C, H, W), through xt (H*W, Cp) and the zero-bordered grid xq.
+template <class F>
 __attribute__((target("avx512f"))) inline void transform_input(const float* xs, const Conv2DGeom& g, const Plan& p,
                                                                float* xt, float* xq, float* V, Index vs) {
   const Index HW = g.H * g.W, Cp = p.Cp;
@@ -306,24 +349,26 @@ __attribute__((target("avx512f"))) inline void transform_input(const float* xs, 
   for (Index th = 0; th < p.TH; ++th)
     for (Index tw = 0; tw < p.TW; ++tw)
       for (Index c0 = 0; c0 < Cp; c0 += 16)
-        input_tile(xq + (4 * th * p.Wq + 4 * tw) * Cp + c0, p.Wq, Cp, V + (th * p.TW + tw) * Cp + c0, vs);
+        input_tile<F>(xq + (4 * th * p.Wq + 4 * tw) * Cp + c0, p.Wq, Cp, V + (th * p.TW + tw) * Cp + c0, vs);
 }
 
 // Samples n0 .. n0 + ns of forward_maxpool, on one thread's buffers.
+template <class F>
 __attribute__((target("avx512f"))) inline void run_chunk(const float* x, const float* U, const float* sc,
                                                          const float* sh, bool has_scale, bool relu, float* yp,
                                                          std::int32_t* argmax, const Conv2DGeom& g, const Plan& p,
                                                          Index n0, Index ns, float* xt, float* xq, float* V,
                                                          float* M) {
   const Index HW = g.H * g.W, Cp = p.Cp, OCp = p.OCp, PQ = p.POH * p.POW, T1 = ns * p.TS;
-  for (Index s = 0; s < ns; ++s) transform_input(x + (n0 + s) * g.C * HW, g, p, xt, xq, V + s * p.TS * Cp, p.Tp * Cp);
-  for (Index pos = 0; pos < kPos; ++pos)
+  for (Index s = 0; s < ns; ++s)
+    transform_input<F>(x + (n0 + s) * g.C * HW, g, p, xt, xq, V + s * p.TS * Cp, p.Tp * Cp);
+  for (Index pos = 0; pos < F::P; ++pos)
     small::gemm(V + pos * p.Tp * Cp, T1, Cp, U + pos * Cp * OCp, OCp, OCp, M + pos * p.Tp * OCp, OCp);
   for (Index t = 0; t < T1; ++t) {
     const Index n = n0 + t / p.TS, th = (t % p.TS) / p.TW, tw = t % p.TW;
     for (Index o0 = 0; o0 < g.OC; o0 += 16) {
       __m512 y[4][4];
-      output_tile(M + t * OCp + o0, p.Tp * OCp, _mm512_loadu_ps(sc + o0), _mm512_loadu_ps(sh + o0), has_scale, relu,
+      output_tile<F>(M + t * OCp + o0, p.Tp * OCp, _mm512_loadu_ps(sc + o0), _mm512_loadu_ps(sh + o0), has_scale, relu,
                   y);
       const Index off = (n * g.OC + o0) * PQ;
       pool_tile(y, th, tw, g.OW, p.POH, p.POW, yp + off, argmax ? argmax + off : nullptr, PQ,
@@ -336,13 +381,13 @@ __attribute__((target("avx512f"))) inline void run_chunk(const float* x, const f
 // yp (N, OC, POH, POW) = maxpool(act(scale * conv(x, w) + shift)) and argmax
 // (same shape, unless null) as conv2d_forward_maxpool: shift has the bias
 // folded in (may be null: 0), scale may be null (1). Needs applies(g, pg).
-inline void forward_maxpool(const float* x, const float* w, const float* scale, const float* shift, bool relu,
-                            float* yp, std::int32_t* argmax, const Conv2DGeom& g, const Pool2DGeom& pg,
-                            Workspace& ws) {
+template <class F>
+void forward_maxpool_f(const float* x, const float* w, const float* scale, const float* shift, bool relu, float* yp,
+                       std::int32_t* argmax, const Conv2DGeom& g, const Pool2DGeom& pg, Workspace& ws) {
 #if NN_DIRECT_CONV
-  const Plan p(g, pg, 12);  // 12+ tiles per chunk: rows for the GEMMs
+  const Plan p(g, pg, F::N, 12);  // 12+ tiles per chunk: rows for the GEMMs
   const Index chunks = (g.N + p.S - 1) / p.S;
-  transform_weights(w, g.OC, g.C, ws);
+  transform_weights<F>(w, g.OC, g.C, ws);
   ws.sc.assign(static_cast<std::size_t>(p.OCp), 1.0f);
   ws.sh.assign(static_cast<std::size_t>(p.OCp), 0.0f);
   for (Index o = 0; o < g.OC; ++o) {
@@ -355,17 +400,24 @@ inline void forward_maxpool(const float* x, const float* w, const float* scale, 
   nn::detail::parallel_for(team, chunks, 1, [&](Index ch, int tid) {
     const auto i = static_cast<std::size_t>(tid);
     const Index n0 = ch * p.S;
-    run_chunk(x, ws.U.data(), ws.sc.data(), ws.sh.data(), scale != nullptr, relu, yp, argmax, g, p, n0,
-              std::min(p.S, g.N - n0), ws.xt[i].data(), ws.xq[i].data(), ws.V[i].data(), ws.M[i].data());
+    run_chunk<F>(x, ws.U.data(), ws.sc.data(), ws.sh.data(), scale != nullptr, relu, yp, argmax, g, p, n0,
+                 std::min(p.S, g.N - n0), ws.xt[i].data(), ws.xq[i].data(), ws.V[i].data(), ws.M[i].data());
   });
 #else
   (void)x, (void)w, (void)scale, (void)shift, (void)relu, (void)yp, (void)argmax, (void)g, (void)pg, (void)ws;
 #endif
 }
 
+inline void forward_maxpool(const float* x, const float* w, const float* scale, const float* shift, bool relu,
+                            float* yp, std::int32_t* argmax, const Conv2DGeom& g, const Pool2DGeom& pg,
+                            Workspace& ws) {
+  if (g.KH == 5) forward_maxpool_f<F5>(x, w, scale, shift, relu, yp, argmax, g, pg, ws);
+  else forward_maxpool_f<F3>(x, w, scale, shift, relu, yp, argmax, g, pg, ws);
+}
+
 #if NN_DIRECT_CONV
 // out (8) = A v (4): A = (A^T)^T, the output transform's transpose.
-__attribute__((target("avx512f"))) inline void a8(const __m512* v, __m512* out) {
+__attribute__((target("avx512f"))) inline void a(F5, const __m512* v, __m512* out) {
   const __m512 e1 = _mm512_add_ps(v[0], v[2]), o1 = _mm512_add_ps(v[1], v[3]);
   const __m512 e2 = _mm512_fmadd_ps(_mm512_set1_ps(4), v[2], v[0]);
   const __m512 o2 = _mm512_fmadd_ps(_mm512_set1_ps(8), v[3], _mm512_add_ps(v[1], v[1]));
@@ -378,7 +430,7 @@ __attribute__((target("avx512f"))) inline void a8(const __m512* v, __m512* out) 
 }
 
 // out (8) = B v (8): the input transform's transpose.
-__attribute__((target("avx512f"))) inline void b8(const __m512* v, __m512* out) {
+__attribute__((target("avx512f"))) inline void b(F5, const __m512* v, __m512* out) {
   const __m512 s12 = _mm512_add_ps(v[1], v[2]), d12 = _mm512_sub_ps(v[2], v[1]);
   const __m512 s34 = _mm512_add_ps(v[3], v[4]), d34 = _mm512_sub_ps(v[3], v[4]);
   const __m512 s56 = _mm512_add_ps(v[5], v[6]), d56 = _mm512_sub_ps(v[5], v[6]);
@@ -400,10 +452,32 @@ __attribute__((target("avx512f"))) inline void b8(const __m512* v, __m512* out) 
   out[6] = _mm512_fmadd_ps(c2, s56, _mm512_mul_ps(c4, _mm512_sub_ps(s34, _mm512_add_ps(v[0], s12))));
 }
 
+// The same for F(4x4, 3x3): A v (4 -> 6) and B v (6 -> 6).
+__attribute__((target("avx512f"))) inline void a(F3, const __m512* v, __m512* out) {
+  const __m512 e1 = _mm512_add_ps(v[0], v[2]), o1 = _mm512_add_ps(v[1], v[3]);
+  const __m512 e2 = _mm512_fmadd_ps(_mm512_set1_ps(4), v[2], v[0]);
+  const __m512 o2 = _mm512_fmadd_ps(_mm512_set1_ps(8), v[3], _mm512_add_ps(v[1], v[1]));
+  out[0] = v[0], out[5] = v[3];
+  out[1] = _mm512_add_ps(e1, o1), out[2] = _mm512_sub_ps(e1, o1);
+  out[3] = _mm512_add_ps(e2, o2), out[4] = _mm512_sub_ps(e2, o2);
+}
+__attribute__((target("avx512f"))) inline void b(F3, const __m512* v, __m512* out) {
+  const __m512 c2 = _mm512_set1_ps(2), c4 = _mm512_set1_ps(4), c5 = _mm512_set1_ps(5);
+  const __m512 s12 = _mm512_add_ps(v[1], v[2]), d12 = _mm512_sub_ps(v[1], v[2]);
+  const __m512 s34 = _mm512_add_ps(v[3], v[4]), d34 = _mm512_sub_ps(v[3], v[4]);
+  out[0] = _mm512_mul_ps(c4, v[0]);
+  out[1] = _mm512_fmadd_ps(c4, _mm512_add_ps(d12, v[5]), _mm512_mul_ps(c2, _mm512_sub_ps(v[4], v[3])));  // 4 d12 - 2 d34 + 4 v5
+  out[2] = _mm512_fnmadd_ps(c5, v[0], _mm512_fmsub_ps(c4, s12, s34));  // -5 v0 + 4 s12 - s34
+  out[3] = _mm512_fnmadd_ps(c5, v[5], _mm512_fmsub_ps(c2, d34, d12));  // -d12 + 2 d34 - 5 v5
+  out[4] = _mm512_add_ps(_mm512_sub_ps(v[0], s12), s34);               // v0 - s12 + s34
+  out[5] = v[5];
+}
+
 // The output gradient of one tile for 16 channels o0.. (nc real), from the
 // pool's: each window's gradient (zero where the pooled output is not > 0,
-// with a ReLU) goes to its argmax pixel; then M (8x8) = A dy A^T, stored at
+// with a ReLU) goes to its argmax pixel; then M (NxN) = A dy A^T, stored at
 // m + pos * ms.
+template <class F>
 __attribute__((target("avx512f"))) inline void grad_tile(const float* dyp, const std::int32_t* arg, const float* ry,
                                                          Index plane, Index nc, Index th, Index tw, Index OW,
                                                          Index POH, Index POW, float* m, Index ms) {
@@ -434,42 +508,45 @@ __attribute__((target("avx512f"))) inline void grad_tile(const float* dyp, const
       d[2 * wa + 1][2 * wb + 1] =
           _mm512_maskz_mov_ps(_mm512_cmpeq_epi32_mask(ai, _mm512_set1_epi32(r0 + w32 + 1)), gv);
     }
-  __m512 c8[8][4];
-  for (int b = 0; b < 4; ++b) {  // columns: c8[.][b] = A d[.][b]
-    __m512 col[4], r[8];
+  constexpr int N = F::N;
+  __m512 cn[N][4];
+  for (int b = 0; b < 4; ++b) {  // columns: cn[.][b] = A d[.][b]
+    __m512 col[4], r[N];
 #pragma GCC unroll 4
-    for (int a = 0; a < 4; ++a) col[a] = d[a][b];
-    a8(col, r);
+    for (int i = 0; i < 4; ++i) col[i] = d[i][b];
+    a(F{}, col, r);
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) c8[i][b] = r[i];
+    for (int i = 0; i < N; ++i) cn[i][b] = r[i];
   }
-  for (int i = 0; i < 8; ++i) {  // rows: M[i][.] = c8[i][.] A^T
-    __m512 r[8];
-    a8(c8[i], r);
+  for (int i = 0; i < N; ++i) {  // rows: M[i][.] = cn[i][.] A^T
+    __m512 r[N];
+    a(F{}, cn[i], r);
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) _mm512_storeu_ps(m + (i * 8 + j) * ms, r[j]);
+    for (int j = 0; j < N; ++j) _mm512_storeu_ps(m + (i * N + j) * ms, r[j]);
   }
 }
 
-// One tile's input gradient for 16 channels: dd (8x8) = B dV B^T from
+// One tile's input gradient for 16 channels: dd (NxN) = B dV B^T from
 // dV[pos] at v + pos * vs, added into the grid dq (pixel (i, j) at
 // dq[(i * Wq + j) * Cp]).
+template <class F>
 __attribute__((target("avx512f"))) inline void input_grad_tile(const float* v, Index vs, float* dq, Index Wq,
                                                                Index Cp) {
-  __m512 tmp[8][8];
-  for (int j = 0; j < 8; ++j) {  // columns: tmp[.][j] = B dV[.][j]
-    __m512 c[8], r[8];
+  constexpr int N = F::N;
+  __m512 tmp[N][N];
+  for (int j = 0; j < N; ++j) {  // columns: tmp[.][j] = B dV[.][j]
+    __m512 c[N], r[N];
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) c[i] = _mm512_loadu_ps(v + (i * 8 + j) * vs);
-    b8(c, r);
+    for (int i = 0; i < N; ++i) c[i] = _mm512_loadu_ps(v + (i * N + j) * vs);
+    b(F{}, c, r);
 #pragma GCC unroll 8
-    for (int i = 0; i < 8; ++i) tmp[i][j] = r[i];
+    for (int i = 0; i < N; ++i) tmp[i][j] = r[i];
   }
-  for (int i = 0; i < 8; ++i) {  // rows: dd[i][.] = tmp[i][.] B^T
-    __m512 r[8];
-    b8(tmp[i], r);
+  for (int i = 0; i < N; ++i) {  // rows: dd[i][.] = tmp[i][.] B^T
+    __m512 r[N];
+    b(F{}, tmp[i], r);
 #pragma GCC unroll 8
-    for (int j = 0; j < 8; ++j) {
+    for (int j = 0; j < N; ++j) {
       float* q = dq + (i * Wq + j) * Cp;
       _mm512_storeu_ps(q, _mm512_add_ps(_mm512_loadu_ps(q), r[j]));
     }
@@ -523,45 +600,47 @@ inline void gemm_at(const float* V, Index Cp, const float* M, Index OCp, Index T
   }
 }
 
-// Input channel c of the weight gradient: dw[o][c] (5x5) += G^T dU G with
+// Input channel c of the weight gradient: dw[o][c] (RxR) += G^T dU G with
 // dU = the sum of the groups' partial sums (groups of them, DU apart, added in
-// group order), 16 output channels per vector; dw (OC, C, 5, 5).
+// group order), 16 output channels per vector; dw (OC, C, R, R).
+template <class F>
 __attribute__((target("avx512f"))) inline void weight_grad_channel(const float* dU, Index groups, Index DU, Index c,
                                                                     Index C, Index Cp, Index OC, Index OCp,
                                                                     float* dw) {
-  alignas(64) float out[25][16];
+  constexpr int N = F::N, R = F::R;
+  alignas(64) float out[R * R][16];
   for (Index o0 = 0; o0 < OC; o0 += 16) {
-    __m512 t[5][8];
-    for (int j = 0; j < 8; ++j) {  // t[k][j] = sum_i G[i][k] dU[i][j]
-      __m512 u[8];
+    __m512 t[R][N];
+    for (int j = 0; j < N; ++j) {  // t[k][j] = sum_i G[i][k] dU[i][j]
+      __m512 u[N];
 #pragma GCC unroll 8
-      for (int i = 0; i < 8; ++i) {
-        const float* d = dU + ((i * 8 + j) * Cp + c) * OCp + o0;
+      for (int i = 0; i < N; ++i) {
+        const float* d = dU + ((i * N + j) * Cp + c) * OCp + o0;
         u[i] = _mm512_loadu_ps(d);
         for (Index q = 1; q < groups; ++q) u[i] = _mm512_add_ps(u[i], _mm512_loadu_ps(d + q * DU));
       }
 #pragma GCC unroll 5
-      for (int k = 0; k < 5; ++k) {
+      for (int k = 0; k < R; ++k) {
         __m512 a = _mm512_setzero_ps();
 #pragma GCC unroll 8
-        for (int i = 0; i < 8; ++i)
-          if (kG[i][k] != 0.0f) a = _mm512_fmadd_ps(_mm512_set1_ps(kG[i][k]), u[i], a);
+        for (int i = 0; i < N; ++i)
+          if (F::G[i][k] != 0.0f) a = _mm512_fmadd_ps(_mm512_set1_ps(F::G[i][k]), u[i], a);
         t[k][j] = a;
       }
     }
 #pragma GCC unroll 5
-    for (int k = 0; k < 5; ++k)
+    for (int k = 0; k < R; ++k)
 #pragma GCC unroll 5
-      for (int l = 0; l < 5; ++l) {  // dw[k][l] = sum_j t[k][j] G[j][l]
+      for (int l = 0; l < R; ++l) {  // dw[k][l] = sum_j t[k][j] G[j][l]
         __m512 a = _mm512_setzero_ps();
 #pragma GCC unroll 8
-        for (int j = 0; j < 8; ++j)
-          if (kG[j][l] != 0.0f) a = _mm512_fmadd_ps(t[k][j], _mm512_set1_ps(kG[j][l]), a);
-        _mm512_store_ps(out[k * 5 + l], a);
+        for (int j = 0; j < N; ++j)
+          if (F::G[j][l] != 0.0f) a = _mm512_fmadd_ps(t[k][j], _mm512_set1_ps(F::G[j][l]), a);
+        _mm512_store_ps(out[k * R + l], a);
       }
     const Index n = std::min<Index>(16, OC - o0);
     for (Index o = 0; o < n; ++o)
-      for (Index kk = 0; kk < 25; ++kk) dw[((o0 + o) * C + c) * 25 + kk] += out[kk][o];
+      for (Index kk = 0; kk < R * R; ++kk) dw[((o0 + o) * C + c) * R * R + kk] += out[kk][o];
   }
 }
 #endif
@@ -569,6 +648,7 @@ __attribute__((target("avx512f"))) inline void weight_grad_channel(const float* 
 #if NN_DIRECT_CONV
 // Samples n0 .. n0 + ns of backward_maxpool on one thread's buffers: V and M
 // of their tiles, then per position dU += V^T M and dV = M U^T, then dx.
+template <class F>
 __attribute__((target("avx512f"))) inline void backward_chunk(const float* x, const float* dyp,
                                                               const std::int32_t* argmax, const float* relu_y,
                                                               const float* UT, float* dx, float* dU,
@@ -578,17 +658,17 @@ __attribute__((target("avx512f"))) inline void backward_chunk(const float* x, co
   const Index HW = g.H * g.W, Cp = p.Cp, OCp = p.OCp, PQ = p.POH * p.POW, T1 = ns * p.TS;
   for (Index s = 0; s < ns; ++s) {
     const Index n = n0 + s;
-    transform_input(x + n * g.C * HW, g, p, xt, xq, V + s * p.TS * Cp, p.Tp * Cp);
+    transform_input<F>(x + n * g.C * HW, g, p, xt, xq, V + s * p.TS * Cp, p.Tp * Cp);
     for (Index tt = 0; tt < p.TS; ++tt) {
       const Index t = s * p.TS + tt, th = tt / p.TW, tw = tt % p.TW;
       for (Index o0 = 0; o0 < OCp; o0 += 16) {
         const Index off = (n * g.OC + o0) * PQ, nc = std::max<Index>(0, std::min<Index>(16, g.OC - o0));
-        grad_tile(dyp + off, argmax + off, relu_y ? relu_y + off : nullptr, PQ, nc, th, tw, g.OW, p.POH, p.POW,
-                  M + t * OCp + o0, p.Tp * OCp);
+        grad_tile<F>(dyp + off, argmax + off, relu_y ? relu_y + off : nullptr, PQ, nc, th, tw, g.OW, p.POH, p.POW,
+                     M + t * OCp + o0, p.Tp * OCp);
       }
     }
   }
-  for (Index pos = 0; pos < kPos; ++pos) {
+  for (Index pos = 0; pos < F::P; ++pos) {
     gemm_at(V + pos * p.Tp * Cp, Cp, M + pos * p.Tp * OCp, OCp, T1, dU + pos * Cp * OCp);
     if (dx) small::gemm(M + pos * p.Tp * OCp, T1, OCp, UT + pos * OCp * Cp, Cp, Cp, dV + pos * p.Tp * Cp, Cp);
   }
@@ -598,7 +678,7 @@ __attribute__((target("avx512f"))) inline void backward_chunk(const float* x, co
     for (Index tt = 0; tt < p.TS; ++tt) {
       const Index t = s * p.TS + tt, th = tt / p.TW, tw = tt % p.TW;
       for (Index c0 = 0; c0 < Cp; c0 += 16)
-        input_grad_tile(dV + t * Cp + c0, p.Tp * Cp, dq + (4 * th * p.Wq + 4 * tw) * Cp + c0, p.Wq, Cp);
+        input_grad_tile<F>(dV + t * Cp + c0, p.Tp * Cp, dq + (4 * th * p.Wq + 4 * tw) * Cp + c0, p.Wq, Cp);
     }
     for (Index h = 0; h < g.H; ++h)
       std::copy(dq + ((h + g.PT) * p.Wq + g.PL) * Cp, dq + ((h + g.PT) * p.Wq + g.PL + g.W) * Cp, xt + h * g.W * Cp);
@@ -621,15 +701,16 @@ __attribute__((target("avx512f"))) inline void backward_chunk(const float* x, co
 // the scattered stores of M stalled); the chunks form kGroups fixed groups of
 // samples, each summing dU in its own buffer, added in group order: dw does
 // not depend on the thread count.
-inline void backward_maxpool(const float* x, const float* w, const float* dyp, const std::int32_t* argmax,
-                             const float* relu_y, float* dx, float* dw, float* db, const Conv2DGeom& g,
-                             const Pool2DGeom& pg, Workspace& ws) {
+template <class F>
+void backward_maxpool_f(const float* x, const float* w, const float* dyp, const std::int32_t* argmax,
+                        const float* relu_y, float* dx, float* dw, float* db, const Conv2DGeom& g,
+                        const Pool2DGeom& pg, Workspace& ws) {
 #if NN_DIRECT_CONV
   constexpr Index kGroups = 4;
-  const Plan p(g, pg, 12);  // as the forward (24 or 32 tiles measured no faster)
+  const Plan p(g, pg, F::N, 12);  // as the forward (24 or 32 tiles measured no faster)
   const Index Cp = p.Cp, OCp = p.OCp, PQ = p.POH * p.POW;
-  const Index groups = std::min<Index>(kGroups, g.N), DU = kPos * Cp * OCp;
-  if (dx) transform_weights(w, g.OC, g.C, ws, true);
+  const Index groups = std::min<Index>(kGroups, g.N), DU = F::P * Cp * OCp;
+  if (dx) transform_weights<F>(w, g.OC, g.C, ws, true);
   const nn::detail::Team team = nn::detail::plan_team(groups > 1);
   const auto nt = static_cast<std::size_t>(team.threads);
   prepare(ws, g, p, nt, dx != nullptr);
@@ -640,15 +721,15 @@ inline void backward_maxpool(const float* x, const float* w, const float* dyp, c
     std::fill(dU, dU + DU, 0.0f);
     const Index s0 = q * g.N / groups, s1 = (q + 1) * g.N / groups;
     for (Index n0 = s0; n0 < s1; n0 += p.S)
-      backward_chunk(x, dyp, argmax, relu_y, ws.UT.data(), dx, dU, g, p, n0, std::min(p.S, s1 - n0),
-                     ws.xt[i].data(), ws.xq[i].data(), ws.V[i].data(), ws.M[i].data(),
-                     dx ? ws.dVt[i].data() : nullptr, dx ? ws.dq[i].data() : nullptr);
+      backward_chunk<F>(x, dyp, argmax, relu_y, ws.UT.data(), dx, dU, g, p, n0, std::min(p.S, s1 - n0),
+                        ws.xt[i].data(), ws.xq[i].data(), ws.V[i].data(), ws.M[i].data(),
+                        dx ? ws.dVt[i].data() : nullptr, dx ? ws.dq[i].data() : nullptr);
   });
   // dw += G^T dU G per input channel; db += the pooled gradient where it
   // flowed, per output channel
   nn::detail::parallel_for(team, g.C + (db ? g.OC : 0), 4, [&](Index item, int) {
     if (item < g.C) {
-      weight_grad_channel(ws.dU.data(), groups, DU, item, g.C, Cp, g.OC, OCp, dw);
+      weight_grad_channel<F>(ws.dU.data(), groups, DU, item, g.C, Cp, g.OC, OCp, dw);
       return;
     }
     const Index o = item - g.C;
@@ -663,6 +744,13 @@ inline void backward_maxpool(const float* x, const float* w, const float* dyp, c
 #else
   (void)x, (void)w, (void)dyp, (void)argmax, (void)relu_y, (void)dx, (void)dw, (void)db, (void)g, (void)pg, (void)ws;
 #endif
+}
+
+inline void backward_maxpool(const float* x, const float* w, const float* dyp, const std::int32_t* argmax,
+                             const float* relu_y, float* dx, float* dw, float* db, const Conv2DGeom& g,
+                             const Pool2DGeom& pg, Workspace& ws) {
+  if (g.KH == 5) backward_maxpool_f<F5>(x, w, dyp, argmax, relu_y, dx, dw, db, g, pg, ws);
+  else backward_maxpool_f<F3>(x, w, dyp, argmax, relu_y, dx, dw, db, g, pg, ws);
 }
 
 }  // namespace nn::kernels::winograd
