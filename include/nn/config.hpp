@@ -36,7 +36,7 @@ inline std::string build_info() {
              ? "im2col"
              : kernels::conv_algorithm() == kernels::ConvAlgorithm::Direct
                    ? "direct AVX-512 (stride 1) + im2col"
-                   : "Winograd 5x5+pool, direct AVX-512 (stride 1), im2col")
+                   : "Winograd 3x3/5x5+pool, direct AVX-512 (stride 1), im2col")
      << " | assertions: ";
 #ifdef NDEBUG
   os << "off (NDEBUG)";

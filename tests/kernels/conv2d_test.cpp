@@ -203,7 +203,7 @@ TEST_CASE("build_info names the convolution algorithm in use") {
   const bool direct = nn::build_info().find("| conv: direct AVX-512 (stride 1) + im2col |") != std::string::npos;
   CHECK(direct == nn::kernels::direct::cpu_supported());
   nn::kernels::set_conv_algorithm(ConvAlgorithm::Auto);
-  const bool wino = nn::build_info().find("| conv: Winograd 5x5+pool, direct AVX-512") != std::string::npos;
+  const bool wino = nn::build_info().find("| conv: Winograd 3x3/5x5+pool, direct AVX-512") != std::string::npos;
   CHECK(wino == nn::kernels::direct::cpu_supported());
 }
 

@@ -1,33 +1,35 @@
-// nn/kernels/conv2d_winograd.hpp — a 5x5 convolution (stride 1, dilation 1)
-// with its epilogue and a 2x2 / stride 2 max pool, by Winograd's minimal
-// filtering F(4x4, 5x5); float, AVX-512 CPUs (checked at run time).
-// conv2d_pool.hpp runs it for Conv2D -> ReLU -> MaxPool2D where it applies
-// (W1's second layer: 32 -> 64 channels on 12x12).
+// nn/kernels/conv2d_winograd.hpp — a 5x5 or 3x3 convolution (stride 1,
+// dilation 1) with its epilogue and a 2x2 / stride 2 max pool, by Winograd's
+// minimal filtering F(4x4, 5x5) or F(4x4, 3x3); float, AVX-512 CPUs (checked
+// at run time). conv2d_pool.hpp runs it for Conv2D -> ReLU -> MaxPool2D where
+// it applies (W1's second layer: 5x5, 32 -> 64 channels on 12x12; W3's
+// second and fourth, W2's last four: 3x3).
 //
-// Each 4x4 block of output pixels comes from an 8x8 tile d of the padded
-// input (tiles 4 apart, overlapping by 4), per input channel c:
-//   V = B^T d B (8x8),  U = G g G^T (8x8, g the 5x5 kernel of (o, c)),
-//   M[pos] = sum_c U[pos][c][o] * V[pos][c]  for each of the 64 positions,
+// Each 4x4 block of output pixels comes from an NxN tile d of the padded
+// input (N = 8 for 5x5, 6 for 3x3; tiles 4 apart, overlapping), per input
+// channel c:
+//   V = B^T d B (NxN),  U = G g G^T (NxN, g the RxR kernel of (o, c)),
+//   M[pos] = sum_c U[pos][c][o] * V[pos][c]  for each of the P = N*N positions,
 //   y (4x4) = A^T M A,
 // with the matrices of the Toom-Cook construction on the points 0, ±1, ±2,
-// ±1/2 and infinity (derived and checked by scripts/winograd_f4x4_5x5.py;
+// (±1/2 for 5x5) and infinity (derived and checked by scripts/winograd.py;
 // tests/kernels/conv2d_winograd_test.cpp checks them again in double). The
-// products per output pixel drop from 25 * C to 64 * C / 16 = 4 * C: on W1's
-// layer 6.25x fewer multiply-adds, spent in 64 small GEMMs (positions) of
-// (tiles, C) x (C, OC) — gemm_small.hpp's register tiles — plus the two
-// transforms (vectorized over 16 channels).
+// multiply-adds per output pixel drop from R*R * C to P * C / 16: 6.25x fewer
+// for 5x5, 4x for 3x3, spent in P small GEMMs (positions) of (tiles, C) x
+// (C, OC) — gemm_small.hpp's register tiles — plus the transforms
+// (vectorized over 16 channels).
 //
-// Accuracy: the transforms scale by up to 21 and 1/360, so float rounding is
-// larger than in a direct sum: about 1e-5 relative to the output's magnitude
-// (the direct sum: 2e-7). Pooled values and their argmax can therefore differ
-// from the direct kernels' on near ties. ConvAlgorithm::Direct
-// (conv2d_direct.hpp) switches it off.
+// Accuracy: the transforms scale by up to 21 and 1/360 (5x5), so float
+// rounding is larger than in a direct sum: about 1e-5 (5x5) and 6e-6 (3x3)
+// relative to the output's magnitude (the direct sum: 2e-7). Pooled values
+// and their argmax can therefore differ from the direct kernels' on near
+// ties. ConvAlgorithm::Direct (conv2d_direct.hpp) switches it off.
 //
 // Layouts (per thread, for a chunk of S samples, T = S * tiles per sample):
 //   xq (Hq, Wq, Cp)      one sample's input, zero-padded, channels last
-//   V  (64, Tp, Cp)      transformed input tiles, Tp = T rounded up to 24
-//   M  (64, Tp, OCp)     the 64 products
-//   U  (64, Cp, OCp)     transformed weights, shared
+//   V  (P, Tp, Cp)       transformed input tiles, Tp = T rounded up to 24
+//   M  (P, Tp, OCp)      the P products
+//   U  (P, Cp, OCp)      transformed weights, shared
 // Cp, OCp: channels rounded up to 16 (zero beyond C, OC).
 #pragma once
 #include <algorithm>
@@ -75,8 +77,6 @@ struct F3 {  // F(4x4, 3x3): points 0, ±1, ±2, infinity
                                      {0, -2, -1, 2, 1, 0}, {0, 2, -1, -2, 1, 0}, {0, 4, 0, -5, 0, 1}};
   static constexpr float AT[4][6] = {{1, 1, 1, 1, 1, 0}, {0, 1, -1, 2, -2, 0}, {0, 1, 1, 4, 4, 0}, {0, 1, -1, 8, -8, 1}};
 };
-constexpr int kMaxPos = 64;
-
 inline Index padded16(Index c) { return (c + 15) / 16 * 16; }
 
 // Whether conv2d_forward_maxpool runs this kernel: float on an AVX-512 CPU,
