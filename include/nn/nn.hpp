@@ -12,6 +12,7 @@
 #include "nn/kernels/conv2d.hpp"
 #include "nn/kernels/conv2d_pool.hpp"
 #include "nn/kernels/conv2d_winograd.hpp"
+#include "nn/kernels/winograd_transforms.hpp"
 #include "nn/kernels/conv2d_direct.hpp"
 #include "nn/kernels/epilogue.hpp"
 #include "nn/kernels/gemm.hpp"
