@@ -93,6 +93,35 @@ Ref reference(const Tensor<float>& x, const Tensor<float>& w, const Tensor<float
       }
   return r;
 }
+
+// A random geometry Winograd runs, with a 2x2 pool: partial tiles, odd
+// outputs, channel tails, chunks of samples with a tail; 3x3 on odd trials.
+// trial 0 is W1's second layer, trial 1 `named` (a W3 layer). Returns false
+// when the output is too small to pool.
+bool random_geometry(nn::Rng& rng, int trial, Index max_oc, const Conv2DGeom& named, Conv2DGeom& g,
+                     Pool2DGeom& pg) {
+  g = Conv2DGeom{};
+  g.N = 1 + Index(rng.below(trial % 3 == 0 ? 9 : 4));      // chunks of 3 samples with a tail
+  g.C = 16 + Index(rng.below(trial % 2 ? 40 : 4));        // 16-channel vectors with a tail
+  g.OC = 1 + Index(rng.below(trial % 2 ? max_oc : 20));  // output-channel vectors with a tail
+  g.KH = g.KW = trial % 2 ? 3 : 5;                        // F(4x4, 3x3) and F(4x4, 5x5)
+  g.PT = Index(rng.below(3)), g.PB = Index(rng.below(3)), g.PL = Index(rng.below(3)), g.PR = Index(rng.below(3));
+  g.H = 5 + Index(rng.below(14)), g.W = 5 + Index(rng.below(14));
+  if (trial == 0) g.N = 7, g.C = 32, g.OC = 64, g.H = g.W = 12, g.PT = g.PB = g.PL = g.PR = 0;  // W1's layer 2
+  if (trial == 1) g = named;
+  g.infer_output();
+  if (g.OH < 2 || g.OW < 2) return false;
+  pg = Pool2DGeom{};
+  pg.N = g.N, pg.C = g.OC, pg.H = g.OH, pg.W = g.OW;
+  pg.infer_output();
+  return true;
+}
+
+Conv2DGeom w3_layer(Index C, Index OC, Index HW) {
+  Conv2DGeom g;
+  g.N = 5, g.C = C, g.OC = OC, g.H = g.W = HW, g.KH = g.KW = 3, g.PT = g.PB = g.PL = g.PR = 1;
+  return g;
+}
 }  // namespace
 
 TEST_CASE("Winograd conv + ReLU + max pool (5x5 and 3x3) equals the naive reference in double") {
@@ -103,19 +132,8 @@ TEST_CASE("Winograd conv + ReLU + max pool (5x5 and 3x3) equals the naive refere
     nn::set_num_threads(threads);
     for (int trial = 0; trial < 24; ++trial) {
       Conv2DGeom g;
-      g.N = 1 + Index(rng.below(trial % 3 == 0 ? 9 : 4));  // chunks of 3 samples with a tail
-      g.C = 16 + Index(rng.below(trial % 2 ? 40 : 4));    // 16-channel vectors with a tail
-      g.OC = 1 + Index(rng.below(trial % 2 ? 70 : 20));   // output-channel vectors with a tail
-      g.KH = g.KW = trial % 2 ? 3 : 5;  // F(4x4, 3x3) and F(4x4, 5x5)
-      g.PT = Index(rng.below(3)), g.PB = Index(rng.below(3)), g.PL = Index(rng.below(3)), g.PR = Index(rng.below(3));
-      g.H = 5 + Index(rng.below(14)), g.W = 5 + Index(rng.below(14));  // partial tiles, odd outputs
-      if (trial == 0) g.N = 7, g.C = 32, g.OC = 64, g.H = g.W = 12, g.PT = g.PB = g.PL = g.PR = 0;  // W1's layer 2
-      if (trial == 1) g.N = 5, g.C = 32, g.OC = 32, g.H = g.W = 32, g.PT = g.PB = g.PL = g.PR = 1;  // W3's layer 2
-      g.infer_output();
-      if (g.OH < 2 || g.OW < 2) continue;
       Pool2DGeom pg;
-      pg.N = g.N, pg.C = g.OC, pg.H = g.OH, pg.W = g.OW;
-      pg.infer_output();
+      if (!random_geometry(rng, trial, 70, w3_layer(32, 32, 32), g, pg)) continue;  // trial 1: W3's layer 2
       REQUIRE(wg::applies(g, pg));
       const bool relu = trial % 4 != 3, use_scale = trial % 5 == 2;
       INFO("threads " << threads << " trial " << trial << " N" << g.N << " C" << g.C << " " << g.H << "x" << g.W
@@ -211,19 +229,8 @@ TEST_CASE("Winograd backward (conv + ReLU + max pool, 5x5 and 3x3) equals the na
     nn::set_num_threads(threads);
     for (int trial = 0; trial < 16; ++trial) {
       Conv2DGeom g;
-      g.N = 1 + Index(rng.below(trial % 3 == 0 ? 9 : 4));
-      g.C = 16 + Index(rng.below(trial % 2 ? 40 : 4));
-      g.OC = 1 + Index(rng.below(trial % 2 ? 90 : 20));  // 16-channel vectors: 1 to 6, with tails
-      g.KH = g.KW = trial % 2 ? 3 : 5;
-      g.PT = Index(rng.below(3)), g.PB = Index(rng.below(3)), g.PL = Index(rng.below(3)), g.PR = Index(rng.below(3));
-      g.H = 5 + Index(rng.below(14)), g.W = 5 + Index(rng.below(14));
-      if (trial == 0) g.N = 7, g.C = 32, g.OC = 64, g.H = g.W = 12, g.PT = g.PB = g.PL = g.PR = 0;  // W1's layer 2
-      if (trial == 1) g.N = 5, g.C = 64, g.OC = 64, g.H = g.W = 16, g.PT = g.PB = g.PL = g.PR = 1;  // W3's layer 4
-      g.infer_output();
-      if (g.OH < 2 || g.OW < 2) continue;
-      Pool2DGeom pg;
-      pg.N = g.N, pg.C = g.OC, pg.H = g.OH, pg.W = g.OW;
-      pg.infer_output();
+      Pool2DGeom pg;  // up to 90 output channels: 1 to 6 vectors
+      if (!random_geometry(rng, trial, 90, w3_layer(64, 64, 16), g, pg)) continue;  // trial 1: W3's layer 4
       REQUIRE(wg::applies(g, pg));
       const bool relu = trial % 4 != 3, with_dx = trial % 5 != 4, with_db = trial % 6 != 5;
       INFO("threads " << threads << " trial " << trial << " N" << g.N << " C" << g.C << " " << g.H << "x" << g.W
