@@ -94,7 +94,11 @@ TEST_CASE("the fused forward and weight gradient take the direct path where it r
   g.N = 64, g.C = 1, g.H = g.W = 28, g.OC = 32, g.KH = g.KW = 5;
   g.infer_output();
   CHECK(nn::kernels::conv2d_pool_fuses(g));
-  g.C = 32, g.H = g.W = 12, g.OC = 64;  // W1's second: the channel-lane forward, not fused
+  g.C = 32, g.H = g.W = 12, g.OC = 64;  // W1's second: not the direct path (the channel-lane forward) ...
   g.infer_output();
   CHECK_FALSE(nn::kernels::conv2d_pool_fuses(g));
+  Pool2DGeom pg;  // ... but Winograd, before it
+  pg.N = g.N, pg.C = g.OC, pg.H = g.OH, pg.W = g.OW;
+  pg.infer_output();
+  CHECK(nn::kernels::winograd::applies(g, pg));
 }
