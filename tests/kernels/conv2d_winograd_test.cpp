@@ -281,3 +281,34 @@ TEST_CASE("Winograd backward (conv + ReLU + max pool, 5x5 and 3x3) equals the na
   }
   nn::set_num_threads(1);
 }
+
+TEST_CASE("Winograd: a workspace reused for a grid of the same size but another shape gives the fresh results") {
+  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
+  // 12x12 input, 3x3: padding (0, 4) gives 14x10 outputs, (4, 0) 10x14; the tile grids are 4x3 and 3x4 tiles,
+  // so the padded grids hold as many floats but place the input's pixels differently
+  nn::kernels::ConvPoolWorkspace<float> shared;
+  for (int pass = 0; pass < 3; ++pass) {
+    Conv2DGeom g;
+    g.N = 2, g.C = 16, g.OC = 16, g.H = g.W = 12, g.KH = g.KW = 3;
+    const bool tall = pass != 1;
+    g.PT = 0, g.PB = tall ? 4 : 0, g.PL = 0, g.PR = tall ? 0 : 4;
+    g.infer_output();
+    Pool2DGeom pg;
+    pg.N = g.N, pg.C = g.OC, pg.H = g.OH, pg.W = g.OW;
+    pg.infer_output();
+    REQUIRE(wg::applies(g, pg));
+    auto x = randn<float>({g.N, g.C, g.H, g.W}, 11 + pass);
+    auto w = randn<float>({g.OC, g.C, 3, 3}, 12, 0.1);
+    auto b = randn<float>({g.OC}, 13);
+    nn::Epilogue<float> ep;
+    ep.relu = true;
+    Tensor<float> y1({g.N, g.OC, pg.OH, pg.OW}), y2(y1.shape());
+    nn::kernels::ConvPoolWorkspace<float> fresh;
+    nn::kernels::conv2d_forward_maxpool(x.data(), w.data(), b.data(), y1.data(), static_cast<std::int32_t*>(nullptr), g,
+                                        pg, fresh, ep);
+    nn::kernels::conv2d_forward_maxpool(x.data(), w.data(), b.data(), y2.data(), static_cast<std::int32_t*>(nullptr), g,
+                                        pg, shared, ep);
+    INFO("pass " << pass);
+    CHECK(std::memcmp(y1.data(), y2.data(), static_cast<std::size_t>(y1.size()) * sizeof(float)) == 0);
+  }
+}

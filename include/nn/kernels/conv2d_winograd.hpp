@@ -64,7 +64,7 @@ inline bool applies(const Conv2DGeom& g, const Pool2DGeom& pg) {
 struct Workspace {
   std::vector<float> wv;  // the weights transposed, (C*R*R, OCp)
   std::vector<float> U;   // (P, Cp, OCp)
-  std::array<Index, 8> key{};  // the geometry the per-thread buffers were prepared for
+  std::array<Index, 10> key{};  // the geometry the per-thread buffers were prepared for
   std::vector<float> sc, sh;  // the epilogue, padded to OCp
   std::vector<std::vector<float>> xt, xq, V, M;  // per thread
   // backward_maxpool: U transposed (P, OCp, Cp); per thread the chunk's
@@ -234,7 +234,9 @@ struct Plan {
 // zeroed when the geometry changes and kept as they are otherwise (zeroing
 // them on every call cost 3-5% of W1's training step).
 inline void prepare(Workspace& ws, const Conv2DGeom& g, const Plan& p, std::size_t nt, bool with_dx) {
-  const std::array<Index, 8> key{g.C, g.H, g.W, g.PT, g.PL, g.OC, p.Tp, p.P};
+  // everything that places the interior in the grid or sizes a buffer: with
+  // another Wq the same interior pixel lands elsewhere, even at equal sizes
+  const std::array<Index, 10> key{g.C, g.H, g.W, g.PT, g.PL, g.OC, p.Hq, p.Wq, p.Tp, p.P};
   const bool same = key == ws.key;
   ws.key = key;
   auto fit = [&](std::vector<std::vector<float>>& v, Index n) {
