@@ -220,12 +220,12 @@ __attribute__((target("avx512f"))) inline void pool_tile(const __m512 (&y)[4][4]
 
 // The shape of one call: tiles per sample, the padded grid, the chunking.
 struct Plan {
-  Index N, P, Cp, OCp, TH, TW, TS, Hq, Wq, S, T, Tp, POH, POW;
+  Index P, Cp, OCp, TH, TW, TS, Hq, Wq, S, Tp, POH, POW;
   // N: the transform's tile size; chunk_tiles: tiles per chunk (at least one sample's)
-  Plan(const Conv2DGeom& g, const Pool2DGeom& pg, Index N_, Index chunk_tiles)
-      : N(N_), P(N_ * N_), Cp(padded16(g.C)), OCp(padded16(g.OC)), TH((g.OH + 3) / 4), TW((g.OW + 3) / 4),
-        TS(TH * TW), Hq(4 * TH + N_ - 4), Wq(4 * TW + N_ - 4), S(std::max<Index>(1, chunk_tiles / TS)), T(S * TS),
-        Tp(small::padded_rows(T)), POH(pg.OH), POW(pg.OW) {}
+  Plan(const Conv2DGeom& g, const Pool2DGeom& pg, Index N, Index chunk_tiles)
+      : P(N * N), Cp(padded16(g.C)), OCp(padded16(g.OC)), TH((g.OH + 3) / 4), TW((g.OW + 3) / 4), TS(TH * TW),
+        Hq(4 * TH + N - 4), Wq(4 * TW + N - 4), S(std::max<Index>(1, chunk_tiles / TS)),
+        Tp(small::padded_rows(S * TS)), POH(pg.OH), POW(pg.OW) {}
 };
 
 // The per-thread buffers for plan p. The kernels never write the tile grid's
