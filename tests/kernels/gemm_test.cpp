@@ -55,3 +55,66 @@ TEST_CASE("gemm's blocked parallel path (large products, rows or columns split) 
   }
   nn::set_num_threads(1);
 }
+
+// The packed AVX-512 SGEMM (sgemm_packed.hpp) called directly, against the
+// naive product in double: partial 12 x 32 tiles in M and N (N below and
+// between the two vectors), several depth blocks (K > 384, uneven), N past
+// one packed block (1024 columns), M past one packed A block (96 rows), all
+// four transposes, leading dimensions larger than the matrices, alpha.
+TEST_CASE("packed SGEMM matches the naive product in double") {
+  if (!nn::kernels::direct::cpu_supported()) {
+    MESSAGE("skipped: this CPU has no AVX-512 (the packed SGEMM never runs here)");
+    return;
+  }
+  nn::Rng rng(31);
+  struct S { Index M, N, K; };
+  for (S s : {S{1, 1, 1}, S{12, 32, 16}, S{13, 33, 17}, S{7, 5, 3}, S{25, 20, 800}, S{200, 47, 1000}, S{97, 1100, 40},
+              S{130, 64, 385}, S{40, 16, 31}}) {
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      const Index lda = (ta ? s.M : s.K) + 3, ldb = (tb ? s.K : s.N) + 5, ldc = s.N + 2;
+      std::vector<float> A(size_t((ta ? s.K : s.M) * lda)), B(size_t((tb ? s.N : s.K) * ldb)), C(size_t(s.M * ldc));
+      for (auto& v : A) v = float(rng.normal());
+      for (auto& v : B) v = float(rng.normal());
+      for (auto& v : C) v = float(rng.normal());
+      std::vector<double> Ad(A.begin(), A.end()), Bd(B.begin(), B.end()), R(C.begin(), C.end());
+      const float alpha = float(rng.uniform(-2, 2));
+      CAPTURE(s.M); CAPTURE(s.N); CAPTURE(s.K); CAPTURE(ta); CAPTURE(tb);
+      nn::kernels::packed::gemm_accumulate(s.M, s.N, s.K, alpha, A.data(), ta ? 1 : lda, ta ? lda : 1, B.data(),
+                                           tb ? 1 : ldb, tb ? ldb : 1, C.data(), ldc);
+      naive::gemm<double>(ta, tb, s.M, s.N, s.K, double(alpha), Ad.data(), lda, Bd.data(), ldb, 1.0, R.data(), ldc);
+      CHECK(worst(C.data(), R.data(), Index(C.size()), 1e-5 * double(s.K), 1e-4) <= 1.0);
+    }
+  }
+}
+
+// gemm<float> picks the packed kernel for large products: same values as
+// Eigen's within rounding, and bit for bit the same on 1 and 2 threads
+// (blocks of rows, then of columns).
+TEST_CASE("gemm on the packed kernel: close to Eigen's, independent of the thread count") {
+  nn::Rng rng(41);
+  struct S { Index M, N, K; };
+  for (S s : {S{300, 200, 500}, S{130, 700, 64}}) {
+    REQUIRE(nn::kernels::detail::use_packed<float>(s.M, s.N, s.K) == nn::kernels::direct::cpu_supported());
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      const Index lda = ta ? s.M : s.K, ldb = tb ? s.K : s.N;
+      std::vector<float> A(size_t(s.M * s.K)), B(size_t(s.K * s.N)), C1(size_t(s.M * s.N), NAN), C2(C1), E(C1);
+      for (auto& v : A) v = float(rng.normal());
+      for (auto& v : B) v = float(rng.normal());
+      CAPTURE(s.M); CAPTURE(s.N); CAPTURE(ta); CAPTURE(tb);
+      nn::set_num_threads(1);
+      nn::kernels::gemm<float>(ta, tb, s.M, s.N, s.K, 0.5f, A.data(), lda, B.data(), ldb, 0.f, C1.data(), s.N);
+      nn::set_num_threads(2);
+      nn::kernels::gemm<float>(ta, tb, s.M, s.N, s.K, 0.5f, A.data(), lda, B.data(), ldb, 0.f, C2.data(), s.N);
+      nn::kernels::set_gemm_algorithm(nn::kernels::GemmAlgorithm::Eigen);
+      nn::kernels::gemm<float>(ta, tb, s.M, s.N, s.K, 0.5f, A.data(), lda, B.data(), ldb, 0.f, E.data(), s.N);
+      nn::kernels::set_gemm_algorithm(nn::kernels::GemmAlgorithm::Auto);
+      nn::set_num_threads(1);
+      CHECK(C1 == C2);
+      CHECK(worst(C1.data(), E.data(), Index(E.size()), 1e-4, 1e-4) <= 1.0);
+    }
+  }
+  CHECK_FALSE(nn::kernels::detail::use_packed<double>(300, 200, 500));
+  CHECK_FALSE(nn::kernels::detail::use_packed<float>(64, 1024, 1024));  // too few rows for 12-row tiles
+}

@@ -1,25 +1,66 @@
-// nn/kernels/gemm.hpp — general matrix multiply through Eigen's SIMD kernels.
+// nn/kernels/gemm.hpp — general matrix multiply: nn's packed AVX-512 SGEMM
+// (sgemm_packed.hpp) for large float products on AVX-512 CPUs, Eigen's SIMD
+// kernels for everything else (double, small products, other CPUs).
 // Outside a parallel region, a large product is split into blocks of rows
 // (or of columns, whichever dimension is larger) that threads take
-// dynamically; each block is one single-threaded Eigen GEMM. Every output
+// dynamically; each block is one single-threaded GEMM. Every output
 // element is computed by exactly one block with the same arithmetic, so the
 // result does not depend on the thread count, and a busy core only slows the
 // blocks it runs instead of stalling a static split.
 #pragma once
 #include <Eigen/Core>
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "nn/kernels/parallel.hpp"
+#include "nn/kernels/sgemm_packed.hpp"
 #include "nn/tensor/tensor.hpp"
 
 namespace nn::kernels {
 
+// Which kernel float products use. Auto: nn's packed AVX-512 SGEMM on
+// AVX-512 CPUs for M >= 128, N >= 64, K >= 32, Eigen elsewhere (double,
+// smaller products, other CPUs). Eigen: always Eigen (A/B measurements,
+// tests). Default from NN_GEMM=auto|eigen, else Auto. One core, packed vs
+// Eigen: squares 256-2048 and W3's Dense products 1.05-1.10x; with fewer
+// than 128 rows the 12-row tiles waste up to 1/3 and Eigen was as fast or
+// faster (0.85-1.1x, docs/performance.md).
+enum class GemmAlgorithm { Auto, Eigen };
+
 namespace detail {
-template <class T>
-void gemm_serial(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B,
-                 Index ldb, T beta, T* C, Index ldc);
+inline std::atomic<int>& gemm_algorithm_state() {
+  static std::atomic<int> a{[] {
+    const char* e = std::getenv("NN_GEMM");
+    return e && std::strcmp(e, "eigen") == 0 ? int(GemmAlgorithm::Eigen) : int(GemmAlgorithm::Auto);
+  }()};
+  return a;
 }
+}  // namespace detail
+
+inline void set_gemm_algorithm(GemmAlgorithm a) { detail::gemm_algorithm_state() = int(a); }
+inline GemmAlgorithm gemm_algorithm() { return GemmAlgorithm(detail::gemm_algorithm_state().load()); }
+
+namespace detail {
+// Whether gemm<T> runs this product on the packed SGEMM. Depends on the shape
+// only, never on the thread count (results must not).
+template <class T>
+bool use_packed(Index M, Index N, Index K) {
+#if NN_DIRECT_CONV
+  if constexpr (std::is_same<T, float>::value)
+    return gemm_algorithm() == GemmAlgorithm::Auto && direct::cpu_supported() && M >= 128 && N >= 64 && K >= 32;
+#endif
+  (void)M, (void)N, (void)K;
+  return false;
+}
+
+template <class T>
+void gemm_serial(bool packed, bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda,
+                 const T* B, Index ldb, T beta, T* C, Index ldc);
+}  // namespace detail
 
 // C = alpha * op(A) * op(B) + beta * C, all row-major.
 //   op(A): (M, K)  — A is stored (M, K) with leading dim lda, or (K, M) if trans_a
@@ -30,10 +71,11 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda,
           const T* B, Index ldb, T beta, T* C, Index ldc) {
   const double flops = 2.0 * double(M) * double(N) * double(K);
+  const bool packed = detail::use_packed<T>(M, N, K);
   const nn::detail::Team team = nn::detail::plan_team(flops >= 4e6);  // 1 inside a parallel region
   if (team.threads < 2) {  // one work item (measured when the governor chose one thread)
     nn::detail::parallel_for(team, 1, 1, [&](Index, int) {
-      detail::gemm_serial(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      detail::gemm_serial(packed, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     });
     return;
   }
@@ -50,10 +92,10 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
   nn::detail::parallel_for(team, blocks, 1, [&](Index b, int) {
     const Index d0 = b * bs, d = std::min(bs, D - d0);
     if (rows)  // C[d0:d0+d, :] = op(A)[d0:d0+d, :] op(B)
-      detail::gemm_serial(trans_a, trans_b, d, N, K, alpha, trans_a ? A + d0 : A + d0 * lda, lda, B, ldb, beta,
+      detail::gemm_serial(packed, trans_a, trans_b, d, N, K, alpha, trans_a ? A + d0 : A + d0 * lda, lda, B, ldb, beta,
                           C + d0 * ldc, ldc);
     else  // C[:, d0:d0+d] = op(A) op(B)[:, d0:d0+d]
-      detail::gemm_serial(trans_a, trans_b, M, d, K, alpha, A, lda, trans_b ? B + d0 * ldb : B + d0, ldb, beta,
+      detail::gemm_serial(packed, trans_a, trans_b, M, d, K, alpha, A, lda, trans_b ? B + d0 * ldb : B + d0, ldb, beta,
                           C + d0, ldc);
   });
 }
@@ -109,8 +151,8 @@ void gemm_accumulate(Index M, Index N, Index K, T alpha, const T* A, Index lda, 
 #endif
 
 template <class T>
-void gemm_serial(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B,
-                 Index ldb, T beta, T* C, Index ldc) {
+void gemm_serial(bool packed, bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda,
+                 const T* B, Index ldb, T beta, T* C, Index ldc) {
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using MMap = Eigen::Map<Mat, Eigen::Unaligned, Eigen::OuterStride<>>;
   if (M == 0 || N == 0) return;
@@ -119,6 +161,15 @@ void gemm_serial(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha,
   else if (beta != T(1)) c *= beta;
   if (K == 0) return;
   // Then C += alpha * op(A) * op(B).
+#if NN_DIRECT_CONV
+  if constexpr (std::is_same<T, float>::value)
+    if (packed) {  // op(A)(i, k) = A[i * ra + k * ca], op(B)(k, j) = B[k * rb + j * cb]
+      packed::gemm_accumulate(M, N, K, alpha, A, trans_a ? 1 : lda, trans_a ? lda : 1, B, trans_b ? 1 : ldb,
+                              trans_b ? ldb : 1, C, ldc);
+      return;
+    }
+#endif
+  (void)packed;
 #if NN_GEMM_OWN_PACKING
   constexpr int R = Eigen::RowMajor, Cm = Eigen::ColMajor;
   // op(A) is A row-major, or A^T: the same memory read column-major.
