@@ -1,6 +1,6 @@
 // nn/config.hpp — library version and a description of the build, for
 // programs to print: compiler, C++ standard, OpenMP threads, SIMD
-// instruction sets Eigen uses, the convolution algorithm, and whether
+// instruction sets Eigen uses, the GEMM and convolution algorithms, and whether
 // assertions are on.
 #pragma once
 #include <Eigen/Core>
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "nn/kernels/conv2d_direct.hpp"
+#include "nn/kernels/gemm.hpp"
 #include "nn/kernels/parallel.hpp"
 
 namespace nn {
@@ -31,7 +32,11 @@ inline std::string build_info() {
 #else
   os << "off";
 #endif
-  os << " | SIMD: " << Eigen::SimdInstructionSetsInUse() << " | conv: "
+  os << " | SIMD: " << Eigen::SimdInstructionSetsInUse() << " | gemm: "
+     << (kernels::direct::cpu_supported() && kernels::gemm_algorithm() == kernels::GemmAlgorithm::Auto
+             ? "packed AVX-512 (large float), Eigen"
+             : "Eigen")
+     << " | conv: "
      << (!kernels::direct::cpu_supported() || kernels::conv_algorithm() == kernels::ConvAlgorithm::Im2col
              ? "im2col"
              : kernels::conv_algorithm() == kernels::ConvAlgorithm::Direct

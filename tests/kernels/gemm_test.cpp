@@ -62,10 +62,7 @@ TEST_CASE("gemm's blocked parallel path (large products, rows or columns split) 
 // one packed block (1024 columns), M past one packed A block (96 rows), all
 // four transposes, leading dimensions larger than the matrices, alpha.
 TEST_CASE("packed SGEMM matches the naive product in double") {
-  if (!nn::kernels::direct::cpu_supported()) {
-    MESSAGE("skipped: this CPU has no AVX-512 (the packed SGEMM never runs here)");
-    return;
-  }
+  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use the packed SGEMM here");
   nn::Rng rng(31);
   struct S { Index M, N, K; };
   for (S s : {S{1, 1, 1}, S{12, 32, 16}, S{13, 33, 17}, S{7, 5, 3}, S{25, 20, 800}, S{200, 47, 1000}, S{97, 1100, 40},
@@ -117,4 +114,13 @@ TEST_CASE("gemm on the packed kernel: close to Eigen's, independent of the threa
   }
   CHECK_FALSE(nn::kernels::detail::use_packed<double>(300, 200, 500));
   CHECK_FALSE(nn::kernels::detail::use_packed<float>(64, 1024, 1024));  // too few rows for 12-row tiles
+}
+
+TEST_CASE("build_info names the GEMM in use") {
+  using nn::kernels::GemmAlgorithm;
+  nn::kernels::set_gemm_algorithm(GemmAlgorithm::Eigen);
+  CHECK(nn::build_info().find("| gemm: Eigen |") != std::string::npos);
+  nn::kernels::set_gemm_algorithm(GemmAlgorithm::Auto);
+  const bool packed = nn::build_info().find("| gemm: packed AVX-512 (large float), Eigen |") != std::string::npos;
+  CHECK(packed == nn::kernels::direct::cpu_supported());
 }
