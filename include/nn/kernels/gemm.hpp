@@ -26,8 +26,8 @@ namespace nn::kernels {
 // AVX-512 CPUs for M >= 128, N >= 64, K >= 32, Eigen elsewhere (double,
 // smaller products, other CPUs). Eigen: always Eigen (A/B measurements,
 // tests). Default from NN_GEMM=auto|eigen, else Auto. One core, packed vs
-// Eigen: squares 256-2048 and W3's Dense products 1.05-1.10x; with fewer
-// than 128 rows the 12-row tiles waste up to 1/3 and Eigen was as fast or
+// Eigen: squares 256-2048 1.05-1.14x, W3's Dense products 1.06-1.09x; with
+// fewer than 128 rows the 12-row tiles waste up to 1/3 and Eigen was as fast or
 // faster (0.85-1.1x, docs/performance.md).
 enum class GemmAlgorithm { Auto, Eigen };
 
