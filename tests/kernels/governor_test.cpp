@@ -66,6 +66,27 @@ TEST_CASE("governor: a team below one core that still beats one thread stays, an
   CHECK(g.team(2).threads == 1);  // now one
 }
 
+TEST_CASE("governor: a retried team that is clearly behind one thread falls back before a whole window") {
+  Governor g(true, &now);
+  window(g, 2, 0.6);
+  window(g, 1, 1.0);  // one thread wins: serial for 0.25 s
+  REQUIRE(g.stats().fallbacks == 1);
+  advance(0.3);
+  REQUIRE(g.team(2).threads == 2);  // the team's retry
+  g.record(2, 0.010, 0.005);        // 10 ms at 0.5 cores: too short to judge
+  CHECK(g.team(2).threads == 2);
+  g.record(2, 0.010, 0.005);        // 20 ms at 0.5 cores, under 0.8 of one thread's 1.0
+  CHECK(g.team(2).threads == 1);
+  CHECK(g.stats().fallbacks == 2);
+  advance(0.6);                     // the next retry, after twice as long
+  REQUIRE(g.team(2).threads == 2);
+  g.record(2, 0.020, 0.018);        // 20 ms at 0.9 cores: not clearly behind, the window goes on
+  CHECK(g.team(2).threads == 2);
+  g.record(2, 0.040, 0.036);        // a whole window at 0.9 < 1.0: falls back at its end
+  CHECK(g.team(2).threads == 1);
+  CHECK(g.stats().fallbacks == 3);
+}
+
 TEST_CASE("governor: windows add up short regions; switched off it always gives the team") {
   Governor g(true, &now);
   for (int i = 0; i < 3; ++i) g.record(2, 0.015, 0.0105);  // 45 ms: not a window yet

@@ -24,7 +24,12 @@
 //     does more, regions stay on one thread for 0.25 s, then the team gets a
 //     window again, and so on, the serial periods doubling (up to 4 s) while
 //     one thread keeps winning. If the team wins, it stays, and the next
-//     one-thread trial waits as long (same doubling).
+//     one-thread trial waits as long (same doubling). A retried team that
+//     is clearly behind one thread after 15 ms (under 0.8 of its
+//     throughput) falls back then instead of after a whole window: under
+//     load the retries were what 2 threads lost to 1 (W3 training 0.96-0.97
+//     of one thread's speed, and a 2-thread run kept on one thread measured
+//     the same as a 1-thread run).
 // The work measure slightly favours the team (threads sharing caches and
 // memory bandwidth spend more CPU time per item), so it only falls back when
 // one thread clearly wins. Results do not depend on the thread count (see
@@ -85,6 +90,9 @@ class Governor {
   static constexpr double kWindow = 0.05;           // seconds of regions per measurement
   static constexpr double kTeamClearlyAhead = 1.1;  // cores; one thread cannot reach this
   static constexpr double kFirstBackoff = 0.25, kMaxBackoff = 4.0;  // seconds
+  // A team retried after a serial period stops after kShortWindow seconds
+  // when it delivers under kClearlyBehind of one thread's throughput.
+  static constexpr double kShortWindow = 0.015, kClearlyBehind = 0.8;
 
   using NowFn = Clock::time_point (*)();
 
@@ -135,7 +143,13 @@ class Governor {
     if (!enabled_ || on_team == serial_) return;  // a region started before the last switch
     win_wall_ += wall;
     win_cpu_ += cpu;
-    if (win_wall_ < kWindow) return;
+    if (win_wall_ < kWindow) {
+      if (!serial_ && probe_ && win_wall_ >= kShortWindow && win_cpu_ < kClearlyBehind * serial_cores_ * win_wall_) {
+        probe_ = false;  // the retried team is clearly losing: no need for a whole window
+        fall_back(now_());
+      }
+      return;
+    }
     const double cores = win_cpu_ / win_wall_;
     win_wall_ = win_cpu_ = 0;
     const auto now = now_();
