@@ -23,12 +23,16 @@
 namespace nn::kernels {
 
 // Which kernel float products use. Auto: nn's packed AVX-512 SGEMM on
-// AVX-512 CPUs for M >= 128, N >= 64, K >= 32, Eigen elsewhere (double,
-// smaller products, other CPUs). Eigen: always Eigen (A/B measurements,
-// tests). Default from NN_GEMM=auto|eigen, else Auto. One core, packed vs
-// Eigen: squares 256-2048 1.05-1.14x, W3's Dense products 1.06-1.09x; with
-// fewer than 128 rows the 12-row tiles waste up to 1/3 and Eigen was as fast or
-// faster (0.85-1.1x, docs/performance.md).
+// AVX-512 CPUs where it beats Eigen, Eigen elsewhere (double, other CPUs):
+//   - Eigen compiled for AVX-512 (-march=native here): M >= 128, N >= 64,
+//     K >= 32. One core, packed vs Eigen: squares 256-2048 1.05-1.14x, W3's
+//     Dense products 1.06-1.09x; with fewer than 128 rows the 12-row tiles
+//     waste up to 1/3 and Eigen was as fast or faster (0.85-1.1x).
+//   - Eigen compiled for less (the default build: SSE2, ~30 GFLOP/s per
+//     core): every product of M * N * K >= 32768; packed 1.05-8.7x faster on
+//     nn's shapes down to 8 x 64 x 64 (docs/performance.md).
+// Eigen: always Eigen (A/B measurements, tests). Default from
+// NN_GEMM=auto|eigen, else Auto.
 enum class GemmAlgorithm { Auto, Eigen };
 
 namespace detail {
@@ -44,6 +48,12 @@ inline std::atomic<int>& gemm_algorithm_state() {
 inline void set_gemm_algorithm(GemmAlgorithm a) { detail::gemm_algorithm_state() = int(a); }
 inline GemmAlgorithm gemm_algorithm() { return GemmAlgorithm(detail::gemm_algorithm_state().load()); }
 
+#ifdef EIGEN_VECTORIZE_AVX512
+constexpr bool kEigenAvx512 = true;
+#else
+constexpr bool kEigenAvx512 = false;
+#endif
+
 namespace detail {
 // Whether gemm<T> runs this product on the packed SGEMM. Depends on the shape
 // only, never on the thread count (results must not).
@@ -51,7 +61,8 @@ template <class T>
 bool use_packed(Index M, Index N, Index K) {
 #if NN_DIRECT_CONV
   if constexpr (std::is_same<T, float>::value)
-    return gemm_algorithm() == GemmAlgorithm::Auto && direct::cpu_supported() && M >= 128 && N >= 64 && K >= 32;
+    return gemm_algorithm() == GemmAlgorithm::Auto && direct::cpu_supported() &&
+           (kEigenAvx512 ? M >= 128 && N >= 64 && K >= 32 : M * N * K >= 32768);
 #endif
   (void)M, (void)N, (void)K;
   return false;
