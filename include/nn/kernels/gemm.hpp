@@ -29,8 +29,8 @@ namespace nn::kernels {
 //     Dense products 1.06-1.09x; with fewer than 128 rows the 12-row tiles
 //     waste up to 1/3 and Eigen was as fast or faster (0.85-1.1x).
 //   - Eigen compiled for less (the default build: SSE2, ~30 GFLOP/s per
-//     core): every product of M * N * K >= 32768; packed 1.05-8.7x faster on
-//     nn's shapes down to 8 x 64 x 64 (docs/performance.md).
+//     core): every product of M * N * K >= 32768; packed 1.5-4.2x faster on
+//     nn's shapes down to 8 x 64 x 64, even with N = 10 (docs/performance.md).
 // Eigen: always Eigen (A/B measurements, tests). Default from
 // NN_GEMM=auto|eigen, else Auto.
 enum class GemmAlgorithm { Auto, Eigen };
