@@ -127,3 +127,35 @@ TEST_CASE("build_info names the GEMM in use") {
   const bool packed = nn::build_info().find("| gemm: packed AVX-512 (large float), Eigen |") != std::string::npos;
   CHECK(packed == nn::kernels::direct::cpu_supported());
 }
+
+// Eigen's path, split into blocks of columns (M < N) and of rows: bit for bit
+// the same on 1 and 2 threads. Block edges that were not multiples of Eigen's
+// 48-row panels changed the summation order of some elements (64 x 1024 x
+// 1024: 2,874 of them). Only Eigen's AVX-512 kernel has panels that differ
+// so: this fails without the fix in a -DNN_NATIVE=ON build on an AVX-512 CPU,
+// not in the portable (SSE2) build.
+TEST_CASE("gemm on Eigen's path: the same bits on 1 and 2 threads") {
+  nn::Rng rng(51);
+  const bool adaptive = nn::adaptive_threads();
+  nn::set_adaptive_threads(false);  // the team, whatever this machine's load
+  nn::kernels::set_gemm_algorithm(nn::kernels::GemmAlgorithm::Eigen);
+  struct S { Index M, N, K; };
+  for (S s : {S{64, 1024, 256}, S{64, 3136, 128}, S{1000, 70, 200}}) {
+    for (int t = 0; t < 4; ++t) {
+      const bool ta = t & 1, tb = t & 2;
+      const Index lda = ta ? s.M : s.K, ldb = tb ? s.K : s.N;
+      std::vector<float> A(size_t(s.M * s.K)), B(size_t(s.K * s.N)), C1(size_t(s.M * s.N)), C2(C1);
+      for (auto& v : A) v = float(rng.normal());
+      for (auto& v : B) v = float(rng.normal());
+      CAPTURE(s.M); CAPTURE(s.N); CAPTURE(ta); CAPTURE(tb);
+      nn::set_num_threads(1);
+      nn::kernels::gemm<float>(ta, tb, s.M, s.N, s.K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C1.data(), s.N);
+      nn::set_num_threads(2);
+      nn::kernels::gemm<float>(ta, tb, s.M, s.N, s.K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C2.data(), s.N);
+      CHECK(C1 == C2);
+    }
+  }
+  nn::kernels::set_gemm_algorithm(nn::kernels::GemmAlgorithm::Auto);
+  nn::set_adaptive_threads(adaptive);
+  nn::set_num_threads(1);
+}

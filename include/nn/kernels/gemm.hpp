@@ -69,8 +69,10 @@ bool use_packed(Index M, Index N, Index K) {
 }
 
 template <class T>
-void gemm_serial(bool packed, bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda,
-                 const T* B, Index ldb, T beta, T* C, Index ldc);
+void gemm_serial(bool packed, Index kc, bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A,
+                 Index lda, const T* B, Index ldb, T beta, T* C, Index ldc);
+template <class T>
+Index eigen_depth_block(Index M, Index N, Index K);
 }  // namespace detail
 
 // C = alpha * op(A) * op(B) + beta * C, all row-major.
@@ -83,30 +85,40 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
           const T* B, Index ldb, T beta, T* C, Index ldc) {
   const double flops = 2.0 * double(M) * double(N) * double(K);
   const bool packed = detail::use_packed<T>(M, N, K);
+  // Eigen's depth block, from the whole product: Eigen would choose it per
+  // block from the block's size, and another kc sums in another order (1 and
+  // 2 threads gave different bits on 64 x 1024 x 1024).
+  const Index kc = packed ? 0 : detail::eigen_depth_block<T>(M, N, K);
   const nn::detail::Team team = nn::detail::plan_team(flops >= 4e6);  // 1 inside a parallel region
   if (team.threads < 2) {  // one work item (measured when the governor chose one thread)
     nn::detail::parallel_for(team, 1, 1, [&](Index, int) {
-      detail::gemm_serial(packed, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+      detail::gemm_serial(packed, kc, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     });
     return;
   }
   // Blocks of rows when M >= N, else of columns; 2 blocks per thread at least
-  // 64 wide (a multiple of 16 for the SIMD kernels). Each block packs the
-  // whole other operand again: 4 blocks per thread cost 10-15% of SGEMM
-  // 256-2048 (260-276 vs 277-308 GFLOP/s at 2 threads); one block per thread
-  // is a little faster still but leaves nothing to rebalance when a core is busy.
+  // 64 wide. Each block packs the whole other operand again: 4 blocks per
+  // thread cost 10-15% of SGEMM 256-2048 (260-276 vs 277-308 GFLOP/s at 2
+  // threads); one block per thread is a little faster still but leaves
+  // nothing to rebalance when a core is busy. Block edges are multiples of 48
+  // on Eigen's path: its kernel handles rows in panels of 3, 2, 1 and half a
+  // vector (48 floats with AVX-512, 12 with SSE2) with different summation
+  // orders, so a block edge elsewhere moved some elements to another panel
+  // and 1 and 2 threads differed in the last bits (64 x 1024 x 1024: 2,874
+  // elements). The packed kernel does not care: multiples of its 32 columns.
   const bool rows = M >= N;
   const Index D = rows ? M : N;
+  const Index granule = packed && !rows ? packed::kNR : 48;
   Index bs = std::max<Index>(64, (D + 2 * team.threads - 1) / (2 * team.threads));
-  bs = (bs + 15) / 16 * 16;
+  bs = (bs + granule - 1) / granule * granule;
   const Index blocks = (D + bs - 1) / bs;
   nn::detail::parallel_for(team, blocks, 1, [&](Index b, int) {
     const Index d0 = b * bs, d = std::min(bs, D - d0);
     if (rows)  // C[d0:d0+d, :] = op(A)[d0:d0+d, :] op(B)
-      detail::gemm_serial(packed, trans_a, trans_b, d, N, K, alpha, trans_a ? A + d0 : A + d0 * lda, lda, B, ldb, beta,
+      detail::gemm_serial(packed, kc, trans_a, trans_b, d, N, K, alpha, trans_a ? A + d0 : A + d0 * lda, lda, B, ldb, beta,
                           C + d0 * ldc, ldc);
     else  // C[:, d0:d0+d] = op(A) op(B)[:, d0:d0+d]
-      detail::gemm_serial(packed, trans_a, trans_b, M, d, K, alpha, A, lda, trans_b ? B + d0 * ldb : B + d0, ldb, beta,
+      detail::gemm_serial(packed, kc, trans_a, trans_b, M, d, K, alpha, A, lda, trans_b ? B + d0 * ldb : B + d0, ldb, beta,
                           C + d0, ldc);
   });
 }
@@ -136,9 +148,11 @@ class OwnBlocking : public Eigen::internal::level3_blocking<T, T> {
  public:
   // Sizes as Eigen's gemm_blocking_space computes them for a row-major
   // destination (M, N), which Eigen runs as the transposed product.
-  OwnBlocking(Index M, Index N, Index K) {
+  // kc_whole: the depth block of the whole product (eigen_depth_block).
+  OwnBlocking(Index M, Index N, Index K, Index kc_whole) {
     Index kc = K, mc = N, nc = M;
     Eigen::internal::computeProductBlockingSizes<T, T, 1>(kc, mc, nc, Index(1));
+    kc = std::min(kc_whole, K);
     this->m_kc = kc, this->m_mc = mc, this->m_nc = nc;
     auto& buf = PackBuffers<T>::mine();
     const auto sa = static_cast<std::size_t>(kc * std::min(mc, N)), sb = static_cast<std::size_t>(kc * std::min(nc, M));
@@ -151,9 +165,9 @@ class OwnBlocking : public Eigen::internal::level3_blocking<T, T> {
 
 // C (M, N) row-major += alpha * op(A) * op(B), single-threaded.
 template <class T, int AOrder, int BOrder>
-void gemm_accumulate(Index M, Index N, Index K, T alpha, const T* A, Index lda, const T* B, Index ldb, T* C,
+void gemm_accumulate(Index M, Index N, Index K, Index kc, T alpha, const T* A, Index lda, const T* B, Index ldb, T* C,
                      Index ldc) {
-  OwnBlocking<T> blocking(M, N, K);
+  OwnBlocking<T> blocking(M, N, K, kc);
   Eigen::internal::general_matrix_matrix_product<Index, T, AOrder, false, T, BOrder, false, Eigen::RowMajor, 1>::run(
       M, N, K, A, lda, B, ldb, C, 1, ldc, alpha, blocking, nullptr);
 }
@@ -161,9 +175,17 @@ void gemm_accumulate(Index M, Index N, Index K, T alpha, const T* A, Index lda, 
 #define NN_GEMM_OWN_PACKING 0
 #endif
 
+// Eigen's depth block for a row-major (M, N) += (M, K) (K, N) product.
 template <class T>
-void gemm_serial(bool packed, bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A, Index lda,
-                 const T* B, Index ldb, T beta, T* C, Index ldc) {
+Index eigen_depth_block(Index M, Index N, Index K) {
+  Index kc = K, mc = N, nc = M;
+  Eigen::internal::computeProductBlockingSizes<T, T, 1>(kc, mc, nc, Index(1));
+  return std::max<Index>(kc, 1);
+}
+
+template <class T>
+void gemm_serial(bool packed, Index kc, bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const T* A,
+                 Index lda, const T* B, Index ldb, T beta, T* C, Index ldc) {
   using Mat = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
   using MMap = Eigen::Map<Mat, Eigen::Unaligned, Eigen::OuterStride<>>;
   if (M == 0 || N == 0) return;
@@ -180,14 +202,14 @@ void gemm_serial(bool packed, bool trans_a, bool trans_b, Index M, Index N, Inde
       return;
     }
 #endif
-  (void)packed;
+  (void)packed, (void)kc;
 #if NN_GEMM_OWN_PACKING
   constexpr int R = Eigen::RowMajor, Cm = Eigen::ColMajor;
   // op(A) is A row-major, or A^T: the same memory read column-major.
-  if (!trans_a && !trans_b) gemm_accumulate<T, R, R>(M, N, K, alpha, A, lda, B, ldb, C, ldc);
-  else if (trans_a && !trans_b) gemm_accumulate<T, Cm, R>(M, N, K, alpha, A, lda, B, ldb, C, ldc);
-  else if (!trans_a && trans_b) gemm_accumulate<T, R, Cm>(M, N, K, alpha, A, lda, B, ldb, C, ldc);
-  else gemm_accumulate<T, Cm, Cm>(M, N, K, alpha, A, lda, B, ldb, C, ldc);
+  if (!trans_a && !trans_b) gemm_accumulate<T, R, R>(M, N, K, kc, alpha, A, lda, B, ldb, C, ldc);
+  else if (trans_a && !trans_b) gemm_accumulate<T, Cm, R>(M, N, K, kc, alpha, A, lda, B, ldb, C, ldc);
+  else if (!trans_a && trans_b) gemm_accumulate<T, R, Cm>(M, N, K, kc, alpha, A, lda, B, ldb, C, ldc);
+  else gemm_accumulate<T, Cm, Cm>(M, N, K, kc, alpha, A, lda, B, ldb, C, ldc);
 #else
   using CMap = Eigen::Map<const Mat, Eigen::Unaligned, Eigen::OuterStride<>>;
   CMap a(A, trans_a ? K : M, trans_a ? M : K, Eigen::OuterStride<>(lda));
