@@ -85,6 +85,27 @@ TEST_CASE("packed SGEMM matches the naive product in double") {
   }
 }
 
+namespace {
+// Random op(A) (M, K), op(B) (K, N) with the given transposes, and
+// C = 0.5 op(A) op(B) computed on 1 thread (C1) and on 2 (C2).
+struct TwoRuns {
+  std::vector<float> A, B, C1, C2;
+};
+TwoRuns on_1_and_2_threads(Index M, Index N, Index K, bool ta, bool tb, nn::Rng& rng) {
+  TwoRuns r{std::vector<float>(size_t(M * K)), std::vector<float>(size_t(K * N)), std::vector<float>(size_t(M * N), NAN),
+            std::vector<float>(size_t(M * N), NAN)};
+  for (auto& v : r.A) v = float(rng.normal());
+  for (auto& v : r.B) v = float(rng.normal());
+  const Index lda = ta ? M : K, ldb = tb ? K : N;
+  nn::set_num_threads(1);
+  nn::kernels::gemm<float>(ta, tb, M, N, K, 0.5f, r.A.data(), lda, r.B.data(), ldb, 0.f, r.C1.data(), N);
+  nn::set_num_threads(2);
+  nn::kernels::gemm<float>(ta, tb, M, N, K, 0.5f, r.A.data(), lda, r.B.data(), ldb, 0.f, r.C2.data(), N);
+  nn::set_num_threads(1);
+  return r;
+}
+}  // namespace
+
 // gemm<float> picks the packed kernel for large products: same values as
 // Eigen's within rounding, and bit for bit the same on 1 and 2 threads
 // (blocks of rows, then of columns).
@@ -95,19 +116,14 @@ TEST_CASE("gemm on the packed kernel: close to Eigen's, independent of the threa
     REQUIRE(nn::kernels::detail::use_packed<float>(s.M, s.N, s.K) == nn::kernels::direct::cpu_supported());
     for (int t = 0; t < 4; ++t) {
       const bool ta = t & 1, tb = t & 2;
-      const Index lda = ta ? s.M : s.K, ldb = tb ? s.K : s.N;
-      std::vector<float> A(size_t(s.M * s.K)), B(size_t(s.K * s.N)), C1(size_t(s.M * s.N), NAN), C2(C1), E(C1);
-      for (auto& v : A) v = float(rng.normal());
-      for (auto& v : B) v = float(rng.normal());
       CAPTURE(s.M); CAPTURE(s.N); CAPTURE(ta); CAPTURE(tb);
-      nn::set_num_threads(1);
-      nn::kernels::gemm<float>(ta, tb, s.M, s.N, s.K, 0.5f, A.data(), lda, B.data(), ldb, 0.f, C1.data(), s.N);
-      nn::set_num_threads(2);
-      nn::kernels::gemm<float>(ta, tb, s.M, s.N, s.K, 0.5f, A.data(), lda, B.data(), ldb, 0.f, C2.data(), s.N);
+      const TwoRuns r = on_1_and_2_threads(s.M, s.N, s.K, ta, tb, rng);
+      const auto &A = r.A, &B = r.B, &C1 = r.C1, &C2 = r.C2;
+      std::vector<float> E(C1.size(), NAN);
       nn::kernels::set_gemm_algorithm(nn::kernels::GemmAlgorithm::Eigen);
-      nn::kernels::gemm<float>(ta, tb, s.M, s.N, s.K, 0.5f, A.data(), lda, B.data(), ldb, 0.f, E.data(), s.N);
+      nn::kernels::gemm<float>(ta, tb, s.M, s.N, s.K, 0.5f, A.data(), ta ? s.M : s.K, B.data(), tb ? s.K : s.N, 0.f,
+                               E.data(), s.N);
       nn::kernels::set_gemm_algorithm(nn::kernels::GemmAlgorithm::Auto);
-      nn::set_num_threads(1);
       CHECK(C1 == C2);
       CHECK(worst(C1.data(), E.data(), Index(E.size()), 1e-4, 1e-4) <= 1.0);
     }
@@ -143,16 +159,9 @@ TEST_CASE("gemm on Eigen's path: the same bits on 1 and 2 threads") {
   for (S s : {S{64, 1024, 256}, S{64, 3136, 128}, S{1000, 70, 200}}) {
     for (int t = 0; t < 4; ++t) {
       const bool ta = t & 1, tb = t & 2;
-      const Index lda = ta ? s.M : s.K, ldb = tb ? s.K : s.N;
-      std::vector<float> A(size_t(s.M * s.K)), B(size_t(s.K * s.N)), C1(size_t(s.M * s.N)), C2(C1);
-      for (auto& v : A) v = float(rng.normal());
-      for (auto& v : B) v = float(rng.normal());
       CAPTURE(s.M); CAPTURE(s.N); CAPTURE(ta); CAPTURE(tb);
-      nn::set_num_threads(1);
-      nn::kernels::gemm<float>(ta, tb, s.M, s.N, s.K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C1.data(), s.N);
-      nn::set_num_threads(2);
-      nn::kernels::gemm<float>(ta, tb, s.M, s.N, s.K, 1.f, A.data(), lda, B.data(), ldb, 0.f, C2.data(), s.N);
-      CHECK(C1 == C2);
+      const TwoRuns r = on_1_and_2_threads(s.M, s.N, s.K, ta, tb, rng);
+      CHECK(r.C1 == r.C2);
     }
   }
   nn::kernels::set_gemm_algorithm(nn::kernels::GemmAlgorithm::Auto);
