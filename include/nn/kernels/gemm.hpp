@@ -86,8 +86,9 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
   const double flops = 2.0 * double(M) * double(N) * double(K);
   const bool packed = detail::use_packed<T>(M, N, K);
   // Eigen's depth block, from the whole product: Eigen would choose it per
-  // block from the block's size, and another kc sums in another order (1 and
-  // 2 threads gave different bits on 64 x 1024 x 1024).
+  // block from the block's size, and another kc would sum in another order.
+  // (A precaution: the 1- vs 2-thread difference measured in session 8 came
+  // from the block edges below, and this alone did not remove it.)
   const Index kc = packed ? 0 : detail::eigen_depth_block<T>(M, N, K);
   const nn::detail::Team team = nn::detail::plan_team(flops >= 4e6);  // 1 inside a parallel region
   if (team.threads < 2) {  // one work item (measured when the governor chose one thread)
