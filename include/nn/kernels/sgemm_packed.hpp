@@ -86,6 +86,11 @@ __attribute__((target("avx512f"))) inline void pack_a(Index mc, Index kc, const 
   }
 }
 
+// The first n lanes of a 16-float vector (none for n <= 0, all for n >= 16).
+inline __mmask16 lane_mask(Index n) {
+  return static_cast<__mmask16>(n >= 16 ? 0xFFFFu : n <= 0 ? 0u : (1u << n) - 1u);
+}
+
 // Packed B: for each 32-column sliver, kc rows of 32 values, columns past nc
 // zero. B(k, j) = B[k * rb + j * cb].
 //   B block: (kc, nc)   out: (ceil(nc / 32), kc, 32)
@@ -94,8 +99,7 @@ __attribute__((target("avx512f"))) inline void pack_b(Index kc, Index nc, const 
   for (Index j0 = 0; j0 < nc; j0 += kNR, out += kc * kNR) {
     const Index n = std::min(kNR, nc - j0);
     if (cb == 1) {  // rows of B contiguous
-      const __mmask16 m0 = static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u);
-      const __mmask16 m1 = static_cast<__mmask16>(n >= 32 ? 0xFFFFu : n <= 16 ? 0u : (1u << (n - 16)) - 1u);
+      const __mmask16 m0 = lane_mask(n), m1 = lane_mask(n - 16);
       for (Index k = 0; k < kc; ++k) {
         const float* s = B + k * rb + j0;
         _mm512_store_ps(out + k * kNR, _mm512_maskz_loadu_ps(m0, s));
@@ -149,8 +153,7 @@ __attribute__((target("avx512f"), noinline)) inline void micro(Index kc, const f
       _mm512_storeu_ps(c + 16, _mm512_add_ps(_mm512_loadu_ps(c + 16), acc[i][1]));
     }
   } else {
-    const __mmask16 m0 = static_cast<__mmask16>(n >= 16 ? 0xFFFFu : (1u << n) - 1u);
-    const __mmask16 m1 = static_cast<__mmask16>(n >= 32 ? 0xFFFFu : n <= 16 ? 0u : (1u << (n - 16)) - 1u);
+    const __mmask16 m0 = lane_mask(n), m1 = lane_mask(n - 16);
 #pragma GCC unroll 12
     for (int i = 0; i < kMR; ++i) {
       if (i >= m) break;
