@@ -69,12 +69,12 @@ int main(int argc, char** argv) {
     const nn::ThreadStats ts = nn::thread_stats();
     std::printf("{\"impl\": \"nn\", \"workload\": \"%s\", \"mode\": \"%s\", \"threads\": %d, \"batch\": %lld, "
                 "\"images_per_second\": %.1f, \"images_per_second_mean\": %.1f, "
-                "\"governor\": {\"adaptive\": %s, \"team_regions\": %lld, \"serial_regions\": %lld, "
-                "\"fallbacks\": %lld, \"team_cores\": %.3f, \"serial_cores\": %.3f}, \"seconds\": [",
+                "\"governor\": {\"adaptive\": %s, \"team_regions\": %lld, \"fallback_regions\": %lld, "
+                "\"fallbacks\": %lld, \"retries_skipped\": %lld, \"team_cores\": %.3f, \"fallback_cores\": %.3f}, \"seconds\": [",
                 workload.c_str(), mode.c_str(), nn::num_threads(), static_cast<long long>(w.batch),
                 double(w.batch) / median, double(w.batch) * double(secs.size()) / total,
-                nn::adaptive_threads() ? "true" : "false", ts.team_regions, ts.serial_regions, ts.fallbacks,
-                ts.team_cores(), ts.serial_cores());
+                nn::adaptive_threads() ? "true" : "false", ts.team_regions, ts.fallback_regions, ts.fallbacks, ts.retries_skipped,
+                ts.team_cores(), ts.fallback_cores());
     for (std::size_t i = 0; i < secs.size(); ++i) std::printf("%s%.6f", i ? ", " : "", secs[i]);
     std::printf("]}\n");
     return 0;

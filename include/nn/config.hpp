@@ -28,7 +28,10 @@ inline std::string build_info() {
   os << " | C++" << (__cplusplus / 100 % 100) << " | OpenMP: ";
 #ifdef _OPENMP
   os << "on, " << num_threads() << " threads";
-  if (num_threads() > 1) os << (adaptive_threads() ? " (adaptive)" : " (fixed)");
+  if (num_threads() > 1)
+    os << (detail::Governor::instance().always_blocking() ? " (blocking team)"
+           : adaptive_threads()                          ? " (adaptive)"
+                                                         : " (fixed)");
 #else
   os << "off";
 #endif

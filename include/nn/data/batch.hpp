@@ -10,6 +10,7 @@
 // generator Rng(mix(seed, epoch, k)), so results do not depend on threads.
 #pragma once
 #include <exception>
+#include <mutex>
 #include <vector>
 
 #include "nn/data/augment.hpp"
@@ -46,6 +47,7 @@ class BatchIterator {
     const Index dx = in.size(), dy = ds_->target_shape().size();
     const Index start = pos_;
     std::exception_ptr error;  // an exception must not leave the parallel region
+    std::mutex error_m;
     nn::detail::parallel_for(n, n > 8, 4, [&](Index i, int) {
       try {
         const Index k = start + i;
@@ -55,7 +57,7 @@ class BatchIterator {
           aug_->apply(x.data() + i * dx, in[0], in[1], in[2], rng);
         }
       } catch (...) {
-#pragma omp critical(nn_batch_error)
+        std::lock_guard<std::mutex> lock(error_m);
         if (!error) error = std::current_exception();
       }
     });

@@ -91,7 +91,7 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
   // from the block edges below, and this alone did not remove it.)
   const Index kc = packed ? 0 : detail::eigen_depth_block<T>(M, N, K);
   const nn::detail::Team team = nn::detail::plan_team(flops >= 4e6);  // 1 inside a parallel region
-  if (team.threads < 2) {  // one work item (measured when the governor chose one thread)
+  if (team.threads < 2) {  // one work item
     nn::detail::parallel_for(team, 1, 1, [&](Index, int) {
       detail::gemm_serial(packed, kc, trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
     });

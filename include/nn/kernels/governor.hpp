@@ -1,49 +1,63 @@
-// nn/kernels/governor.hpp — whether parallel regions run on the team or on
-// one thread.
+// nn/kernels/governor.hpp — which kind of team runs the parallel regions.
 //
 // The problem: nn's kernels are fork-join regions (about 25 per W3 training
-// step). When another process keeps a core busy, the operating system shares
-// the cores between all runnable threads, so each of our threads is
-// descheduled now and then for a time slice (milliseconds), possibly holding
-// a work item that nobody else can take; the others finish and wait for it at
-// the region's barrier. Measured on the 2-core machine with one spinning
-// process (W3 training, 20 steps): the main thread was busy 6.9 s instead of
-// 3.5 s, the regions took 8.3 s instead of 3.6 s, and 2 threads ended up
-// slower than 1 thread alone on the free core.
+// step). OpenMP's runtime makes waiting threads spin for milliseconds, which
+// makes short regions cheap on a free machine. When another process keeps a
+// core busy, the operating system shares the cores between all runnable
+// threads, so each of ours is descheduled now and then for a time slice,
+// possibly holding a work item; the other waits for it at the region's
+// barrier, spinning on the very time slice it waits for. Measured on the
+// 2-core machine with one spinning process, W3 training: OpenMP's team did
+// 0.69 cores of work per second, one thread alone 0.99.
+//
+// Two teams: OpenMP's (spinning waits: the fastest on a free machine) and
+// BlockingPool's (thread_pool.hpp: waits sleep, so a waiting thread gives its
+// time slice away; 1.04 cores on that busy machine, so 2 threads beat one
+// thread, but 1-10% slower than OpenMP's team on a free machine).
 //
 // What the governor does: parallel_for (parallel.hpp) measures each region
-// that could use the team: its wall time, and the CPU time its threads spent
-// on work items (CLOCK_THREAD_CPUTIME_ID, which does not advance while a
-// thread is descheduled or waiting at the barrier). CPU seconds of work per
-// wall second — the "throughput" below, in cores — is comparable between
-// regions on the team and regions on one thread, whatever the regions are.
-//   - Team windows (about 50 ms of regions) at 1.1 cores or more need nothing
-//     more: one thread cannot do more than one core's work. An idle machine
-//     measures 1.8-2.0 cores on nn's workloads.
-//   - Below that, the governor tries a window on one thread. If one thread
-//     does more, regions stay on one thread for 0.25 s, then the team gets a
-//     window again, and so on, the serial periods doubling (up to 4 s) while
-//     one thread keeps winning. If the team wins, it stays, and the next
-//     one-thread trial waits as long (same doubling). A retried team that
-//     is clearly behind one thread after 15 ms (under 0.8 of its
-//     throughput) falls back then instead of after a whole window: under
-//     load the retries were what 2 threads lost to 1 (W3 training 0.96-0.97
-//     of one thread's speed, and a 2-thread run kept on one thread measured
-//     the same as a 1-thread run).
-// The work measure slightly favours the team (threads sharing caches and
-// memory bandwidth spend more CPU time per item), so it only falls back when
-// one thread clearly wins. Results do not depend on the thread count (see
-// docs/architecture.md, Determinism): the governor never changes a number,
-// only the speed.
+// that could use a team: its wall time, and the CPU time its threads spent on
+// work items (CLOCK_THREAD_CPUTIME_ID, which does not advance while a thread
+// is descheduled or waiting). CPU seconds of work per wall second — the
+// "throughput" below, in cores — compares the two teams on any mix of
+// regions.
+//   - OpenMP windows (about 50 ms of regions) at 0.55 cores per thread or more
+//     need nothing more. A free machine measures 1.8-2.0 cores on 2 threads.
+//   - Below that, the governor tries a window on the blocking team. If it
+//     does more, regions stay on it (the "fallback") for 0.25 s; then, if the
+//     cores have room for OpenMP's team (below), OpenMP's team gets a window
+//     again, and so on, the fallback periods doubling (up to 4 s) while the
+//     blocking team keeps winning. If OpenMP's team wins, or measures 0.55
+//     cores per thread or more, it stays, and the next trial waits as long
+//     (same doubling). A retried OpenMP team clearly behind (below that, and
+//     under 0.8 of the blocking team's throughput, after 15 ms) falls back
+//     then instead of after a whole window.
+//   - Room for OpenMP's team: before a retry the governor looks at how much
+//     CPU time the CPUs this process may run on had for it (spare_cpu.hpp:
+//     their idle time plus our own CPU time, from /proc/stat on Linux). Below
+//     (threads - 0.5) cores, other processes are still busy: it stays on the
+//     blocking team and looks again every 0.25 s, so a machine that stays
+//     loaded costs no retries, and a core freed is noticed within 0.25 s.
+//     Every 32 s it retries anyway. Where that cannot be read, the timer
+//     alone decides.
+// The work measure slightly favours the OpenMP team (threads sharing caches
+// and memory bandwidth spend more CPU time per item), so it only falls back
+// when the other team clearly wins. Results do not depend on which team runs
+// (see docs/architecture.md, Determinism): the governor never changes a
+// number, only the speed.
 //
-// Switch it off with set_adaptive_threads(false) or NN_ADAPTIVE_THREADS=0 in
-// the environment; thread_stats() reports what it measured and did.
+// Switch it off (OpenMP's team always) with set_adaptive_threads(false) or
+// NN_ADAPTIVE_THREADS=0 in the environment; NN_ADAPTIVE_THREADS=blocking runs
+// every region on the blocking team (the test suite runs once that way).
+// thread_stats() reports what it measured and did.
 #pragma once
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+
+#include "nn/kernels/spare_cpu.hpp"
 #if defined(__unix__) || defined(__APPLE__)
 #include <time.h>
 #define NN_GOVERNOR_CPU_CLOCK 1
@@ -55,14 +69,15 @@ namespace nn {
 
 // What the governor measured and decided since the start (or reset_thread_stats()).
 struct ThreadStats {
-  long long team_regions = 0;    // regions run on more than one thread
-  long long serial_regions = 0;  // regions worth a team that the governor ran on one thread
-  long long fallbacks = 0;       // times it chose one thread over the team
-  double team_seconds = 0, team_cpu_seconds = 0;      // wall time and CPU time of work items
-  double serial_seconds = 0, serial_cpu_seconds = 0;  // the same for its one-thread regions
-  // Cores' worth of work done per second on the team regions (0 before any).
+  long long team_regions = 0;      // regions run on OpenMP's team
+  long long fallback_regions = 0;  // regions the governor ran on the blocking team instead
+  long long fallbacks = 0;         // times it chose the blocking team over OpenMP's
+  long long retries_skipped = 0;   // OpenMP retries not made because other processes kept the cores busy
+  double team_seconds = 0, team_cpu_seconds = 0;          // wall time and CPU time of work items
+  double fallback_seconds = 0, fallback_cpu_seconds = 0;  // the same for the blocking team's regions
+  // Cores' worth of work done per second on OpenMP's team (0 before any region).
   double team_cores() const { return team_seconds > 0 ? team_cpu_seconds / team_seconds : 0.0; }
-  double serial_cores() const { return serial_seconds > 0 ? serial_cpu_seconds / serial_seconds : 0.0; }
+  double fallback_cores() const { return fallback_seconds > 0 ? fallback_cpu_seconds / fallback_seconds : 0.0; }
 };
 
 namespace detail {
@@ -78,31 +93,52 @@ inline double thread_cpu_seconds() {
 #endif
 }
 
-// The threads a region gets; `measured` says the governor wants its timing.
+// The threads a region gets; `measured`: the governor wants its timing;
+// `blocking`: run it on BlockingPool (thread_pool.hpp) instead of OpenMP.
 struct Team {
   int threads = 1;
   bool measured = false;
+  bool blocking = false;
 };
 
 class Governor {
  public:
   using Clock = std::chrono::steady_clock;
-  static constexpr double kWindow = 0.05;           // seconds of regions per measurement
-  static constexpr double kTeamClearlyAhead = 1.1;  // cores; one thread cannot reach this
+  static constexpr double kWindow = 0.05;               // seconds of regions per measurement
+  static constexpr double kTeamFinePerThread = 0.55;    // cores per thread: no trial needed
   static constexpr double kFirstBackoff = 0.25, kMaxBackoff = 4.0;  // seconds
-  // A team retried after a serial period stops after kShortWindow seconds
-  // when it delivers under kClearlyBehind of one thread's throughput.
+  // A retried OpenMP team stops after kShortWindow seconds when it delivers
+  // under kClearlyBehind of the blocking team's throughput.
   static constexpr double kShortWindow = 0.015, kClearlyBehind = 0.8;
+  // A retry is made when the CPUs had (threads - kRoomMargin) cores for this
+  // process since the last look (else: look again after kRecheck seconds),
+  // or after kLongestFallback seconds whatever they had.
+  static constexpr double kRoomMargin = 0.5, kRecheck = 0.25, kLongestFallback = 32.0;
 
   using NowFn = Clock::time_point (*)();
+  using RoomFn = double (*)();  // CPU-seconds the CPUs had for this process so far; < 0 when unknown
 
-  // The one every parallel_for asks; NN_ADAPTIVE_THREADS=0 (or off) starts it off.
+  // The one every parallel_for asks; NN_ADAPTIVE_THREADS=0 (or off) starts it
+  // off, NN_ADAPTIVE_THREADS=blocking on the blocking team for good.
   static Governor& instance() {
-    static Governor g(!env_says_off());
+    static Governor g(!env_is("0") && !env_is("off"), &Clock::now, &available_cpu_seconds, env_is("blocking"));
     return g;
   }
-  // A separate governor (tests drive one with their own clock).
-  explicit Governor(bool enabled, NowFn now = &Clock::now) : enabled_(enabled && NN_GOVERNOR_CPU_CLOCK), now_(now) {}
+  // A separate governor (tests drive one with their own clock and room).
+  explicit Governor(bool enabled, NowFn now = &Clock::now, RoomFn room = &available_cpu_seconds,
+                    bool always_blocking = false)
+      : enabled_(enabled && NN_GOVERNOR_CPU_CLOCK), always_blocking_(always_blocking), now_(now), room_(room) {}
+
+  // Every region on the blocking team, whatever the measurements (tests, and
+  // machines that are always shared); set_enabled() does not change it.
+  void set_always_blocking(bool on) {
+    std::lock_guard<std::mutex> lock(m_);
+    always_blocking_ = on;
+  }
+  bool always_blocking() const {
+    std::lock_guard<std::mutex> lock(m_);
+    return always_blocking_;
+  }
 
   bool enabled() const {
     std::lock_guard<std::mutex> lock(m_);
@@ -111,7 +147,7 @@ class Governor {
   void set_enabled(bool on) {
     std::lock_guard<std::mutex> lock(m_);
     enabled_ = on && NN_GOVERNOR_CPU_CLOCK;
-    serial_ = probe_ = false;
+    fallback_ = probe_ = false;
     backoff_ = kFirstBackoff;
     until_ = Clock::time_point{};
     win_wall_ = win_cpu_ = 0;
@@ -120,31 +156,43 @@ class Governor {
   // The team for a region worth `full` (>= 2) threads.
   Team team(int full) {
     std::lock_guard<std::mutex> lock(m_);
-    if (!enabled_) return {full, true};
-    if (serial_ && now_() >= until_) switch_mode(false, true);  // give the team a window again
-    return {serial_ ? 1 : full, true};
+    if (always_blocking_) return {full, true, true};
+    if (!enabled_) return {full, true, false};
+    if (fallback_) {
+      const auto now = now_();
+      if (now >= until_) {
+        if (worth_retrying(now, full)) {
+          switch_mode(false, true);  // give OpenMP's team a window again
+        } else {
+          until_ = now + seconds(kRecheck);
+          ++stats_.retries_skipped;
+        }
+      }
+    }
+    return {full, true, fallback_};
   }
 
-  // A measured region ran on `threads` threads: `wall` seconds, `cpu` CPU
-  // seconds of work items over all threads.
-  void record(int threads, double wall, double cpu) {
+  // A measured region ran (on the blocking team when `blocking`) for `wall`
+  // seconds, its threads spending `cpu` CPU seconds on work items; `threads`
+  // is the team's size.
+  void record(int threads, bool blocking, double wall, double cpu) {
     if (wall <= 0) return;
     std::lock_guard<std::mutex> lock(m_);
-    const bool on_team = threads > 1;
-    if (on_team) {
+    if (!blocking) {
       ++stats_.team_regions;
       stats_.team_seconds += wall;
       stats_.team_cpu_seconds += cpu;
     } else {
-      ++stats_.serial_regions;
-      stats_.serial_seconds += wall;
-      stats_.serial_cpu_seconds += cpu;
+      ++stats_.fallback_regions;
+      stats_.fallback_seconds += wall;
+      stats_.fallback_cpu_seconds += cpu;
     }
-    if (!enabled_ || on_team == serial_) return;  // a region started before the last switch
+    if (!enabled_ || blocking != fallback_) return;  // a region started before the last switch
     win_wall_ += wall;
     win_cpu_ += cpu;
     if (win_wall_ < kWindow) {
-      if (!serial_ && probe_ && win_wall_ >= kShortWindow && win_cpu_ < kClearlyBehind * serial_cores_ * win_wall_) {
+      if (!fallback_ && probe_ && win_wall_ >= kShortWindow && !fine(win_cpu_ / win_wall_, threads) &&
+          win_cpu_ < kClearlyBehind * fallback_cores_ * win_wall_) {
         probe_ = false;  // the retried team is clearly losing: no need for a whole window
         fall_back(now_());
       }
@@ -153,26 +201,26 @@ class Governor {
     const double cores = win_cpu_ / win_wall_;
     win_wall_ = win_cpu_ = 0;
     const auto now = now_();
-    if (!serial_) {
+    if (!fallback_) {
       team_cores_ = cores;
-      if (probe_) {  // the team's window after a serial period
+      if (probe_) {  // OpenMP's window after a fallback period
         probe_ = false;
-        if (cores < serial_cores_) {
+        if (!fine(cores, threads) && cores < fallback_cores_) {
           fall_back(now);
         } else {
           backoff_ = kFirstBackoff;
         }
-      } else if (cores < kTeamClearlyAhead && now >= until_) {
-        switch_mode(true, true);  // try one thread, for one window
+      } else if (!fine(cores, threads) && now >= until_) {
+        switch_mode(true, true);  // try the blocking team, for one window
         until_ = Clock::time_point::max();
       }
     } else {
-      serial_cores_ = cores;
+      fallback_cores_ = cores;
       if (probe_) {
         probe_ = false;
         if (cores > team_cores_) {
           fall_back(now);
-        } else {  // the team wins: back to it, and wait before the next trial
+        } else {  // OpenMP's team wins: back to it, and wait before the next trial
           switch_mode(false, false);
           until_ = now + seconds(backoff_);
           backoff_ = std::min(2 * backoff_, kMaxBackoff);
@@ -191,35 +239,56 @@ class Governor {
   }
 
  private:
-  static bool env_says_off() {
+  static bool env_is(const char* value) {
     const char* env = std::getenv("NN_ADAPTIVE_THREADS");
-    return env && (std::strcmp(env, "0") == 0 || std::strcmp(env, "off") == 0);
+    return env && std::strcmp(env, value) == 0;
   }
   static Clock::duration seconds(double s) {
     return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s));
   }
-  void switch_mode(bool serial, bool probe) {
-    serial_ = serial;
+  // OpenMP's team at `cores` needs no comparison: on a free machine both
+  // teams measure close to `threads` cores, and OpenMP's is the faster one.
+  static bool fine(double cores, int threads) { return cores >= kTeamFinePerThread * threads; }
+  void switch_mode(bool fallback, bool probe) {
+    fallback_ = fallback;
     probe_ = probe;
     win_wall_ = win_cpu_ = 0;
   }
-  void fall_back(Clock::time_point now) {  // one thread for backoff_ seconds
+  void fall_back(Clock::time_point now) {  // the blocking team for backoff_ seconds
     switch_mode(true, false);
     until_ = now + seconds(backoff_);
     backoff_ = std::min(2 * backoff_, kMaxBackoff);
     ++stats_.fallbacks;
+    fallback_since_ = room_at_ = now;
+    room_mark_ = room_();
+  }
+  // A retry is due: worth it when the CPUs had room for `full` threads since
+  // the last look (or when that cannot be known), or after kLongestFallback.
+  bool worth_retrying(Clock::time_point now, int full) {
+    const double room = room_();
+    const double dt = std::chrono::duration<double>(now - room_at_).count();
+    const bool known = room >= 0 && room_mark_ >= 0 && dt > 0;
+    const bool retry = !known || (room - room_mark_) / dt >= full - kRoomMargin ||
+                       std::chrono::duration<double>(now - fallback_since_).count() >= kLongestFallback;
+    room_mark_ = room;
+    room_at_ = now;
+    return retry;
   }
 
   mutable std::mutex m_;
   bool enabled_ = true;
+  bool always_blocking_ = false;
   NowFn now_ = &Clock::now;
-  bool serial_ = false;  // regions run on one thread
-  bool probe_ = false;   // the current window decides between team and one thread
-  // Serial: back to the team at until_. Team: no one-thread trial before until_.
+  RoomFn room_ = &available_cpu_seconds;
+  bool fallback_ = false;  // regions run on the blocking team
+  bool probe_ = false;     // the current window decides between the teams
+  // Fallback: back to OpenMP's team at until_ (room permitting). OpenMP: no trial before until_.
   Clock::time_point until_{};
   double backoff_ = kFirstBackoff;
-  double win_wall_ = 0, win_cpu_ = 0;          // the current window
-  double team_cores_ = 0, serial_cores_ = 0;  // the last window's throughput in each mode
+  Clock::time_point fallback_since_{}, room_at_{};  // the last fallback; the last look at the room
+  double room_mark_ = -1;                           // the room then
+  double win_wall_ = 0, win_cpu_ = 0;               // the current window
+  double team_cores_ = 0, fallback_cores_ = 0;      // the last window's throughput of each team
   ThreadStats stats_;
 };
 

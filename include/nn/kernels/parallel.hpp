@@ -1,9 +1,10 @@
 // nn/kernels/parallel.hpp — thread control for nn's kernels.
 //
-// nn parallelizes with OpenMP where the work is (over the batch, over
-// channels, over blocks of a GEMM's output), always through parallel_for
-// below, so that the governor (governor.hpp) sees every region and can run
-// them on one thread when the team is slower than one thread (a busy core).
+// nn parallelizes where the work is (over the batch, over channels, over
+// blocks of a GEMM's output), always through parallel_for below: on OpenMP's
+// team, or on BlockingPool's (thread_pool.hpp) when the governor
+// (governor.hpp), which sees every region, finds OpenMP's spinning team
+// losing on a busy machine.
 // set_num_threads(n) sets OpenMP's thread count; without OpenMP it is a no-op
 // and num_threads() is 1.
 #pragma once
@@ -19,6 +20,7 @@
 #endif
 
 #include "nn/kernels/governor.hpp"
+#include "nn/kernels/thread_pool.hpp"
 
 namespace nn {
 
@@ -55,8 +57,8 @@ inline void reset_thread_stats() { detail::Governor::instance().reset_stats(); }
 
 namespace detail {
 // The team for the next region: one thread when the region is not worth
-// threads or is called inside a parallel region; else num_threads(), or one
-// thread when the governor says so. Call it once per region and pass the
+// threads or is called inside a parallel region; else num_threads() threads,
+// on the team the governor chooses. Call it once per region and pass the
 // result to parallel_for.
 inline Team plan_team(bool worth) {
   if (!worth) return {};
@@ -65,12 +67,14 @@ inline Team plan_team(bool worth) {
 #ifdef _OPENMP
   if (omp_in_parallel()) return {};
 #endif
+  if (BlockingPool::in_region()) return {};
   return Governor::instance().team(full);
 }
 
 // Runs body(i, tid) for every i in [0, n) on team.threads threads (OpenMP,
-// schedule(dynamic, grain)), tid in [0, team.threads); serially with tid 0 on
-// one thread. The body must not throw. Measured regions report their wall
+// schedule(dynamic, grain), or the same on BlockingPool when team.blocking),
+// tid in [0, team.threads); serially with tid 0 on one thread. The body must
+// not throw. Measured regions report their wall
 // time and their threads' CPU time to the governor.
 template <class Body>
 void parallel_for(Team team, std::ptrdiff_t n, std::ptrdiff_t grain, Body&& body) {
@@ -79,7 +83,9 @@ void parallel_for(Team team, std::ptrdiff_t n, std::ptrdiff_t grain, Body&& body
   if (team.threads > 1 && n <= grain) team = Team{};  // one chunk: nothing to share
   const auto t0 = team.measured ? Clock::now() : Clock::time_point{};
   double cpu = 0;
-  int threads = 1;
+  if (team.threads > 1 && team.blocking) {
+    cpu = BlockingPool::instance().run(team.threads, n, grain, body, team.measured);
+  } else
 #ifdef _OPENMP
   if (team.threads > 1) {
 #pragma omp parallel num_threads(team.threads) reduction(+ : cpu)
@@ -88,7 +94,6 @@ void parallel_for(Team team, std::ptrdiff_t n, std::ptrdiff_t grain, Body&& body
 #pragma omp for schedule(dynamic, grain) nowait
       for (std::ptrdiff_t i = 0; i < n; ++i) body(i, omp_get_thread_num());
       if (team.measured) cpu += thread_cpu_seconds() - c0;
-      if (omp_get_thread_num() == 0) threads = omp_get_num_threads();
     }
   } else
 #endif
@@ -98,7 +103,8 @@ void parallel_for(Team team, std::ptrdiff_t n, std::ptrdiff_t grain, Body&& body
     if (team.measured) cpu = thread_cpu_seconds() - c0;
   }
   if (team.measured)
-    Governor::instance().record(threads, std::chrono::duration<double>(Clock::now() - t0).count(), cpu);
+    Governor::instance().record(team.threads, team.blocking,
+                                std::chrono::duration<double>(Clock::now() - t0).count(), cpu);
 }
 
 // parallel_for on the team plan_team(worth) gives.
