@@ -282,6 +282,21 @@ TEST_CASE("parallel_for on the blocking team: every item once, thread ids in ran
   }
   CHECK(nested_bad.load() == 0);
   CHECK(sum.load() == 2000L * (23L * 24L / 2));  // i*3+j over i < 8, j < 3 is 0..23
+  // Regions from two threads of the caller's own at once: each item once,
+  // whichever region has the workers.
+  std::vector<int> a(5000, 0), b(5000, 0);
+  auto fill = [](std::vector<int>& v) {
+    for (int r = 0; r < 50; ++r)
+      nn::detail::parallel_for(Team{2, false, true}, Index(v.size()), 16,
+                               [&](Index i, int) { v[std::size_t(i)] += 1; });
+  };
+  std::thread other([&] { fill(b); });
+  fill(a);
+  other.join();
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    REQUIRE(a[i] == 50);
+    REQUIRE(b[i] == 50);
+  }
 }
 
 TEST_CASE("build_info says whether the thread count is adaptive") {

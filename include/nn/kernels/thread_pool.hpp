@@ -63,17 +63,18 @@ class BlockingPool {
   // Runs body(i, tid) for every i in [0, n) on `threads` threads (the caller
   // is tid 0), `grain` items at a time. Returns the CPU seconds all threads
   // spent on items when `measure`, else 0. The body must not throw. One
-  // region at a time: callers from several threads take turns.
+  // region at a time: a caller that finds another thread's region running
+  // runs its own items alone instead of waiting.
   template <class Body>
   double run(int threads, std::ptrdiff_t n, std::ptrdiff_t grain, Body& body, bool measure) {
     grain = std::max<std::ptrdiff_t>(grain, 1);
     threads = std::max(1, std::min<int>(threads, int((n + grain - 1) / grain)));
-    if (threads < 2 || in_region()) {
+    std::unique_lock<std::mutex> one_region(region_m_, std::defer_lock);
+    if (threads < 2 || in_region() || !one_region.try_lock()) {  // the last: another caller's region runs
       const double c0 = measure ? thread_cpu_seconds() : 0.0;
       for (std::ptrdiff_t i = 0; i < n; ++i) body(i, 0);
       return measure ? thread_cpu_seconds() - c0 : 0.0;
     }
-    std::lock_guard<std::mutex> one_region(region_m_);
     Job job;
     job.call = [](void* ctx, std::ptrdiff_t i, int tid) { (*static_cast<Body*>(ctx))(i, tid); };
     job.ctx = &body;
@@ -143,7 +144,7 @@ class BlockingPool {
     }
   }
 
-  std::mutex region_m_;  // one region at a time
+  std::mutex region_m_;  // held by the caller whose region the workers serve
   std::mutex m_;         // guards everything below
   std::condition_variable work_cv_, done_cv_;
   std::vector<std::thread> workers_;
