@@ -68,7 +68,7 @@ class BlockingPool {
   template <class Body>
   double run(int threads, std::ptrdiff_t n, std::ptrdiff_t grain, Body& body, bool measure) {
     grain = std::max<std::ptrdiff_t>(grain, 1);
-    threads = std::max(1, std::min<int>(threads, int((n + grain - 1) / grain)));
+    threads = int(std::max<std::ptrdiff_t>(1, std::min<std::ptrdiff_t>(threads, (n + grain - 1) / grain)));
     std::unique_lock<std::mutex> one_region(region_m_, std::defer_lock);
     if (threads < 2 || in_region() || !one_region.try_lock()) {  // the last: another caller's region runs
       const double c0 = measure ? thread_cpu_seconds() : 0.0;
