@@ -8,6 +8,7 @@
 #include <string>
 
 #include "nn/kernels/conv2d_direct.hpp"
+#include "nn/kernels/cpu.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/parallel.hpp"
 
@@ -35,12 +36,16 @@ inline std::string build_info() {
 #else
   os << "off";
 #endif
-  os << " | SIMD: " << Eigen::SimdInstructionSetsInUse() << " | gemm: "
-     << (kernels::direct::cpu_supported() && kernels::gemm_algorithm() == kernels::GemmAlgorithm::Auto
+  os << " | SIMD: " << Eigen::SimdInstructionSetsInUse() << " | nn kernels: "
+     << (kernels::avx512_enabled()        ? "AVX-512"
+         : kernels::cpu_has_avx512() ? "portable (NN_SIMD=portable)"
+                                     : "portable (no AVX-512)")
+     << " | gemm: "
+     << (kernels::avx512_enabled() && kernels::gemm_algorithm() == kernels::GemmAlgorithm::Auto
              ? "packed AVX-512 (large float), Eigen"
              : "Eigen")
      << " | conv: "
-     << (!kernels::direct::cpu_supported() || kernels::conv_algorithm() == kernels::ConvAlgorithm::Im2col
+     << (!kernels::avx512_enabled() || kernels::conv_algorithm() == kernels::ConvAlgorithm::Im2col
              ? "im2col"
              : kernels::conv_algorithm() == kernels::ConvAlgorithm::Direct
                    ? "direct AVX-512 (stride 1) + im2col"

@@ -10,6 +10,7 @@
 #include "nn/kernels/activations.hpp"
 #include "nn/kernels/batchnorm.hpp"
 #include "nn/kernels/conv2d.hpp"
+#include "nn/kernels/cpu.hpp"
 #include "nn/kernels/conv2d_pool.hpp"
 #include "nn/kernels/conv2d_winograd.hpp"
 #include "nn/kernels/winograd_transforms.hpp"
@@ -18,6 +19,7 @@
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/parallel.hpp"
 #include "nn/kernels/pool2d.hpp"
+#include "nn/kernels/reduce.hpp"
 
 #include "nn/init/init.hpp"
 

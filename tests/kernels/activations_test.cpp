@@ -1,3 +1,5 @@
+#include <cstring>
+
 #include "../support/naive.hpp"
 #include "../support/test_util.hpp"
 
@@ -36,4 +38,25 @@ TEST_CASE("softmax is stable for large logits") {
   CHECK(y.all_finite());
   CHECK(y(0, 2) == doctest::Approx(0.66524096));
   CHECK(y(1, 1) == doctest::Approx(1.0 / 3));
+}
+
+TEST_CASE_TEMPLATE("sum_fixed: the same bits wherever the values sit, strided or not, close to the exact sum", T, float,
+                   double) {
+  for (Index n : {0, 1, 15, 16, 17, 100, 1037}) {
+    INFO("n " << n);
+    auto x = randn<T>({n + 40}, 7, 3.0);
+    std::vector<T> strided(static_cast<std::size_t>(3 * n + 1), T(99));
+    double exact = 0;
+    for (Index i = 0; i < n; ++i) exact += double(x[i]), strided[static_cast<std::size_t>(3 * i)] = x[i];
+    const T ref = k::sum_fixed(x.data(), n);
+    CHECK(std::abs(double(ref) - exact) <= (std::is_same<T, float>::value ? 1e-4 : 1e-12) * (1 + std::abs(exact)));
+    for (Index shift = 1; shift < 40; shift += 3) {  // the same values at other alignments
+      Tensor<T> moved({n + 40});
+      std::copy_n(x.data(), n, moved.data() + shift);
+      const T s = k::sum_fixed(moved.data() + shift, n);
+      CHECK(std::memcmp(&s, &ref, sizeof(T)) == 0);
+    }
+    const T st = k::sum_fixed(strided.data(), n, 3);
+    CHECK(std::memcmp(&st, &ref, sizeof(T)) == 0);
+  }
 }

@@ -11,7 +11,7 @@ namespace ig = nn::kernels::input_grad;
 namespace small = nn::kernels::small;
 
 TEST_CASE("small::gemm equals the naive product for every tile shape, tail and leading dimension") {
-  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use these kernels here");
+  if (!nn::kernels::avx512_enabled()) NN_SKIP("nn's AVX-512 kernels are off here (no AVX-512, or NN_SIMD=portable)");
   nn::Rng rng(31);
   // columns around the 16-lane vectors and 64-column tiles; rows around the tile heights 6, 8, 12
   for (Index N : {1, 7, 16, 17, 40, 48, 63, 64, 65, 100, 130}) {
@@ -48,7 +48,7 @@ TEST_CASE("small::gemm equals the naive product for every tile shape, tail and l
 }
 
 TEST_CASE("input_grad::col2im_gather adds the same as the scatter col2im, for any rows, stride, padding, dilation") {
-  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use these kernels here");
+  if (!nn::kernels::avx512_enabled()) NN_SKIP("nn's AVX-512 kernels are off here (no AVX-512, or NN_SIMD=portable)");
   nn::Rng rng(32);
   for (int trial = 0; trial < 200; ++trial) {
     Conv2DGeom g;
@@ -75,7 +75,7 @@ TEST_CASE("input_grad::col2im_gather adds the same as the scatter col2im, for an
 }
 
 TEST_CASE("conv2d_backward's input gradient by nn's columns matches the double reference") {
-  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use these kernels here");
+  if (!nn::kernels::avx512_enabled()) NN_SKIP("nn's AVX-512 kernels are off here (no AVX-512, or NN_SIMD=portable)");
   nn::Rng rng(33);
   for (int threads : {1, 2}) {
     nn::set_num_threads(threads);

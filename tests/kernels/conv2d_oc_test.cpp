@@ -8,7 +8,7 @@ using namespace testutil;
 using nn::kernels::Conv2DGeom;
 
 TEST_CASE("oc::forward_sample equals the naive convolution for any stride, dilation, padding and channel count") {
-  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
+  if (!nn::kernels::avx512_enabled()) NN_SKIP("nn's AVX-512 kernels are off here (no AVX-512, or NN_SIMD=portable)");
   nn::Rng rng(41);
   for (int trial = 0; trial < 60; ++trial) {
     Conv2DGeom g;
@@ -58,7 +58,7 @@ TEST_CASE("oc::forward_sample equals the naive convolution for any stride, dilat
 }
 
 TEST_CASE("conv2d_forward on small maps (W1's second layer) takes the channel-vectorized kernel and matches the reference") {
-  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
+  if (!nn::kernels::avx512_enabled()) NN_SKIP("nn's AVX-512 kernels are off here (no AVX-512, or NN_SIMD=portable)");
   nn::Rng rng(42);
   for (int threads : {1, 2}) {
     nn::set_num_threads(threads);

@@ -99,8 +99,8 @@ TEST_CASE("conv2d forward epilogue: per-channel affine and ReLU equal the separa
 
 TEST_CASE("direct conv (stride 1): forward, input and weight gradients match the reference, and the im2col path") {
   using nn::kernels::ConvAlgorithm;
-  if (!nn::kernels::direct::cpu_supported())
-    MESSAGE("this CPU has no AVX-512: the direct kernel is not used here, only im2col is checked");
+  if (!nn::kernels::avx512_enabled())
+    MESSAGE("nn's AVX-512 kernels are off here: the direct kernel is not used here, only im2col is checked");
   nn::Rng rng(21);
   for (int threads : {1, 2}) {
     nn::set_num_threads(threads);
@@ -116,14 +116,14 @@ TEST_CASE("direct conv (stride 1): forward, input and weight gradients match the
       if (trial == 5)  // W1's second conv: direct weight gradient, input gradient by im2col (too much padding)
         g.C = 3, g.H = g.W = 12, g.OC = 5, g.KH = g.KW = 5, g.PT = g.PB = g.PL = g.PR = 0;
       g.infer_output();
-      if (trial == 5 && nn::kernels::direct::cpu_supported()) {
+      if (trial == 5 && nn::kernels::avx512_enabled()) {
         CHECK(nn::kernels::conv2d_uses_direct(g));
         CHECK_FALSE(nn::kernels::conv2d_uses_direct_backward(g));
       }
       INFO("threads " << threads << " trial " << trial << " N" << g.N << " C" << g.C << " " << g.H << "x" << g.W
                       << " OC" << g.OC << " K" << g.KH << "x" << g.KW << " P" << g.PT << "," << g.PB << "," << g.PL
                       << "," << g.PR);
-      if (nn::kernels::direct::cpu_supported() && !(g.KH == 1 && g.KW == 1 && g.PT + g.PB + g.PL + g.PR == 0))
+      if (nn::kernels::avx512_enabled() && !(g.KH == 1 && g.KW == 1 && g.PT + g.PB + g.PL + g.PR == 0))
         CHECK(nn::kernels::conv2d_uses_direct(g));
       auto x = randn<float>({g.N, g.C, g.H, g.W}, rng());
       auto w = randn<float>({g.OC, g.C, g.KH, g.KW}, rng());
@@ -201,14 +201,14 @@ TEST_CASE("build_info names the convolution algorithm in use") {
   CHECK(nn::build_info().find("| conv: im2col |") != std::string::npos);
   nn::kernels::set_conv_algorithm(ConvAlgorithm::Direct);
   const bool direct = nn::build_info().find("| conv: direct AVX-512 (stride 1) + im2col |") != std::string::npos;
-  CHECK(direct == nn::kernels::direct::cpu_supported());
+  CHECK(direct == nn::kernels::avx512_enabled());
   nn::kernels::set_conv_algorithm(ConvAlgorithm::Auto);
   const bool wino = nn::build_info().find("| conv: Winograd 3x3/5x5+pool, direct AVX-512") != std::string::npos;
-  CHECK(wino == nn::kernels::direct::cpu_supported());
+  CHECK(wino == nn::kernels::avx512_enabled());
 }
 
 TEST_CASE("direct::transpose16 and direct::transpose move every element and touch nothing else") {
-  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
+  if (!nn::kernels::avx512_enabled()) NN_SKIP("nn's AVX-512 kernels are off here (no AVX-512, or NN_SIMD=portable)");
   const Index lds = 19, ldd = 23;
   std::vector<float> src(16 * lds), dst(16 * ldd + 7, -1.0f);
   for (std::size_t i = 0; i < src.size(); ++i) src[i] = float(i);

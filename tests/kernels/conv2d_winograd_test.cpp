@@ -125,7 +125,7 @@ Conv2DGeom w3_layer(Index C, Index OC, Index HW) {
 }  // namespace
 
 TEST_CASE("Winograd conv + ReLU + max pool (5x5 and 3x3) equals the naive reference in double") {
-  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
+  if (!nn::kernels::avx512_enabled()) NN_SKIP("nn's AVX-512 kernels are off here (no AVX-512, or NN_SIMD=portable)");
   nn::Rng rng(73);
   nn::kernels::ConvPoolWorkspace<float> shared;  // one workspace through every geometry
   for (int threads : {1, 2}) {
@@ -176,7 +176,7 @@ TEST_CASE("Winograd conv + ReLU + max pool (5x5 and 3x3) equals the naive refere
 }
 
 TEST_CASE("Winograd conv + pool: a NaN input gives NaN outputs; ConvAlgorithm::Direct switches it off") {
-  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
+  if (!nn::kernels::avx512_enabled()) NN_SKIP("nn's AVX-512 kernels are off here (no AVX-512, or NN_SIMD=portable)");
   Conv2DGeom g;
   g.N = 2, g.C = 32, g.OC = 64, g.H = g.W = 12, g.KH = g.KW = 5;
   g.infer_output();
@@ -222,7 +222,7 @@ TEST_CASE("Winograd conv + pool: a NaN input gives NaN outputs; ConvAlgorithm::D
 }
 
 TEST_CASE("Winograd backward (conv + ReLU + max pool, 5x5 and 3x3) equals the naive backward in double") {
-  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
+  if (!nn::kernels::avx512_enabled()) NN_SKIP("nn's AVX-512 kernels are off here (no AVX-512, or NN_SIMD=portable)");
   nn::Rng rng(79);
   nn::kernels::ConvPoolWorkspace<float> ws;  // one workspace through every geometry
   for (int threads : {1, 2}) {
@@ -283,7 +283,7 @@ TEST_CASE("Winograd backward (conv + ReLU + max pool, 5x5 and 3x3) equals the na
 }
 
 TEST_CASE("Winograd: a workspace reused for a grid of the same size but another shape gives the fresh results") {
-  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use this kernel here");
+  if (!nn::kernels::avx512_enabled()) NN_SKIP("nn's AVX-512 kernels are off here (no AVX-512, or NN_SIMD=portable)");
   // 12x12 input, 3x3: padding (0, 4) gives 14x10 outputs, (4, 0) 10x14; the tile grids are 4x3 and 3x4 tiles,
   // so the padded grids hold as many floats but place the input's pixels differently
   nn::kernels::ConvPoolWorkspace<float> shared;

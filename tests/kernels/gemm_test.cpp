@@ -62,7 +62,7 @@ TEST_CASE("gemm's blocked parallel path (large products, rows or columns split) 
 // one packed block (1024 columns), M past one packed A block (96 rows), all
 // four transposes, leading dimensions larger than the matrices, alpha.
 TEST_CASE("packed SGEMM matches the naive product in double") {
-  if (!nn::kernels::direct::cpu_supported()) NN_SKIP("this CPU has no AVX-512: nn does not use the packed SGEMM here");
+  if (!nn::kernels::avx512_enabled()) NN_SKIP("nn's AVX-512 kernels are off here (no AVX-512, or NN_SIMD=portable)");
   nn::Rng rng(31);
   struct S { Index M, N, K; };
   for (S s : {S{1, 1, 1}, S{12, 32, 16}, S{13, 33, 17}, S{7, 5, 3}, S{25, 20, 800}, S{200, 47, 1000}, S{97, 1100, 40},
@@ -113,7 +113,7 @@ TEST_CASE("gemm on the packed kernel: close to Eigen's, independent of the threa
   nn::Rng rng(41);
   struct S { Index M, N, K; };
   for (S s : {S{300, 200, 500}, S{130, 700, 64}}) {
-    REQUIRE(nn::kernels::detail::use_packed<float>(s.M, s.N, s.K) == nn::kernels::direct::cpu_supported());
+    REQUIRE(nn::kernels::detail::use_packed<float>(s.M, s.N, s.K) == nn::kernels::avx512_enabled());
     for (int t = 0; t < 4; ++t) {
       const bool ta = t & 1, tb = t & 2;
       CAPTURE(s.M); CAPTURE(s.N); CAPTURE(ta); CAPTURE(tb);
@@ -131,7 +131,7 @@ TEST_CASE("gemm on the packed kernel: close to Eigen's, independent of the threa
   CHECK_FALSE(nn::kernels::detail::use_packed<double>(300, 200, 500));
   // With Eigen at AVX-512 too few rows for 12-row tiles; below that Eigen is slower everywhere.
   CHECK(nn::kernels::detail::use_packed<float>(64, 1024, 1024) ==
-        (nn::kernels::direct::cpu_supported() && !nn::kernels::kEigenAvx512));
+        (nn::kernels::avx512_enabled() && !nn::kernels::kEigenAvx512));
   CHECK_FALSE(nn::kernels::detail::use_packed<float>(8, 8, 8));
 }
 
@@ -141,7 +141,7 @@ TEST_CASE("build_info names the GEMM in use") {
   CHECK(nn::build_info().find("| gemm: Eigen |") != std::string::npos);
   nn::kernels::set_gemm_algorithm(GemmAlgorithm::Auto);
   const bool packed = nn::build_info().find("| gemm: packed AVX-512 (large float), Eigen |") != std::string::npos;
-  CHECK(packed == nn::kernels::direct::cpu_supported());
+  CHECK(packed == nn::kernels::avx512_enabled());
 }
 
 // Eigen's path, split into blocks of columns (M < N) and of rows: bit for bit

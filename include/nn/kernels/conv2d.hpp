@@ -23,6 +23,7 @@
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/gemm_small.hpp"
 #include "nn/kernels/parallel.hpp"
+#include "nn/kernels/reduce.hpp"
 
 namespace nn::kernels {
 
@@ -136,7 +137,7 @@ struct PooledGrad {
 // True when the direct kernel runs this geometry (see conv2d_direct.hpp).
 inline bool conv2d_uses_direct(const Conv2DGeom& g) {
   const bool pointwise = g.KH == 1 && g.KW == 1 && g.PT + g.PB + g.PL + g.PR == 0;
-  return conv_algorithm() != ConvAlgorithm::Im2col && direct::cpu_supported() && g.SH == 1 && g.SW == 1 &&
+  return conv_algorithm() != ConvAlgorithm::Im2col && avx512_enabled() && g.SH == 1 && g.SW == 1 &&
          g.DH == 1 && g.DW == 1 && !pointwise;
 }
 // ... and the input gradient: also needs padding <= kernel - 1 on every side.
@@ -152,7 +153,7 @@ inline bool conv2d_uses_direct_backward(const Conv2DGeom& g) {
 // ... and where the direct input gradient does not apply, gemm_small.hpp and
 // conv2d_input_grad.hpp (float, AVX-512) replace Eigen's GEMM and col2im.
 inline bool conv2d_uses_own_input_grad(const Conv2DGeom& g) {
-  return conv_algorithm() != ConvAlgorithm::Im2col && direct::cpu_supported() && !conv2d_uses_direct_backward(g);
+  return conv_algorithm() != ConvAlgorithm::Im2col && avx512_enabled() && !conv2d_uses_direct_backward(g);
 }
 
 // Forward passes where the wide direct kernel wastes more than a quarter of
@@ -249,20 +250,17 @@ inline void direct_weight_grad(const float* x, const float* dy, Index n0, Index 
           const float* dp = pooled->dy + base + o * PQ;
           const std::int32_t* ap = pooled->argmax + base + o * PQ;
           const float* yp = pooled->relu_y ? pooled->relu_y + base + o * PQ : nullptr;
-          float sum = 0.0f;
-          for (Index q = 0; q < PQ; ++q) {
-            const float v = yp && !(yp[q] > 0.0f) ? 0.0f : dp[q];
-            d[Index(ap[q]) * OCp + o] += v;
-            sum += v;
-          }
-          if (with_db) partT[K * OCp + o] += sum;
+          for (Index q = 0; q < PQ; ++q)
+            if (!yp || yp[q] > 0.0f) d[Index(ap[q]) * OCp + o] += dp[q];
+          // from the scattered gradient, in the order of the unfused path
+          if (with_db) partT[K * OCp + o] += sum_fixed(d + o, P, OCp);
         }
         continue;
       }
       const float* dyn = dy + (n + s) * g.OC * P;
       direct::transpose(dyn, g.OC, P, P, dyT + s * ds, OCp);  // dyT_s (P, OCp) = dy_n (OC, P)^T
       if (with_db)
-        for (Index o = 0; o < g.OC; ++o) partT[K * OCp + o] += ConstArrayMap<float>(dyn + o * P, P).sum();
+        for (Index o = 0; o < g.OC; ++o) partT[K * OCp + o] += sum_fixed(dyn + o * P, P);
     }
     direct::weight_grad(xp, pl, dyT, OCp, partT, s1, xs, ds);
   }
@@ -387,8 +385,8 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
       const T* dyn = dy + n * g.OC * P;
       const T* xn = x + n * g.C * g.H * g.W;
       T* dxn = im2col_dx || own_dx ? dx + n * g.C * g.H * g.W : nullptr;
-      if (db && !direct_dw)  // vectorized sums (a plain loop would be one serial chain of adds)
-        for (Index o = 0; o < g.OC; ++o) part[WS + o] += ConstArrayMap<T>(dyn + o * P, P).sum();
+      if (db && !direct_dw)
+        for (Index o = 0; o < g.OC; ++o) part[WS + o] += sum_fixed(dyn + o * P, P);
       if (dxn) std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
       // Chunks of output rows, so the column buffer stays in cache.
       for (Index oh0 = 0; oh0 < g.OH; oh0 += rows) {

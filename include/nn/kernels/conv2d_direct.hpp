@@ -28,16 +28,15 @@
 #include <string>
 #include <vector>
 
+#include "nn/kernels/cpu.hpp"
 #include "nn/kernels/epilogue.hpp"
 #include "nn/kernels/parallel.hpp"
 #include "nn/tensor/tensor.hpp"
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+#if NN_X86_AVX512_KERNELS
 #include <immintrin.h>
-#define NN_DIRECT_CONV 1
-#else
-#define NN_DIRECT_CONV 0
 #endif
+#define NN_DIRECT_CONV NN_X86_AVX512_KERNELS
 
 namespace nn::kernels {
 
@@ -67,15 +66,6 @@ inline void set_conv_algorithm(ConvAlgorithm a) { detail::conv_algorithm_state()
 inline ConvAlgorithm conv_algorithm() { return ConvAlgorithm(detail::conv_algorithm_state().load()); }
 
 namespace direct {
-
-inline bool cpu_supported() {
-#if NN_DIRECT_CONV
-  static const bool ok = __builtin_cpu_supports("avx512f");
-  return ok;
-#else
-  return false;
-#endif
-}
 
 constexpr Index kOC = 8;   // output channels per micro-tile
 constexpr Index kPix = 48;  // pixels per micro-tile (3 x 16 floats)
@@ -232,7 +222,7 @@ __attribute__((target("avx512f"))) inline void transpose16(const float* src, Ind
   }
 }
 #else
-// Not x86-64: cpu_supported() is false, so these are never called.
+// Not x86-64: avx512_enabled() is false, so these are never called.
 inline void weight_grad(const float*, const Plane&, const float*, Index, float*, Index = 1, Index = 0, Index = 0) {}
 inline void transpose16(const float*, Index, float*, Index) {}
 #endif
@@ -240,7 +230,7 @@ inline void transpose16(const float*, Index, float*, Index) {}
 // dst[c * ldd + r] = src[r * lds + c] for r < rows, c < cols: whole 16 x 16
 // blocks by transpose16 (on AVX-512 CPUs), the edges element by element.
 inline void transpose(const float* src, Index rows, Index cols, Index lds, float* dst, Index ldd) {
-  const bool simd = cpu_supported();
+  const bool simd = avx512_enabled();
   for (Index c0 = 0; c0 < cols; c0 += 16)
     for (Index r0 = 0; r0 < rows; r0 += 16) {
       const Index ce = std::min(cols, c0 + 16), re = std::min(rows, r0 + 16);

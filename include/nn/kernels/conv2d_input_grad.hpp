@@ -66,7 +66,7 @@ __attribute__((target("avx512f"))) inline void col2im_gather(const float* col, c
   }
 }
 #else
-// Not x86-64: never called (direct::cpu_supported() is false).
+// Not x86-64: never called (avx512_enabled() is false).
 inline void col2im_gather(const float*, const Conv2DGeom&, float*, Index, Index) {}
 #endif
 

@@ -136,7 +136,7 @@ inline void forward_sample(const float* xp, const std::vector<Index>& toff, cons
   direct::transpose(yT, P, OC, OCp, y, P);  // y (OC, P) = yT (P, OCp)^T
 }
 #else
-// Not x86-64: never called (direct::cpu_supported() is false).
+// Not x86-64: never called (avx512_enabled() is false).
 inline void forward_sample(const float*, const std::vector<Index>&, const std::vector<Index>&, const float*, Index,
                            const float*, const float*, bool, float*, float*) {}
 #endif

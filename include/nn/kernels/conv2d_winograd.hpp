@@ -55,7 +55,7 @@ inline Index padded16(Index c) { return (c + 15) / 16 * 16; }
 // transforms: W1's first layer, one channel, stays direct), and a 2x2 /
 // stride 2 pool without padding.
 inline bool applies(const Conv2DGeom& g, const Pool2DGeom& pg) {
-  return conv_algorithm() == ConvAlgorithm::Auto && direct::cpu_supported() &&
+  return conv_algorithm() == ConvAlgorithm::Auto && avx512_enabled() &&
          ((g.KH == 5 && g.KW == 5) || (g.KH == 3 && g.KW == 3)) &&
          g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 && g.C >= 16 && pg.KH == 2 && pg.KW == 2 &&
          pg.SH == 2 && pg.SW == 2 && pg.PH == 0 && pg.PW == 0 && pg.H == g.OH && pg.W == g.OW;

@@ -61,7 +61,7 @@ template <class T>
 bool use_packed(Index M, Index N, Index K) {
 #if NN_DIRECT_CONV
   if constexpr (std::is_same<T, float>::value)
-    return gemm_algorithm() == GemmAlgorithm::Auto && direct::cpu_supported() &&
+    return gemm_algorithm() == GemmAlgorithm::Auto && avx512_enabled() &&
            (kEigenAvx512 ? M >= 128 && N >= 64 && K >= 32 : M * N * K >= 32768);
 #endif
   (void)M, (void)N, (void)K;

@@ -89,7 +89,7 @@ inline void gemm(const float* Ap, Index M, Index K, const float* B, Index ldb, I
   }
 }
 #else
-// Not x86-64: never called (direct::cpu_supported() is false).
+// Not x86-64: never called (avx512_enabled() is false).
 inline void gemm(const float*, Index, Index, const float*, Index, Index, float*, Index) {}
 #endif
 

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "nn/kernels/cpu.hpp"
 #include "nn/kernels/parallel.hpp"
 #include "nn/tensor/tensor.hpp"
 
@@ -81,10 +82,7 @@ __attribute__((target("avx512f"))) inline bool maxpool2x2_row_avx512(const float
   }
   return nan != 0;
 }
-inline bool pool_avx512() {
-  static const bool ok = __builtin_cpu_supports("avx512f");
-  return ok;
-}
+inline bool pool_avx512() { return avx512_enabled(); }
 #else
 #define NN_POOL_AVX512 0
 #endif

@@ -25,7 +25,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "nn/kernels/conv2d_direct.hpp"  // NN_DIRECT_CONV, direct::cpu_supported
+#include "nn/kernels/conv2d_direct.hpp"  // NN_DIRECT_CONV, avx512_enabled
 #include "nn/tensor/tensor.hpp"
 
 namespace nn::kernels::packed {
@@ -165,7 +165,7 @@ __attribute__((target("avx512f"), noinline)) inline void micro(Index kc, const f
 }
 
 // C (M, N) row-major += alpha * op(A) op(B), single-threaded, AVX-512 only
-// (callers check direct::cpu_supported()). op(A)(i, k) = A[i * ra + k * ca],
+// (callers check avx512_enabled()). op(A)(i, k) = A[i * ra + k * ca],
 // op(B)(k, j) = B[k * rb + j * cb]; one of ra, ca is 1 and one of rb, cb is 1.
 __attribute__((target("avx512f"))) inline void gemm_accumulate(Index M, Index N, Index K, float alpha,
                                                                 const float* A, Index ra, Index ca, const float* B,

@@ -70,9 +70,11 @@
 //     outputs then do not exist. backward_pooled(x, dy_pool, pool, relu)
 //     takes the pool's output gradient and does the three backward passes
 //     (parameter gradients accumulate, dx as backward). The pooled output,
-//     argmax, input gradient and weight gradient equal the unfused layers'
-//     bit for bit; a bias gradient may differ in rounding (summed in another
-//     order). A layer with fuses_after_conv() (MaxPool2D) provides the
+//     argmax, input gradient, weight gradient and bias gradient equal the
+//     unfused layers' bit for bit (sums in an order fixed by the shape,
+//     nn/kernels/reduce.hpp), on every CPU; where the fused conv runs as a
+//     Winograd transform (outputs differ in rounding anyway) they agree to
+//     float rounding. A layer with fuses_after_conv() (MaxPool2D) provides the
 //     buffers, and max_pool_output() returns those of its last forward.
 // ================================================================================
 #pragma once
