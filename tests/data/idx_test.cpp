@@ -104,6 +104,30 @@ TEST_CASE("idx files: plain and gzip read the same, corrupt files name the file 
   write_bytes(d / "extra", extra);
   CHECK_THROWS_WITH(nn::data::read_idx((d / "extra").string()), doctest::Contains("trailing bytes"));
   CHECK_THROWS_WITH(nn::data::read_idx((d / "missing").string()), doctest::Contains("cannot open"));
+  CHECK_THROWS_WITH(nn::data::read_idx(d.string()), doctest::Contains("is not a regular file"));
+  fs::remove_all(d);
+}
+
+TEST_CASE("idx headers that claim more data than the file holds fail before allocating it") {
+  const fs::path d = temp_dir("idx_claim");
+  // 116 bytes whose header claims 2^31 bytes (2048 x 1024 x 1024): the size
+  // check against the file names both numbers, before any buffer exists.
+  std::vector<unsigned char> b{0, 0, 8, 3, 0, 0, 8, 0, 0, 0, 4, 0, 0, 0, 4, 0};
+  b.resize(116, 7);
+  write_bytes(d / "claim", b);
+  CHECK_THROWS_WITH(nn::data::read_idx((d / "claim").string()),
+                    doctest::Contains("truncated: the header announces 2147483648 bytes of data, the file holds 100"));
+  // gzip: 16 GiB claimed by a file of a few dozen bytes is beyond deflate's 1032:1
+  b = {0, 0, 8, 3, 0, 0, 0x40, 0, 0, 0, 4, 0, 0, 0, 4, 0};
+  b.resize(116, 7);
+  write_gz(d / "claim.gz", b);
+  CHECK_THROWS_WITH(nn::data::read_idx((d / "claim.gz").string()),
+                    doctest::Contains("bytes of data, more than a"));
+  // within the ratio, the buffer grows with the data that arrives: a clear truncation
+  b = {0, 0, 8, 1, 0, 0, 0x4e, 0x20};  // 20,000 labels claimed, 100 present
+  b.resize(108, 3);
+  write_gz(d / "short.gz", b);
+  CHECK_THROWS_WITH(nn::data::read_idx((d / "short.gz").string()), doctest::Contains("truncated"));
   fs::remove_all(d);
 }
 

@@ -1,6 +1,10 @@
 #include "../support/test_util.hpp"
 
+#include <zlib.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 
@@ -132,4 +136,115 @@ TEST_CASE("a failed save leaves the previous file intact") {
   CHECK(slurp(p) == before);
   CHECK(!fs::exists(p + ".tmp." + std::to_string(::getpid())));
   std::remove(p.c_str());
+}
+
+namespace {
+// Rewrites the envelope of a model file around a changed payload: the length
+// field and the CRC-32 made valid again, as a forger would.
+std::vector<char> reseal(std::vector<char> f, const std::vector<char>& extra_payload = {}) {
+  std::uint64_t len = 0;
+  std::memcpy(&len, f.data() + 12, 8);
+  f.resize(20 + len);  // drop the old CRC
+  f.insert(f.end(), extra_payload.begin(), extra_payload.end());
+  len += extra_payload.size();
+  std::memcpy(f.data() + 12, &len, 8);
+  const auto crc = static_cast<std::uint32_t>(::crc32(0L, reinterpret_cast<const Bytef*>(f.data() + 20), uInt(len)));
+  const char* c = reinterpret_cast<const char*>(&crc);
+  f.insert(f.end(), c, c + 4);
+  return f;
+}
+}  // namespace
+
+TEST_CASE("a forged size field fails before the loader allocates what it claims") {
+  nn::Sequential<F> m(Shape{8}, 1);
+  m.add(nn::Dense<F>(4));
+  const std::string p = tmp_path("forged.nn"), q = tmp_path("forged_bad.nn");
+  nn::save_model(p, m);
+  auto f = slurp(p);
+  // payload: u32 scalar code, u64 seed, u32 input rank, u64 input dimension at file offset 36
+  for (std::uint64_t claim : {std::uint64_t(1) << 25, std::uint64_t(1) << 31}) {
+    CAPTURE(claim);
+    auto bad = f;
+    std::memcpy(bad.data() + 36, &claim, 8);
+    spit(q, reseal(bad));
+    // Any tensor allocation past 16 MiB fails in this scope: the loader must
+    // stop at its own, smaller limit with a FormatError first.
+    nn::detail::AllocationLimit cap(16 << 20);
+    CHECK_THROWS_WITH_AS(nn::load_model<F>(q), doctest::Contains("layer 0 (Dense)"), nn::io::FormatError);
+  }
+  // the limit nests: an allocation counts against every enclosing one
+  {
+    nn::detail::AllocationLimit outer(1 << 20);
+    nn::detail::AllocationLimit inner(1 << 30);
+    CHECK_THROWS_AS(Tensor<F>({1 << 19}), std::length_error);
+    CHECK_NOTHROW(Tensor<F>({1 << 10}));
+  }
+  CHECK_NOTHROW(Tensor<F>({1 << 19}));  // no limit outside the scopes
+  std::remove(p.c_str());
+  std::remove(q.c_str());
+}
+
+TEST_CASE("layers built for loading are not initialized, and load the stored weights") {
+  {
+    nn::SkipInitialization no_init;
+    nn::Sequential<F> m(Shape{5}, 3);
+    m.add(nn::Dense<F>(4));
+    for (auto& p : m.parameters()) CHECK(p.value->array().abs().maxCoeff() == 0);
+  }
+  nn::Sequential<F> m(Shape{5}, 3);
+  m.add(nn::Dense<F>(4));
+  CHECK(m.parameters()[0].value->array().abs().maxCoeff() > 0);  // initialized again outside the scope
+  const std::string p = tmp_path("init.nn");
+  nn::save_model(p, m);
+  auto l = nn::load_model<F>(p);
+  check_close(*l.parameters()[0].value, *m.parameters()[0].value, 0, 0, "loaded weight");
+  std::remove(p.c_str());
+}
+
+TEST_CASE("junk after the last field, a directory and an out-of-range config value are FormatErrors") {
+  nn::Sequential<F> m(Shape{3}, 1);
+  m.add(nn::Dense<F>(2));
+  const std::string p = tmp_path("junk.nn"), q = tmp_path("junk_bad.nn");
+  nn::SGD<F> opt(m.parameters(), {0.1, 0.9});
+  for (bool with_state : {false, true}) {
+    CAPTURE(with_state);
+    nn::save_model(p, m, with_state ? &opt : nullptr, 2);
+    spit(q, reseal(slurp(p), std::vector<char>(64, 'j')));
+    CHECK_THROWS_WITH_AS(nn::load_model<F>(q), doctest::Contains("64 unexpected bytes after the model"),
+                         nn::io::FormatError);
+    CHECK_NOTHROW(nn::load_model<F>(p));
+  }
+  CHECK_THROWS_WITH_AS(nn::load_training_state(q, m, opt), doctest::Contains("unexpected bytes"), nn::io::FormatError);
+  const std::string dir = tmp_path("a_directory");
+  fs::create_directories(dir);
+  CHECK_THROWS_WITH_AS(nn::load_model<F>(dir), doctest::Contains((dir + ": is a directory").c_str()), nn::io::FormatError);
+  fs::remove(dir);
+  // Dense's "units" forged to 1e300: no float-to-integer overflow, a message
+  nn::save_model(p, m);
+  auto f = slurp(p);
+  const std::string key = "units";
+  auto at = std::search(f.begin(), f.end(), key.begin(), key.end());
+  REQUIRE(at != f.end());
+  const double huge = 1e300;
+  std::memcpy(&*(at + long(key.size())), &huge, 8);
+  spit(q, reseal(f));
+  CHECK_THROWS_WITH_AS(nn::load_model<F>(q), doctest::Contains("'units'"), nn::io::FormatError);
+  std::remove(p.c_str());
+  std::remove(q.c_str());
+}
+
+TEST_CASE("a save removes temporary files that killed processes left, and keeps live ones") {
+  nn::Sequential<F> m(Shape{3}, 1);
+  m.add(nn::Dense<F>(2));
+  const std::string p = tmp_path("stale.nn");
+  const std::string dead = p + ".tmp.999999999";  // above Linux's pid_max: no such process
+  const std::string live = p + ".tmp." + std::to_string(::getppid());
+  const std::string other = p + ".tmp.notapid";
+  for (const auto& s : {dead, live, other}) spit(s, std::vector<char>(10, 'x'));
+  nn::save_model(p, m);
+  CHECK_FALSE(fs::exists(dead));
+  CHECK(fs::exists(live));
+  CHECK(fs::exists(other));
+  CHECK_NOTHROW(nn::load_model<F>(p));
+  for (const auto& s : {p, live, other}) std::remove(s.c_str());
 }

@@ -16,8 +16,11 @@
 #pragma once
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <new>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -34,18 +37,24 @@ namespace detail {
 struct GzFile {
   gzFile f = nullptr;
   std::string path;
+  std::uintmax_t file_bytes = 0;  // on disk (compressed or not)
   explicit GzFile(const std::string& p) : path(p) {
+    std::error_code ec;
+    const auto st = std::filesystem::status(p, ec);
+    if (ec || !std::filesystem::exists(st)) throw std::runtime_error(p + ": cannot open file (no such file)");
+    if (!std::filesystem::is_regular_file(st)) throw std::runtime_error(p + ": is not a regular file");
+    file_bytes = std::filesystem::file_size(p, ec);
     f = gzopen(p.c_str(), "rb");
     if (!f) throw std::runtime_error(p + ": cannot open file");
   }
+  bool compressed() { return gzdirect(f) == 0; }
   ~GzFile() {
     if (f) gzclose(f);
   }
   GzFile(const GzFile&) = delete;
   GzFile& operator=(const GzFile&) = delete;
-  // Reads exactly n bytes or throws with `what` in the message.
-  void read(void* dst, std::size_t n, const std::string& what) {
-    auto* p = static_cast<unsigned char*>(dst);
+  // Reads up to n bytes; fewer only at the end of the data.
+  std::size_t read_some(unsigned char* p, std::size_t n, const std::string& what) {
     std::size_t got = 0;
     while (got < n) {
       const unsigned chunk = static_cast<unsigned>(std::min<std::size_t>(n - got, 1u << 30));
@@ -59,6 +68,34 @@ struct GzFile {
       if (r == 0) break;
       got += static_cast<std::size_t>(r);
     }
+    return got;
+  }
+  // Reads exactly n bytes or throws with `what` in the message.
+  void read(void* dst, std::size_t n, const std::string& what) {
+    const std::size_t got = read_some(static_cast<unsigned char*>(dst), n, what);
+    if (got < n)
+      throw std::runtime_error(path + ": truncated: " + what + " needs " + std::to_string(n) + " bytes, file has " +
+                               std::to_string(got));
+  }
+  // Reads exactly n bytes into out, growing it as the bytes arrive (at most
+  // 64 MiB ahead of them): a header that claims more than the file holds
+  // costs no more memory than the file's real contents.
+  void read_growing(std::vector<std::uint8_t>& out, std::size_t n, const std::string& what) {
+    constexpr std::size_t kStep = std::size_t(64) << 20;
+    out.clear();
+    std::size_t got = 0;
+    try {
+      while (got < n) {
+        const std::size_t want = std::min(n - got, std::max(kStep, got));
+        out.resize(got + want);
+        const std::size_t r = read_some(out.data() + got, want, what);
+        got += r;
+        if (r < want) break;
+      }
+    } catch (const std::bad_alloc&) {
+      throw std::runtime_error(path + ": not enough memory for the " + std::to_string(n) + " bytes of " + what);
+    }
+    out.resize(got);
     if (got < n)
       throw std::runtime_error(path + ": truncated: " + what + " needs " + std::to_string(n) + " bytes, file has " +
                                std::to_string(got));
@@ -113,8 +150,20 @@ inline IdxFile read_idx(const std::string& path, int expect_rank = 0) {
     total *= d;
     if (total > (std::size_t(1) << 34)) throw std::runtime_error(path + ": header claims more than 16 GiB of data");
   }
-  out.bytes.resize(total);
-  f.read(out.bytes.data(), total, "the data the header announces");
+  // Before any allocation: an uncompressed file must hold exactly the bytes
+  // its header announces; a gzip stream cannot expand more than deflate's
+  // maximum ratio (1032:1).
+  const std::size_t head_bytes = 4 + 4 * std::size_t(rank);
+  if (!f.compressed() && f.file_bytes != head_bytes + total)
+    throw std::runtime_error(path + ": " +
+                             (f.file_bytes < head_bytes + total ? "truncated" : "trailing bytes after the data") +
+                             ": the header announces " + std::to_string(total) + " bytes of data, the file holds " +
+                             std::to_string(f.file_bytes - head_bytes));
+  if (f.compressed() && total > 1032 * std::max<std::uintmax_t>(f.file_bytes, 1))
+    throw std::runtime_error(path + ": corrupt: the header announces " + std::to_string(total) +
+                             " bytes of data, more than a " + std::to_string(f.file_bytes) +
+                             "-byte gzip file can hold");
+  f.read_growing(out.bytes, total, "the data the header announces");
   if (!f.at_end()) throw std::runtime_error(path + ": trailing bytes after the data the header announces");
   return out;
 }

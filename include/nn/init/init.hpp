@@ -48,8 +48,27 @@ struct Init {
   }
 };
 
+// While a SkipInitialization object lives on this thread, initialize() does
+// nothing: a model whose weights are about to be loaded from a file is built
+// without drawing random numbers for them (nn/io/serialize.hpp).
+class SkipInitialization {
+ public:
+  SkipInitialization() : prev_(active()) { active() = true; }
+  ~SkipInitialization() { active() = prev_; }
+  SkipInitialization(const SkipInitialization&) = delete;
+  SkipInitialization& operator=(const SkipInitialization&) = delete;
+  static bool& active() {
+    thread_local bool on = false;
+    return on;
+  }
+
+ private:
+  bool prev_;
+};
+
 template <class T>
 void initialize(Tensor<T>& w, const Init& init, Index fan_in, Index fan_out, Rng& rng) {
+  if (SkipInitialization::active()) return;
   const double fi = static_cast<double>(std::max<Index>(fan_in, 1));
   const double fo = static_cast<double>(std::max<Index>(fan_out, 1));
   double a = 0;

@@ -1,6 +1,7 @@
 // nn/io/layer_factory.hpp — rebuilds a layer from its LayerConfig (the
 // inverse of Layer::config()), for loading saved models.
 #pragma once
+#include <cmath>
 #include <memory>
 #include <stdexcept>
 
@@ -17,12 +18,26 @@ namespace nn {
 
 template <class T>
 std::unique_ptr<Layer<T>> make_layer(const LayerConfig& c) {
-  auto I = [&](const char* k) { return static_cast<Index>(c.get(k)); };
+  // Integer fields: whole numbers in [0, 2^31] (a file's value must not
+  // reach a float-to-integer conversion it would overflow).
+  auto I = [&](const char* k) {
+    const double v = c.get(k);
+    if (!(v >= 0 && v <= 2147483648.0) || v != std::floor(v))
+      throw std::invalid_argument(c.type + ": '" + k + "' = " + std::to_string(v) + " is not a size");
+    return static_cast<Index>(v);
+  };
+  auto D = [&](const char* k) {  // real-valued fields: finite, and within float's range
+    const double v = c.get(k);
+    if (!(std::abs(v) <= 1e30)) throw std::invalid_argument(c.type + ": '" + k + "' = " + std::to_string(v));
+    return v;
+  };
   const std::string& t = c.type;
   if (t == "Dense") return std::make_unique<Dense<T>>(I("units"), c.get("bias") != 0);
   if (t == "Conv2D") {
     Padding p = Padding::explicit_(I("pad_top"), I("pad_bottom"), I("pad_left"), I("pad_right"));
-    p.mode = static_cast<Padding::Mode>(I("padding_mode"));
+    const Index mode = I("padding_mode");
+    if (mode > Index(Padding::Explicit)) throw std::invalid_argument("Conv2D: padding mode " + std::to_string(mode));
+    p.mode = static_cast<Padding::Mode>(mode);
     return std::make_unique<Conv2D<T>>(I("filters"), Size2(I("kernel_h"), I("kernel_w")),
                                        Size2(I("stride_h"), I("stride_w")), p, Size2(I("dilation_h"), I("dilation_w")),
                                        c.get("bias") != 0);
@@ -35,13 +50,13 @@ std::unique_ptr<Layer<T>> make_layer(const LayerConfig& c) {
                                           Size2(I("pad_h"), I("pad_w")));
   if (t == "GlobalAvgPool2D") return std::make_unique<GlobalAvgPool2D<T>>();
   if (t == "ZeroPadding2D") return std::make_unique<ZeroPadding2D<T>>(I("top"), I("bottom"), I("left"), I("right"));
-  if (t == "BatchNorm") return std::make_unique<BatchNorm<T>>(c.get("momentum"), c.get("eps"));
-  if (t == "Dropout") return std::make_unique<Dropout<T>>(c.get("rate"));
+  if (t == "BatchNorm") return std::make_unique<BatchNorm<T>>(D("momentum"), D("eps"));
+  if (t == "Dropout") return std::make_unique<Dropout<T>>(D("rate"));
   if (t == "Flatten") return std::make_unique<Flatten<T>>();
   if (t == "Embedding") return std::make_unique<Embedding<T>>(I("num"), I("dim"));
   if (t == "ReLU") return std::make_unique<ReLU<T>>();
-  if (t == "LeakyReLU") return std::make_unique<LeakyReLU<T>>(c.get("slope"));
-  if (t == "ELU") return std::make_unique<ELU<T>>(c.get("alpha"));
+  if (t == "LeakyReLU") return std::make_unique<LeakyReLU<T>>(D("slope"));
+  if (t == "ELU") return std::make_unique<ELU<T>>(D("alpha"));
   if (t == "SELU") return std::make_unique<SELU<T>>();
   if (t == "Sigmoid") return std::make_unique<Sigmoid<T>>();
   if (t == "Tanh") return std::make_unique<Tanh<T>>();

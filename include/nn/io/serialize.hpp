@@ -16,7 +16,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -76,6 +78,13 @@ class Writer {
   std::vector<unsigned char> buf_;
 };
 
+// A tensor in a payload: name, shape, and where its values are.
+struct StoredTensor {
+  std::string name;
+  Shape shape;
+  std::size_t offset = 0, bytes = 0;
+};
+
 // Bounds-checked little-endian reader; errors name the file and the field.
 class Reader {
  public:
@@ -98,26 +107,40 @@ class Reader {
     off_ += len;
     return s;
   }
+  // A stored tensor's name and shape, its values left where they are: they
+  // are shown to be present (and skipped) before anything is allocated.
   template <class T>
-  Tensor<T> tensor(std::string& name) {
-    name = str("a tensor name");
+  StoredTensor tensor_header() {
+    StoredTensor t;
+    t.name = str("a tensor name");
     const auto rank = pod<std::uint32_t>("a tensor rank");
-    if (rank > 5) fail("tensor '" + name + "' has rank " + std::to_string(rank) + " (> 5)");
-    Shape s;
+    if (rank > 5) fail("tensor '" + t.name + "' has rank " + std::to_string(rank) + " (> 5)");
     std::uint64_t total = 1;
     for (std::uint32_t i = 0; i < rank; ++i) {
       const auto d = pod<std::uint64_t>("a tensor dimension");
       if (d > (std::uint64_t(1) << 40) || (d && total > (std::uint64_t(1) << 40) / d))
-        fail("tensor '" + name + "' has an implausible shape");
+        fail("tensor '" + t.name + "' has an implausible shape");
       total *= d;
-      s.push_back(static_cast<Index>(d));
+      t.shape.push_back(static_cast<Index>(d));
     }
-    need(total * sizeof(T), ("the values of tensor '" + name + "'").c_str());
-    Tensor<T> t(s);
-    for (Index i = 0; i < t.size(); ++i) t[i] = pod<T>("tensor values");
+    t.bytes = static_cast<std::size_t>(total) * sizeof(T);
+    need(t.bytes, ("the values of tensor '" + t.name + "'").c_str());
+    t.offset = off_;
+    off_ += t.bytes;
     return t;
   }
+  // Copies a stored tensor's values (from tensor_header) into dst.
+  template <class T>
+  void values(const StoredTensor& t, Tensor<T>& dst) const {
+    for (Index i = 0; i < dst.size(); ++i) {
+      unsigned char b[sizeof(T)];
+      std::memcpy(b, p_ + t.offset + static_cast<std::size_t>(i) * sizeof(T), sizeof(T));
+      if (!Writer::little_endian()) std::reverse(b, b + sizeof(T));
+      std::memcpy(&dst[i], b, sizeof(T));
+    }
+  }
   bool done() const { return off_ == n_; }
+  std::size_t left() const { return n_ - off_; }
   [[noreturn]] void fail(const std::string& msg) const { throw FormatError(file_ + ": " + msg); }
 
  private:
@@ -136,10 +159,24 @@ constexpr std::uint32_t scalar_code() {
   return std::is_same<T, float>::value ? 4u : 8u;
 }
 
+// The whole file; a directory, a missing or unreadable file is a
+// FormatError naming it.
 inline std::vector<unsigned char> read_file(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::status(path, ec);
+  if (ec || !std::filesystem::exists(st)) throw FormatError(path + ": cannot open file (no such file)");
+  if (std::filesystem::is_directory(st)) throw FormatError(path + ": is a directory, not a model file");
+  if (!std::filesystem::is_regular_file(st)) throw FormatError(path + ": is not a regular file");
   std::ifstream in(path, std::ios::binary);
   if (!in) throw FormatError(path + ": cannot open file");
-  return std::vector<unsigned char>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<unsigned char> bytes;
+  try {
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  } catch (const std::exception& e) {
+    throw FormatError(path + ": read error (" + e.what() + ")");
+  }
+  if (in.bad()) throw FormatError(path + ": read error");
+  return bytes;
 }
 
 // Checks the envelope (magic, version, length, CRC) and returns a reader over the payload.
@@ -222,7 +259,11 @@ void save_model(const std::string& path, Sequential<T>& model, Optimizer<T>* opt
 }
 
 namespace io {
-// Parses the model part of a payload into a new, built Sequential.
+// Parses the model part of a payload into a new, built Sequential. The layer
+// list and every stored tensor are read (and their bytes shown to exist)
+// first; the layers are then built without random initialization and under
+// an allocation limit of what the stored tensors occupy, so a forged size
+// field fails before it can allocate.
 template <class T>
 Sequential<T> parse_model(Reader& r) {
   const auto code = r.pod<std::uint32_t>("the scalar type");
@@ -232,15 +273,17 @@ Sequential<T> parse_model(Reader& r) {
            (code == 4 ? "float" : "double") + ">");
   const auto seed = r.pod<std::uint64_t>("the seed");
   const auto rank = r.pod<std::uint32_t>("the input rank");
-  if (rank > 5) r.fail("corrupt: input rank " + std::to_string(rank));
+  if (rank < 1 || rank > 5) r.fail("corrupt: input rank " + std::to_string(rank));
   Shape in;
+  std::uint64_t in_size = 1;
   for (std::uint32_t i = 0; i < rank; ++i) {
     const auto d = r.pod<std::uint64_t>("the input shape");
-    if (d > (std::uint64_t(1) << 31)) r.fail("corrupt: input dimension " + std::to_string(d));
+    if (d < 1 || d > (std::uint64_t(1) << 31) || (in_size *= d) > (std::uint64_t(1) << 31))
+      r.fail("corrupt: input shape dimension " + std::to_string(d));
     in.push_back(static_cast<Index>(d));
   }
-  Sequential<T> m(in, seed);
   const auto nl = r.pod<std::uint32_t>("the layer count");
+  std::vector<LayerConfig> configs;
   for (std::uint32_t i = 0; i < nl; ++i) {
     LayerConfig c;
     c.type = r.str("a layer type");
@@ -249,8 +292,27 @@ Sequential<T> parse_model(Reader& r) {
       std::string key = r.str("a config key");
       c.values.emplace_back(std::move(key), r.pod<double>("a config value"));
     }
+    configs.push_back(std::move(c));
+  }
+  const auto nt = r.pod<std::uint32_t>("the tensor count");
+  std::vector<StoredTensor> stored;
+  std::size_t stored_bytes = 0;
+  for (std::uint32_t i = 0; i < nt; ++i) {
+    stored.push_back(r.template tensor_header<T>());
+    stored_bytes += stored.back().bytes;
+  }
+
+  // Parameters and their gradients, each rounded up to 64 bytes, plus room
+  // for layers' small fixed allocations.
+  nn::detail::AllocationLimit limit(2 * stored_bytes + 128 * (configs.size() + stored.size()) + (std::size_t(1) << 20));
+  SkipInitialization no_init;
+  Sequential<T> m(in, seed);
+  for (std::size_t i = 0; i < configs.size(); ++i) {
     try {
-      m.add(make_layer<T>(c));
+      m.add(make_layer<T>(configs[i]));
+    } catch (const std::length_error& e) {
+      r.fail("layer " + std::to_string(i) + " (" + configs[i].type + ") " + e.what() +
+             ": the architecture does not match the " + std::to_string(stored_bytes) + " bytes of stored tensors");
     } catch (const std::exception& e) {
       r.fail("layer " + std::to_string(i) + ": " + e.what());
     }
@@ -258,18 +320,32 @@ Sequential<T> parse_model(Reader& r) {
   std::vector<std::pair<std::string, Tensor<T>*>> slots;
   for (auto& p : m.parameters()) slots.push_back({p.name, p.value});
   for (auto& b : m.buffers()) slots.push_back(b);
-  const auto nt = r.pod<std::uint32_t>("the tensor count");
   if (nt != slots.size())
     r.fail("has " + std::to_string(nt) + " tensors, the architecture needs " + std::to_string(slots.size()));
-  for (auto& [name, dst] : slots) {
-    std::string got;
-    Tensor<T> t = r.template tensor<T>(got);
-    if (got != name) r.fail("expected tensor '" + name + "', found '" + got + "'");
-    if (t.shape() != dst->shape())
-      r.fail("tensor '" + name + "' has shape " + t.shape().str() + ", the layer needs " + dst->shape().str());
-    dst->copy_from(t);
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    const auto& [name, dst] = slots[i];
+    const StoredTensor& t = stored[i];
+    if (t.name != name) r.fail("expected tensor '" + name + "', found '" + t.name + "'");
+    if (t.shape != dst->shape())
+      r.fail("tensor '" + name + "' has shape " + t.shape.str() + ", the layer needs " + dst->shape().str());
+    r.values(t, *dst);
   }
   return m;
+}
+
+// Reads past the optional training state that follows the model (checking
+// its structure), so that load_model can insist that nothing follows it.
+template <class T>
+void skip_training_state(Reader& r) {
+  const auto flag = r.pod<std::uint8_t>("the training-state flag");
+  if (flag > 1) r.fail("corrupt: training-state flag " + std::to_string(flag));
+  if (flag == 0) return;
+  r.str("the optimizer name");
+  r.pod<double>("the learning rate");
+  r.pod<std::int64_t>("the step count");
+  r.pod<std::int32_t>("the epoch");
+  const auto ns = r.pod<std::uint32_t>("the optimizer tensor count");
+  for (std::uint32_t i = 0; i < ns; ++i) r.template tensor_header<T>();
 }
 }  // namespace io
 
@@ -279,6 +355,8 @@ Sequential<T> load_model(const std::string& path) {
   const auto file = io::read_file(path);
   io::Reader r = io::open_payload(file, path);
   Sequential<T> m = io::parse_model<T>(r);
+  io::skip_training_state<T>(r);
+  if (!r.done()) r.fail("corrupt: " + std::to_string(r.left()) + " unexpected bytes after the model");
   m.eval();
   return m;
 }
@@ -304,7 +382,9 @@ int load_training_state(const std::string& path, Sequential<T>& model, Optimizer
     dst[i].value->copy_from(*src[i].value);
   }
   for (std::size_t i = 0; i < dbuf.size(); ++i) dbuf[i].second->copy_from(*sbuf[i].second);
-  if (r.pod<std::uint8_t>("the training-state flag") != 1) r.fail("holds no optimizer state (saved without one)");
+  const auto flag = r.pod<std::uint8_t>("the training-state flag");
+  if (flag > 1) r.fail("corrupt: training-state flag " + std::to_string(flag));
+  if (flag != 1) r.fail("holds no optimizer state (saved without one)");
   const std::string name = r.str("the optimizer name");
   if (name != opt.name()) r.fail("holds " + name + " state, not " + opt.name());
   const double lr = r.pod<double>("the learning rate");
@@ -314,10 +394,11 @@ int load_training_state(const std::string& path, Sequential<T>& model, Optimizer
   const auto ns = r.pod<std::uint32_t>("the optimizer tensor count");
   if (ns != st.size()) r.fail("holds " + std::to_string(ns) + " optimizer tensors, the optimizer has " + std::to_string(st.size()));
   for (auto& [sname, dstt] : st) {
-    std::string got;
-    Tensor<T> t = r.template tensor<T>(got);
-    if (got != sname || t.shape() != dstt->shape()) r.fail("optimizer tensor '" + got + "' does not match '" + sname + "'");
-    dstt->copy_from(t);
+    const io::StoredTensor t = r.template tensor_header<T>();
+    if (t.name != sname || t.shape != dstt->shape())
+      r.fail("optimizer tensor '" + t.name + "' " + t.shape.str() + " does not match '" + sname + "' " +
+             dstt->shape().str());
+    r.values(t, *dstt);
   }
   if (!r.done()) r.fail("corrupt: unexpected bytes after the training state");
   opt.set_lr(lr);

@@ -121,13 +121,15 @@ template <class T> void softmax_backward(const T* y, const T* dy, T* dx, Index r
     detail::A<T>(dx + r * cols, cols) = yr * (dr - s);
   }
 }
-// Row-wise log-softmax: x (rows, cols) -> y (rows, cols), via log-sum-exp.
+// Row-wise log-softmax: x (rows, cols) -> y (rows, cols), as
+// (x - max) - log(sum(exp(x - max))). Adding max and the log first would
+// round the log away next to large logits (1e4 in float: ulp 1e-3).
 template <class T> void log_softmax_forward(const T* x, T* y, Index rows, Index cols) {
   for (Index r = 0; r < rows; ++r) {
     auto xr = detail::CA<T>(x + r * cols, cols);
-    const T m = xr.maxCoeff();
-    const T lse = m + std::log((xr - m).exp().sum());
-    detail::A<T>(y + r * cols, cols) = xr - lse;
+    auto yr = detail::A<T>(y + r * cols, cols);
+    yr = xr - xr.maxCoeff();
+    yr -= std::log(yr.exp().sum());
   }
 }
 

@@ -32,9 +32,13 @@ class Shape {
   int rank() const { return rank_; }
   Index operator[](int i) const { return d_[static_cast<std::size_t>(i)]; }
   Index& operator[](int i) { return d_[static_cast<std::size_t>(i)]; }
+  // The number of elements; throws std::length_error when it does not fit
+  // in an Index (only forged or absurd shapes get there).
   Index size() const {
     Index n = 1;
-    for (int i = 0; i < rank_; ++i) n *= d_[static_cast<std::size_t>(i)];
+    for (int i = 0; i < rank_; ++i)
+      if (__builtin_mul_overflow(n, d_[static_cast<std::size_t>(i)], &n))
+        throw std::length_error("nn::Shape: " + str() + " has more elements than an index holds");
     return n;
   }
   void push_back(Index d) {

@@ -13,10 +13,12 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <new>
 #include <sstream>
 #include <stdexcept>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -30,11 +32,44 @@ constexpr std::size_t kAlign = 64;
 struct AlignedFree {
   void operator()(void* p) const noexcept { std::free(p); }
 };
+
+// A cap on the bytes that tensors may allocate on this thread while an
+// AllocationLimit object lives (limits nest; an allocation counts against
+// each enclosing one). Loading
+// a model file builds its layers under the number of bytes the file has
+// been shown to hold, so a forged header cannot make the loader allocate
+// more than that (nn/io/serialize.hpp).
+class AllocationLimit {
+ public:
+  explicit AllocationLimit(std::size_t bytes) : prev_(current()), left_(bytes) { current() = this; }
+  ~AllocationLimit() { current() = prev_; }
+  AllocationLimit(const AllocationLimit&) = delete;
+  AllocationLimit& operator=(const AllocationLimit&) = delete;
+  static AllocationLimit*& current() {
+    thread_local AllocationLimit* p = nullptr;
+    return p;
+  }
+  void take(std::size_t bytes) {
+    for (AllocationLimit* l = this; l; l = l->prev_)
+      if (bytes > l->left_)
+        throw std::length_error("needs a " + std::to_string(bytes) + "-byte tensor, more than the " +
+                                std::to_string(l->left_) + " bytes left of the allocation limit");
+    for (AllocationLimit* l = this; l; l = l->prev_) l->left_ -= bytes;
+  }
+
+ private:
+  AllocationLimit* prev_;
+  std::size_t left_;
+};
+
 template <class T>
 T* aligned_new(Index n) {
   if (n == 0) return nullptr;
+  if (n < 0 || static_cast<std::size_t>(n) > (std::numeric_limits<std::size_t>::max() - kAlign) / sizeof(T))
+    throw std::length_error("nn::Tensor: " + std::to_string(n) + " elements cannot be allocated");
   std::size_t bytes = static_cast<std::size_t>(n) * sizeof(T);
   bytes = (bytes + kAlign - 1) / kAlign * kAlign;
+  if (AllocationLimit* limit = AllocationLimit::current()) limit->take(bytes);
   void* p = std::aligned_alloc(kAlign, bytes);
   if (!p) throw std::bad_alloc();
   return static_cast<T*>(p);
