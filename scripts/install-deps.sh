@@ -2,7 +2,14 @@
 # Installs nn's build dependencies on Debian 12 / Ubuntu (as root, or with sudo).
 # Skips apt entirely when everything is already installed.
 set -euo pipefail
+#   --fuzz   also clang and its libFuzzer runtime (tests/fuzz, docs/fuzzing.md)
 pkgs=(g++ cmake make libeigen3-dev libstb-dev doctest-dev libbenchmark-dev zlib1g-dev)
+for a in "$@"; do
+  case "$a" in
+    --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
+    *) echo "install-deps: unknown option $a (known: --fuzz)" >&2; exit 2 ;;
+  esac
+done
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -35,13 +35,22 @@ class Cli {
     return *this;
   }
 
+  // Parses argv; --help prints the usage and exits 0, a bad command line
+  // prints the error and the usage and exits 2.
   void parse(int argc, char** argv) {
+    switch (try_parse(argc, argv)) {
+      case Result::Ok: return;
+      case Result::Help: usage(stdout); std::exit(0);
+      case Result::Error: fail(error_);
+    }
+  }
+  // The same without printing or exiting (for tests and the fuzzer): the
+  // error message is error().
+  enum class Result { Ok, Help, Error };
+  Result try_parse(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
-      if (a == "--help" || a == "-h") {
-        usage(stdout);
-        std::exit(0);
-      }
+      if (a == "--help" || a == "-h") return Result::Help;
       bool matched = false;
       for (auto& f : flags_)
         if (a == f.first) *f.second = true, matched = true;
@@ -50,22 +59,25 @@ class Cli {
         if (!o.set || (a != o.name && a.rfind(o.name + "=", 0) != 0)) continue;
         std::string v;
         if (a == o.name) {
-          if (i + 1 >= argc) fail(o.name + " needs a value (" + o.meta + ")");
+          if (i + 1 >= argc) return error(o.name + " needs a value (" + o.meta + ")");
           v = argv[++i];
         } else {
           v = a.substr(o.name.size() + 1);
         }
-        if (!o.set(v)) fail("bad value '" + v + "' for " + o.name + " (" + o.meta + ")");
+        if (!o.set(v)) return error("bad value '" + v + "' for " + o.name + " (" + o.meta + ")");
         matched = true;
+        break;
       }
       if (matched) continue;
       if (pos_ && (a.empty() || a[0] != '-')) {
         pos_->push_back(a);
         continue;
       }
-      fail("unknown flag " + a);
+      return error("unknown flag " + a);
     }
+    return Result::Ok;
   }
+  const std::string& error() const { return error_; }
   [[noreturn]] void fail(const std::string& msg) {
     std::fprintf(stderr, "%s: %s\n", prog_.c_str(), msg.c_str());
     usage(stderr);
@@ -120,6 +132,11 @@ class Cli {
   std::vector<std::pair<std::string, bool*>> flags_;
   std::vector<std::string>* pos_ = nullptr;
   std::string pos_meta_;
+  std::string error_;
+  Result error(std::string msg) {
+    error_ = std::move(msg);
+    return Result::Error;
+  }
 };
 
 }  // namespace cli

@@ -55,6 +55,10 @@ struct ImageOptions {
   float fill = 0.0f;  // letterbox padding, in [0, 1] before normalization
   std::array<float, 3> mean{0, 0, 0}, std{1, 1, 1};
   bool skip_bad = false;
+  // Images whose header claims more pixels are refused before decoding:
+  // stb_image sizes its buffers from the header alone. The default admits an
+  // 8192 x 8192 photo.
+  long long max_pixels = 1LL << 26;
 };
 
 struct LoadReport {
@@ -122,7 +126,9 @@ inline std::vector<std::string> read_class_ids(const std::string& path) {
 }
 
 // Reads "<relative path> <label>" lines; paths are relative to image_root.
-// Labels must be in [0, class_names.size()) when class names are given.
+// Labels must be in [0, class_names.size()) when class names are given, and
+// below kMaxUnnamedClasses otherwise (the classes are then named "0", "1", ...).
+constexpr int kMaxUnnamedClasses = 65536;
 inline ImageList read_split_file(const std::string& path, const std::string& image_root,
                                  const std::vector<std::string>& class_names = {}) {
   std::ifstream in(path);
@@ -146,8 +152,14 @@ inline ImageList read_split_file(const std::string& path, const std::string& ima
     list.labels.push_back(label);
     max_label = std::max(max_label, label);
   }
-  if (list.class_names.empty())
+  if (list.class_names.empty()) {
+    // Classes named "0".."max": a bound, so that one line cannot ask for
+    // millions of names.
+    if (max_label >= kMaxUnnamedClasses)
+      throw ImageError(path + ": label " + std::to_string(max_label) + " without class names; pass them (read_class_ids) "
+                       "for more than " + std::to_string(kMaxUnnamedClasses) + " classes");
     for (int i = 0; i <= max_label; ++i) list.class_names.push_back(std::to_string(i));
+  }
   return list;
 }
 
@@ -157,11 +169,21 @@ void decode_image(const std::string& path, const ImageOptions& o, T* out) {
   if (o.channels != 1 && o.channels != 3) throw std::invalid_argument("ImageOptions: channels must be 1 or 3");
   if (o.width < 1 || o.height < 1) throw std::invalid_argument("ImageOptions: width and height must be >= 1");
   int w = 0, h = 0, n = 0;
-  unsigned char* px = stbi_load(path.c_str(), &w, &h, &n, o.channels);
-  if (!px) {
+  auto cannot = [&]() {
     std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) throw ImageError(path + ": no such file");
-    throw ImageError(path + ": cannot decode image (" + std::string(stbi_failure_reason()) + ")");
+    if (!std::filesystem::exists(path, ec)) return ImageError(path + ": no such file");
+    if (std::filesystem::is_directory(path, ec)) return ImageError(path + ": is a directory, not an image");
+    return ImageError(path + ": cannot decode image (" + std::string(stbi_failure_reason()) + ")");
+  };
+  if (!stbi_info(path.c_str(), &w, &h, &n)) throw cannot();
+  if (w < 1 || h < 1 || static_cast<long long>(w) * h > o.max_pixels)
+    throw ImageError(path + ": the header claims " + std::to_string(w) + " x " + std::to_string(h) +
+                     " pixels, more than ImageOptions::max_pixels (" + std::to_string(o.max_pixels) + ")");
+  unsigned char* px = stbi_load(path.c_str(), &w, &h, &n, o.channels);
+  if (!px) throw cannot();
+  if (static_cast<long long>(w) * h > o.max_pixels) {  // the decoder's size, if it differs from the header's
+    stbi_image_free(px);
+    throw ImageError(path + ": " + std::to_string(w) + " x " + std::to_string(h) + " pixels, more than max_pixels");
   }
   const int C = o.channels;
   int rw = o.width, rh = o.height, ox = 0, oy = 0;

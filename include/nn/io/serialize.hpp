@@ -350,24 +350,30 @@ void skip_training_state(Reader& r) {
 }  // namespace io
 
 // Loads a model saved by save_model: a built Sequential in eval mode.
+// load_model_from_bytes reads the same format from memory (a model embedded
+// in the program); `name` stands for the file in error messages.
 template <class T>
-Sequential<T> load_model(const std::string& path) {
-  const auto file = io::read_file(path);
-  io::Reader r = io::open_payload(file, path);
+Sequential<T> load_model_from_bytes(const std::vector<unsigned char>& file, const std::string& name) {
+  io::Reader r = io::open_payload(file, name);
   Sequential<T> m = io::parse_model<T>(r);
   io::skip_training_state<T>(r);
   if (!r.done()) r.fail("corrupt: " + std::to_string(r.left()) + " unexpected bytes after the model");
   m.eval();
   return m;
 }
+template <class T>
+Sequential<T> load_model(const std::string& path) {
+  return load_model_from_bytes<T>(io::read_file(path), path);
+}
 
 // Restores the optimizer state saved with the model into `opt` (built over
 // `model`'s parameters) and returns the saved epoch. The model's weights are
-// loaded too.
+// loaded too. Everything is checked before anything is copied: a bad file
+// leaves model and optimizer as they were.
 template <class T>
-int load_training_state(const std::string& path, Sequential<T>& model, Optimizer<T>& opt) {
-  const auto file = io::read_file(path);
-  io::Reader r = io::open_payload(file, path);
+int load_training_state_from_bytes(const std::vector<unsigned char>& file, const std::string& name,
+                                   Sequential<T>& model, Optimizer<T>& opt) {
+  io::Reader r = io::open_payload(file, name);
   Sequential<T> saved = io::parse_model<T>(r);
   auto dst = model.parameters();
   auto src = saved.parameters();
@@ -375,35 +381,46 @@ int load_training_state(const std::string& path, Sequential<T>& model, Optimizer
   auto sbuf = saved.buffers();
   if (dst.size() != src.size() || dbuf.size() != sbuf.size())
     r.fail("its architecture does not match the model given to load_training_state");
-  for (std::size_t i = 0; i < dst.size(); ++i) {
+  for (std::size_t i = 0; i < dst.size(); ++i)
     if (dst[i].value->shape() != src[i].value->shape())
       r.fail("parameter " + src[i].name + " has shape " + src[i].value->shape().str() + ", the model has " +
              dst[i].value->shape().str());
-    dst[i].value->copy_from(*src[i].value);
-  }
-  for (std::size_t i = 0; i < dbuf.size(); ++i) dbuf[i].second->copy_from(*sbuf[i].second);
+  for (std::size_t i = 0; i < dbuf.size(); ++i)
+    if (dbuf[i].second->shape() != sbuf[i].second->shape())
+      r.fail("buffer " + sbuf[i].first + " has shape " + sbuf[i].second->shape().str() + ", the model has " +
+             dbuf[i].second->shape().str());
   const auto flag = r.pod<std::uint8_t>("the training-state flag");
   if (flag > 1) r.fail("corrupt: training-state flag " + std::to_string(flag));
   if (flag != 1) r.fail("holds no optimizer state (saved without one)");
-  const std::string name = r.str("the optimizer name");
-  if (name != opt.name()) r.fail("holds " + name + " state, not " + opt.name());
+  const std::string oname = r.str("the optimizer name");
+  if (oname != opt.name()) r.fail("holds " + oname + " state, not " + opt.name());
   const double lr = r.pod<double>("the learning rate");
   const auto steps = r.pod<std::int64_t>("the step count");
   const auto epoch = r.pod<std::int32_t>("the epoch");
+  if (!(lr >= 0 && lr <= 1e30)) r.fail("corrupt: learning rate " + std::to_string(lr));
+  if (steps < 0 || epoch < 0) r.fail("corrupt: negative step count or epoch");
   auto st = opt.state();
   const auto ns = r.pod<std::uint32_t>("the optimizer tensor count");
   if (ns != st.size()) r.fail("holds " + std::to_string(ns) + " optimizer tensors, the optimizer has " + std::to_string(st.size()));
+  std::vector<io::StoredTensor> stored;
   for (auto& [sname, dstt] : st) {
-    const io::StoredTensor t = r.template tensor_header<T>();
+    stored.push_back(r.template tensor_header<T>());
+    const io::StoredTensor& t = stored.back();
     if (t.name != sname || t.shape != dstt->shape())
       r.fail("optimizer tensor '" + t.name + "' " + t.shape.str() + " does not match '" + sname + "' " +
              dstt->shape().str());
-    r.values(t, *dstt);
   }
-  if (!r.done()) r.fail("corrupt: unexpected bytes after the training state");
+  if (!r.done()) r.fail("corrupt: " + std::to_string(r.left()) + " unexpected bytes after the training state");
+  for (std::size_t i = 0; i < dst.size(); ++i) dst[i].value->copy_from(*src[i].value);
+  for (std::size_t i = 0; i < dbuf.size(); ++i) dbuf[i].second->copy_from(*sbuf[i].second);
+  for (std::size_t i = 0; i < st.size(); ++i) r.values(stored[i], *st[i].second);
   opt.set_lr(lr);
   opt.set_steps(static_cast<long>(steps));
   return epoch;
+}
+template <class T>
+int load_training_state(const std::string& path, Sequential<T>& model, Optimizer<T>& opt) {
+  return load_training_state_from_bytes(io::read_file(path), path, model, opt);
 }
 
 }  // namespace nn

@@ -72,12 +72,16 @@ class Adam : public Optimizer<T> {
 template <class T>
 class AdamW : public Adam<T> {
  public:
-  AdamW(std::vector<Param<T>> params, AdamOptions o = with_decay()) : Adam<T>(std::move(params), o, true) {}
   static AdamOptions with_decay(double wd = 0.01) {
     AdamOptions o;
     o.weight_decay = wd;
     return o;
   }
+  // Two constructors rather than a default argument that calls with_decay():
+  // clang rejects a default argument that uses another member's default
+  // argument before the class is complete.
+  explicit AdamW(std::vector<Param<T>> params) : Adam<T>(std::move(params), with_decay(0.01), true) {}
+  AdamW(std::vector<Param<T>> params, AdamOptions o) : Adam<T>(std::move(params), o, true) {}
 };
 
 }  // namespace nn
