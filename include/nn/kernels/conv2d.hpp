@@ -142,8 +142,9 @@ inline bool conv2d_uses_direct(const Conv2DGeom& g) {
 }
 // ... and the input gradient: also needs padding <= kernel - 1 on every side.
 // It computes the input gradient over dy padded by KH-1-PT etc., so small
-// maps with large kernels waste most of it on zeros (W1's 5x5 on 8x8: 3x the
-// useful FLOPs, slower than im2col); above 1.5x, im2col does the input gradient.
+// maps with large kernels waste most of it on zeros (a 5x5 kernel on 8x8 maps
+// computes 3x the useful FLOPs, slower than im2col); above 1.5x, im2col does
+// the input gradient.
 inline bool conv2d_uses_direct_backward(const Conv2DGeom& g) {
   const double wide_pixels = double(g.H) * double(g.OW + 2 * (g.KW - 1) - g.PL - g.PR);
   return conv2d_uses_direct(g) && g.PT < g.KH && g.PB < g.KH && g.PL < g.KW && g.PR < g.KW &&
@@ -157,7 +158,7 @@ inline bool conv2d_uses_own_input_grad(const Conv2DGeom& g) {
 }
 
 // Forward passes where the wide direct kernel wastes more than a quarter of
-// its work (small maps: W1's second layer computes 96 pixels for 64) and the
+// its work (small maps: a 5x5 kernel with 8x8 outputs computes 96 pixels for 64) and the
 // taps are many enough to pay for a transpose run conv2d_oc.hpp instead.
 inline bool conv2d_uses_oc_forward(const Conv2DGeom& g) {
   if (!conv2d_uses_direct(g) || g.col_rows() < 64) return false;
@@ -218,7 +219,7 @@ inline void oc_forward(const float* x, const float* w, const float* shift, float
 }
 
 // Samples per call of the direct weight-gradient kernel: enough for about
-// 256 pixels per tile (4 on W1's 8x8 maps), so the accumulators are added
+// 256 pixels per tile (4 on 8x8 maps), so the accumulators are added
 // into the (C*KH*KW, OCp) sums once per 4 samples rather than per sample.
 inline Index direct_dw_samples(const Conv2DGeom& g) {
   return std::max<Index>(1, std::min<Index>(4, 256 / std::max<Index>(1, g.OH * g.OW)));
@@ -373,7 +374,7 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
   }
   nn::detail::parallel_for(team, groups, 1, [&](Index q, int tid) {
     T* part = ws.dw[static_cast<std::size_t>(q)].data();
-    std::fill(part, part + WS + g.OC, T(0));  // here, not before the region: 3 MiB for W1's conv 2 in all
+    std::fill(part, part + WS + g.OC, T(0));  // here, not before the region: each thread touches its own groups' buffers
     if constexpr (std::is_same<T, float>::value)
       if (direct_dw) {
         detail::direct_weight_grad(x, dy, q * per, std::min(g.N, (q + 1) * per), g, part, db != nullptr, ws,

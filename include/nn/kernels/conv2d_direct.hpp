@@ -9,7 +9,7 @@
 //   xpad[c][p + kh * Wp + kw]
 // — one contiguous run per tap, for all output rows at once. Computing the
 // output over p in [0, OH * Wp) also yields Wp - OW garbage columns per row
-// (3-11% for 3x3 kernels on 16-56 wide maps), which the copy into y drops;
+// (a few percent for 3x3 kernels on 16-56 wide maps), which the copy into y drops;
 // that copy applies the bias and the epilogue.
 //
 // Micro-kernel: 8 output channels x 48 pixels (3 zmm) = 24 accumulators; per
@@ -82,9 +82,8 @@ struct Plane {
 #if NN_DIRECT_CONV
 // out (8, ld) overwritten: out[o][p] = sum_{c,kh,kw} wb[((c*KH+kh)*KW+kw)*8 + o] * xp[c][p + kh*Wp + kw]
 // for p in [0, wide) in tiles of 48. xp: padded planes (C, Hp, Wp) plus slack.
-// Not inlined: inlined into the OpenMP region of whichever caller, its code
-// changed with the program around it (W3 training 5% slower once a second
-// caller, conv2d_pool.hpp's run_to, existed).
+// Not inlined: inlined into the OpenMP region of each caller, its code
+// (register allocation, spills) would change with the program around it.
 __attribute__((target("avx512f"), noinline)) inline void tile_8x48(const float* xp, const Plane& pl,
                                                                    const float* wb, float* out, Index ld) {
   const Index HpWp = pl.Hp * pl.Wp, wide = pl.wide();
@@ -128,9 +127,9 @@ __attribute__((target("avx512f"), noinline)) inline void tile_8x48(const float* 
 // multiple of 32. Micro-tile: 32 output channels (2 zmm) x NT taps of one
 // input channel = 2*NT accumulators; per pixel 2 loads, NT broadcasts, 2*NT
 // FMAs. No horizontal sums: lanes are output channels. The accumulators run
-// over all S samples before they are added into dwT: on small maps (W1's 8x8)
-// one sample is only 64 pixels per tile, and the read-modify-write of dwT
-// (200 KiB there, in L2) after every sample cost 6-7% of the weight gradient.
+// over all S samples before they are added into dwT: on small maps (8x8) one
+// sample is only 64 pixels per tile, and a read-modify-write of dwT (in L2)
+// after every sample would cost more than the products of that sample.
 template <int NT>
 __attribute__((target("avx512f"))) inline void weight_grad_tile(const float* xc, const Index* off, const float* dyT,
                                                                  Index OCp, Index OH, Index OW, Index Wp, Index S,

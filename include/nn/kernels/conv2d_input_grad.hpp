@@ -1,15 +1,15 @@
 // nn/kernels/conv2d_input_grad.hpp — col2im for the input gradient of a
 // convolution, float, AVX-512 CPUs (checked at run time). conv2d_backward
 // uses it where the direct kernel (conv2d_direct.hpp) would waste work —
-// small maps with large kernels, such as W1's 5x5 on 8x8 — or does not apply
+// small maps with large kernels, such as a 5x5 kernel on 8x8 maps — or does not apply
 // (stride or dilation > 1):
 //   dcol (K, Pc) = w^T (K, OC) * dy[:, p0:p0+Pc] (OC, Pc)   (gemm_small.hpp)
 //   dx (C, H, W) += col2im(dcol)                              (here)
 // col2im_gather() sums each 16-wide piece of a dx row in a register from the
 // dcol rows that reach it (masked loads) and stores it once. The scatter
 // form (dx[ih][iw + kw] += ...) reads back what the previous tap stored one
-// float over, store-to-load forwarding fails on every tap, and on W1 that
-// scatter took about twice as long as the product.
+// float over, store-to-load forwarding fails on every tap, and on small
+// maps that scatter takes longer than the product.
 #pragma once
 #include <algorithm>
 

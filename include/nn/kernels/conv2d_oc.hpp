@@ -4,7 +4,7 @@
 //
 // The wide kernel of conv2d_direct.hpp runs its SIMD lanes along a padded
 // row, so it computes Wp - OW columns per output row that are thrown away:
-// W1's second layer (12x12 input, 5x5 kernel, 8x8 output) computes 96
+// a 12x12 input with a 5x5 kernel (8x8 output) computes 96
 // pixels for 64. Here the lanes are output channels: a register tile holds R
 // output pixels x 16*NV channels; per tap it loads NV vectors of weights
 // (w packed as (K, OCp), K = C*KH*KW taps) and broadcasts one input value per

@@ -2,8 +2,8 @@
 // a max pool in one pass, and the matching backward; Sequential uses them
 // for Conv2D -> ReLU -> MaxPool2D (layers/layer.hpp, "max-pool fusion").
 //
-// Unfused, the convolution writes its whole output (W1's first layer: 4.7 MB
-// per batch, more than the L2 caches hold), the pool reads it back, and in
+// Unfused, the convolution writes its whole output (32 channels of 24x24 for
+// a batch of 64: 4.7 MB, more than the L2 caches hold), the pool reads it back, and in
 // backward the pool writes a dense gradient of that size that the weight
 // gradient reads back and transposes. Here, where the direct kernel runs the
 // layer, the forward pools each 8-channel block of a sample while it is in

@@ -2,8 +2,7 @@
 // dilation 1) with its epilogue and a 2x2 / stride 2 max pool, by Winograd's
 // minimal filtering F(4x4, 5x5) or F(4x4, 3x3); float, AVX-512 CPUs (checked
 // at run time). conv2d_pool.hpp runs it for Conv2D -> ReLU -> MaxPool2D where
-// it applies (W1's second layer: 5x5, 32 -> 64 channels on 12x12; W3's
-// second and fourth, W2's last four: 3x3).
+// it applies (e.g. 5x5, 32 -> 64 channels on 12x12; 3x3 on 16x16 to 52x52 maps).
 //
 // Each 4x4 block of output pixels comes from an NxN tile d of the padded
 // input (N = 8 for 5x5, 6 for 3x3; tiles 4 apart, overlapping), per input
@@ -52,7 +51,7 @@ inline Index padded16(Index c) { return (c + 15) / 16 * 16; }
 // Whether conv2d_forward_maxpool runs this kernel: float on an AVX-512 CPU,
 // ConvAlgorithm::Auto, a 5x5 or 3x3 kernel with stride 1 and dilation 1, at
 // least 16 input channels (fewer leave the GEMMs too short to pay for the
-// transforms: W1's first layer, one channel, stays direct), and a 2x2 /
+// transforms: a one-channel first layer stays direct), and a 2x2 /
 // stride 2 pool without padding.
 inline bool applies(const Conv2DGeom& g, const Pool2DGeom& pg) {
   return conv_algorithm() == ConvAlgorithm::Auto && avx512_enabled() &&
@@ -232,7 +231,7 @@ struct Plan {
 // borders, the channels past C or the rows past a chunk's tiles, which must
 // be zero (the first two) or finite (the GEMMs read the rows); so they are
 // zeroed when the geometry changes and kept as they are otherwise (zeroing
-// them on every call cost 3-5% of W1's training step).
+// them on every call is a measurable part of a small model's step).
 inline void prepare(Workspace& ws, const Conv2DGeom& g, const Plan& p, std::size_t nt, bool with_dx) {
   // everything that places the interior in the grid or sizes a buffer: with
   // another Wq the same interior pixel lands elsewhere, even at equal sizes
@@ -555,8 +554,8 @@ __attribute__((target("avx512f"))) inline void backward_chunk(const float* x, co
 // relative rounding, as the forward. Needs applies(g, pg).
 //
 // The batch goes in chunks of S samples (as the forward) so that a chunk's V,
-// M and dV stay in L2 (the whole batch's, 8.6 MB for W1, went through L3 and
-// the scattered stores of M stalled); the chunks form kGroups fixed groups of
+// M and dV stay in L2 (a whole batch's can be several MB, which goes through
+// L3 and stalls the scattered stores of M); the chunks form kGroups fixed groups of
 // samples, each summing dU in its own buffer, added in group order: dw does
 // not depend on the thread count.
 template <class F>
@@ -565,7 +564,7 @@ void backward_maxpool_f(const float* x, const float* w, const float* dyp, const 
                         const Pool2DGeom& pg, Workspace& ws) {
 #if NN_DIRECT_CONV
   constexpr Index kGroups = 4;
-  const Plan p(g, pg, F::N, 12);  // as the forward (24 or 32 tiles measured no faster)
+  const Plan p(g, pg, F::N, 12);  // as the forward (24 or 32 tiles are no faster)
   const Index Cp = p.Cp, OCp = p.OCp, PQ = p.POH * p.POW;
   const Index groups = std::min<Index>(kGroups, g.N), DU = F::P * Cp * OCp;
   if (dx) transform_weights<F>(w, g.OC, g.C, ws, true);

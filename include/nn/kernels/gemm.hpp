@@ -24,13 +24,12 @@ namespace nn::kernels {
 
 // Which kernel float products use. Auto: nn's packed AVX-512 SGEMM on
 // AVX-512 CPUs where it beats Eigen, Eigen elsewhere (double, other CPUs):
-//   - Eigen compiled for AVX-512 (-march=native here): M >= 128, N >= 64,
-//     K >= 32. One core, packed vs Eigen: squares 256-2048 1.05-1.14x, W3's
-//     Dense products 1.06-1.09x; with fewer than 128 rows the 12-row tiles
-//     waste up to 1/3 and Eigen was as fast or faster (0.85-1.1x).
-//   - Eigen compiled for less (the default build: SSE2, ~30 GFLOP/s per
-//     core): every product of M * N * K >= 32768; packed 1.5-4.2x faster on
-//     nn's shapes down to 8 x 64 x 64, even with N = 10 (docs/performance.md).
+//   - Eigen compiled for AVX-512 (-march=native): M >= 128, N >= 64,
+//     K >= 32. With fewer rows the 12-row tiles waste up to a third and
+//     Eigen's kernel is as fast or faster.
+//   - Eigen compiled for less (the default build: SSE2): every product of
+//     M * N * K >= 32768, where the AVX-512 kernel is faster than SSE2 code
+//     even on small, thin products (docs/performance.md has the figures).
 // Eigen: always Eigen (A/B measurements, tests). Default from
 // NN_GEMM=auto|eigen, else Auto.
 enum class GemmAlgorithm { Auto, Eigen };
@@ -87,8 +86,8 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
   const bool packed = detail::use_packed<T>(M, N, K);
   // Eigen's depth block, from the whole product: Eigen would choose it per
   // block from the block's size, and another kc would sum in another order.
-  // (A precaution: the 1- vs 2-thread difference measured in session 8 came
-  // from the block edges below, and this alone did not remove it.)
+  // (The block edges below are what makes results independent of the
+  // thread count; a fixed kc is needed as well.)
   const Index kc = packed ? 0 : detail::eigen_depth_block<T>(M, N, K);
   const nn::detail::Team team = nn::detail::plan_team(flops >= 4e6);  // 1 inside a parallel region
   if (team.threads < 2) {  // one work item
@@ -98,9 +97,8 @@ void gemm(bool trans_a, bool trans_b, Index M, Index N, Index K, T alpha, const 
     return;
   }
   // Blocks of rows when M >= N, else of columns; 2 blocks per thread at least
-  // 64 wide. Each block packs the whole other operand again: 4 blocks per
-  // thread cost 10-15% of SGEMM 256-2048 (260-276 vs 277-308 GFLOP/s at 2
-  // threads); one block per thread is a little faster still but leaves
+  // 64 wide. Each block packs the whole other operand again, so more blocks
+  // per thread cost packing time; one block per thread is a little faster but leaves
   // nothing to rebalance when a core is busy. Block edges are multiples of 48
   // on Eigen's path: its kernel handles rows in panels of 3, 2, 1 and half a
   // vector (48 floats with AVX-512, 12 with SSE2) with different summation
@@ -130,8 +128,8 @@ namespace detail {
 // Eigen's GEMM allocates its packing buffers (hundreds of KiB to MiBs for
 // nn's large products) on every call and frees them; glibc then returns them
 // to the OS when they sit at the top of a thread's heap, so the next call
-// page-faults them back in (W3's Dense forward: ~350 faults per call, about
-// 2% of W3 inference). nn keeps one pair of buffers per thread instead and
+// page-faults them back in (hundreds of faults per call for a large Dense
+// layer). nn keeps one pair of buffers per thread instead and
 // hands them to Eigen's single-threaded GEMM driver. This uses Eigen's
 // internal API, stable across 3.4.x; other versions take the plain path.
 template <class T>

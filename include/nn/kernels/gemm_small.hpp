@@ -1,16 +1,15 @@
 // nn/kernels/gemm_small.hpp — C = A * B for products with few columns (a
-// convolution's pixels of one sample: 64 for W1's second layer), float, on
+// convolution's pixels of one sample, e.g. 64 for 8x8 maps), float, on
 // AVX-512 CPUs (checked at run time, as for the direct convolution).
 //
 // Eigen's GEMM packs both operands on every call, so products repeated per
-// sample with the same A (the weights) pack it again each time: on W1's
-// 800 x 64 x 64 input-gradient products perf showed 4% of the step in that
-// packing next to 14.5% in Eigen's kernel. Here A is transposed and padded
+// sample with the same A (the weights) pack it again each time, which on
+// 800 x 64 x 64 input-gradient products costs a quarter of the product
+// itself. Here A is transposed and padded
 // once per call (pad_rows_transposed) and read by broadcasts; B is read in
 // place, 16 columns per zmm: register tiles of R rows x J vectors,
 // R x J <= 24 accumulators; per depth step J loads of B, R broadcasts of A,
-// R x J FMAs (one core: 157-163 GFLOP/s on W1's shapes, 74-77% of the FMA
-// peak measured here).
+// R x J FMAs (about three quarters of the FMA peak on one core).
 #pragma once
 #include <algorithm>
 #include <vector>

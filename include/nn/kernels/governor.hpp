@@ -1,19 +1,19 @@
 // nn/kernels/governor.hpp — which kind of team runs the parallel regions.
 //
-// The problem: nn's kernels are fork-join regions (about 25 per W3 training
-// step). OpenMP's runtime makes waiting threads spin for milliseconds, which
+// The problem: nn's kernels are fork-join regions (dozens per training
+// step of a small convnet). OpenMP's runtime makes waiting threads spin for milliseconds, which
 // makes short regions cheap on a free machine. When another process keeps a
 // core busy, the operating system shares the cores between all runnable
 // threads, so each of ours is descheduled now and then for a time slice,
 // possibly holding a work item; the other waits for it at the region's
-// barrier, spinning on the very time slice it waits for. Measured on the
-// 2-core machine with one spinning process, W3 training: OpenMP's team did
-// 0.69 cores of work per second, one thread alone 0.99.
+// barrier, spinning on the very time slice it waits for: on 2 cores with one
+// spinning process, OpenMP's team does less work per second than one thread
+// (docs/performance.md).
 //
 // Two teams: OpenMP's (spinning waits: the fastest on a free machine) and
 // BlockingPool's (thread_pool.hpp: waits sleep, so a waiting thread gives its
-// time slice away; 1.04 cores on that busy machine, so 2 threads beat one
-// thread, but 1-10% slower than OpenMP's team on a free machine).
+// time slice away: on that busy machine 2 threads beat one, but it is a
+// little slower than OpenMP's team on a free machine).
 //
 // What the governor does: parallel_for (parallel.hpp) measures each region
 // that could use a team: its wall time, and the CPU time its threads spent on

@@ -44,8 +44,8 @@ namespace detail {
 #define NN_POOL_AVX512 1
 // The first pass of maxpool2x2_row for float on AVX-512, 16 outputs per step
 // (the even and odd columns split by permutes, masked loads for the tail):
-// GCC's own vectorization of the stride-2 loop ran at ~7 cycles per output on
-// W1's 24-wide rows. Returns whether the row holds a NaN.
+// GCC's own vectorization of the stride-2 loop is several times slower on
+// rows of 24. Returns whether the row holds a NaN.
 __attribute__((target("avx512f"))) inline bool maxpool2x2_row_avx512(const float* r0, const float* r1, Index W,
                                                                       Index OW, std::int32_t base, float* y,
                                                                       std::int32_t* arg) {
@@ -99,12 +99,12 @@ void maxpool2x2_row(const T* r0, const T* r1, Index W, Index OW, std::int32_t ba
   bool vector_done = false;
 #if NN_POOL_AVX512
   if constexpr (std::is_same<T, float>::value)
-    if (OW >= 12 && pool_avx512()) {  // shorter rows: GCC's loop was as fast or faster (8x8: 18%)
+    if (OW >= 12 && pool_avx512()) {  // shorter rows: GCC's loop is as fast or faster (per-row setup)
       if (!maxpool2x2_row_avx512(r0, r1, W, OW, base, y, Arg ? arg : nullptr)) return;
       vector_done = true, nan = 1;  // only the exact redo below
     }
 #endif
-  if (!vector_done)  // (a loop bound of 0 instead measured up to 4% slower on 8x8 maps)
+  if (!vector_done)  // (a branch, not a loop bound of 0: cheaper on small maps)
     for (Index ow = 0; ow < OW; ++ow) {
       const T a = r0[2 * ow], b = r0[2 * ow + 1], c = r1[2 * ow], d = r1[2 * ow + 1];
       // masks (0 or -1) select without branches

@@ -14,8 +14,7 @@
 // The micro-kernel keeps the 12 x 32 tile in 24 zmm accumulators; per depth
 // step 2 loads of B, 12 broadcasts of A, 24 FMAs. Walking jr innermost moves
 // the C tile along its rows (12 sequential streams, prefetched at the start
-// of each tile). One core: 150-165 GFLOP/s at 1024-2048, 0.98-1.05x OpenBLAS
-// 0.3.21 and 5-14% above Eigen 3.4's 48 x 4 kernel (docs/performance.md).
+// of each tile). Speed next to OpenBLAS and Eigen: docs/performance.md.
 //
 // Every element of C is summed in the same order (k in blocks of kc fixed by K
 // alone, alpha folded into the packed A) whatever M, N and the caller's split
@@ -121,8 +120,8 @@ __attribute__((target("avx512f"))) inline void pack_b(Index kc, Index nc, const 
 // C[i * ldc + j] += sum_k a[k * 12 + i] * b[k * 32 + j] for i < m, j < n.
 //   a: (kc, 12) packed   b: (kc, 32) packed   C: (m <= 12, n <= 32) of ldc
 // Not inlined: inlined into a caller compiled without -mavx512f (nn's
-// default build), GCC 12 spilled the two B vectors to the stack every step
-// and the kernel ran at 89-95 instead of 159 GFLOP/s.
+// default build), GCC 12 spills the two B vectors to the stack every step
+// and the kernel runs at about 60% of its speed.
 __attribute__((target("avx512f"), noinline)) inline void micro(Index kc, const float* __restrict a,
                                                                      const float* __restrict b, float* C, Index ldc,
                                                                      Index m, Index n) {

@@ -7,9 +7,8 @@
 // what makes short regions cheap. When three runnable threads share two
 // cores it is what makes the team lose to one thread: a spinning thread
 // takes the time slice the thread it waits for needs. The same team with
-// OMP_WAIT_POLICY=passive measured 1.03 cores of work on W3 training with one
-// core busy (one thread: 0.99; OpenMP's default: 0.69), but that setting is
-// read once at start-up and costs about 6% on a free machine.
+// OMP_WAIT_POLICY=passive beats one thread with one core busy, but that
+// setting is read once at start-up and costs speed on a free machine.
 //
 // So nn keeps OpenMP for the free machine and has this small pool for a busy
 // one: worker threads sleep on a condition variable between regions; the

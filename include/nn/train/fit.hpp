@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "nn/data/batch.hpp"
+#include "nn/kernels/activations.hpp"
 #include "nn/data/split.hpp"
 #include "nn/losses/loss.hpp"
 #include "nn/train/callbacks.hpp"
@@ -135,6 +136,22 @@ Tensor<T> predict(Sequential<T>& model, const Tensor<T>& x, Index batch_size = 2
     std::copy(y.data(), y.data() + y.size(), out.data() + s * dy);
   }
   return out;
+}
+
+// Probabilities from logits (N, classes): the softmax of each row.
+template <class T>
+Tensor<T> softmax(const Tensor<T>& logits) {
+  if (logits.rank() != 2 || logits.dim(1) < 1)
+    throw std::invalid_argument("softmax: logits " + logits.shape().str() + " are not (N, classes)");
+  Tensor<T> p(logits.shape());
+  kernels::softmax_forward(logits.data(), p.data(), logits.dim(0), logits.dim(1));
+  return p;
+}
+
+// Class probabilities for inputs (N, ...): softmax(predict(model, x)).
+template <class T>
+Tensor<T> predict_proba(Sequential<T>& model, const Tensor<T>& x, Index batch_size = 256) {
+  return softmax(predict(model, x, batch_size));
 }
 
 template <class T>
