@@ -13,7 +13,7 @@
 // LeakyReLU from the same initialization.
 //
 // Writes to --out: elu_vs_relu.csv (or paper_mlp.csv), elu_vs_relu.png (or
-// paper_mlp.png) and metrics.json.
+// paper_mlp.png) and metrics.json. --quick: 2 seeds, 2 epochs, 4,000 images.
 #include <nn/nn.hpp>
 
 #include <cstdio>
@@ -22,8 +22,8 @@
 #include <map>
 #include <sstream>
 
-#include "../common/cli.hpp"
-#include "../freiburg_groceries/groceries_common.hpp"
+#include "../common/example.hpp"
+#include "../common/freiburg.hpp"
 
 namespace {
 using F = float;
@@ -99,37 +99,31 @@ std::string pm(const std::vector<double>& v, double scale = 100) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string dataset = "fashion-mnist", data, out = "runs/elu_vs_relu";
-  int seeds = 5, epochs = 10, batch = 64, threads = 0, image_size = 32;
-  double lr = 0.01;
-  bool quick = false, mlp = false, augment = false;
-  cli::Cli cli("elu_vs_relu", "Trains the same ConvNet with ELU and with ReLU in its fully-connected layers, over seeds.");
-  cli.option("--dataset", &dataset, "fashion-mnist|freiburg", "data set")
-      .option("--data", &data, "DIR", "data folder; default: find_dataset(<dataset>)")
-      .option("--seeds", &seeds, "N", "seeds (pairs of runs)")
-      .option("--epochs", &epochs, "N", "epochs per run")
-      .option("--batch-size", &batch, "N", "batch size")
-      .option("--lr", &lr, "X", "SGD learning rate (momentum 0.9)")
-      .option("--threads", &threads, "N", "threads (0: OpenMP's default)")
+  example::Example ex("elu_vs_relu",
+                      "Trains the same ConvNet with ELU and with ReLU in its fully-connected layers, over seeds.",
+                      {/*epochs*/ 10, /*batch*/ 64, /*lr (SGD, momentum 0.9)*/ 0.01, "runs/elu_vs_relu"});
+  std::string dataset = "fashion-mnist";
+  int seeds = 5, image_size = 32;
+  bool mlp = false, augment = false;
+  ex.cli()
+      .option("--dataset", &dataset, "fashion-mnist|freiburg", "data set")
+      .option("--seeds", &seeds, "N", "seeds (pairs of runs): 1000 * --seed + 0 .. N-1")
       .option("--image-size", &image_size, "N", "freiburg: images resized to N x N")
-      .option("--out", &out, "DIR", "output folder")
       .flag("--augment", &augment, "random flips and 2-pixel shifts (same order for both activations)")
-      .flag("--paper-mlp", &mlp, "the ELU paper's MNIST MLP: 8 x 128, ELU vs ReLU vs LeakyReLU training loss")
-      .flag("--quick", &quick, "tiny version for tests: 2 seeds, 2 epochs, 4,000 images");
-  cli.parse(argc, argv);
-  if (dataset != "fashion-mnist" && dataset != "freiburg") cli.fail("--dataset must be fashion-mnist or freiburg");
-  if (seeds < 2 || epochs < 1 || batch < 2 || !(lr > 0) || threads < 0 || image_size < 16)
-    cli.fail("--seeds >= 2, --epochs >= 1, --batch-size >= 2, --lr > 0, --image-size >= 16");
-  if (quick) seeds = 2, epochs = 2;
+      .flag("--paper-mlp", &mlp, "the ELU paper's MNIST MLP: 8 x 128, ELU vs ReLU vs LeakyReLU training loss");
+  ex.parse(argc, argv);
+  auto& c = ex.common();
+  if (dataset != "fashion-mnist" && dataset != "freiburg") ex.fail("--dataset must be fashion-mnist or freiburg");
+  if (seeds < 2 || image_size < 16) ex.fail("--seeds >= 2, --image-size >= 16");
+  if (c.quick) seeds = 2, c.epochs = 2;  // and 4,000 training images
+  const int epochs = c.epochs, batch = c.batch;
+  const double lr = c.lr;
+  const bool quick = c.quick;
+  const std::string& out = c.out;
 
-  try {
-    if (threads > 0) nn::set_num_threads(threads);
-    std::cout << "build: " << nn::build_info() << "\n";
-    std::filesystem::create_directories(out);
+  return ex.run([&] {
     const std::string name = mlp ? "mnist" : dataset == "freiburg" ? "freiburg-groceries" : "fashion-mnist";
-    if (data.empty()) data = nn::data::find_dataset(name);
-    else if (!std::filesystem::is_directory(data)) throw std::runtime_error("--data " + data + ": no such folder");
-    std::cout << "data: " << data << "\n";
+    const std::string data = ex.data_dir(name);
 
     // train / held-out validation
     std::unique_ptr<nn::data::TensorDataset<F>> all, val_own;
@@ -174,7 +168,7 @@ int main(int argc, char** argv) {
     nn::SoftmaxCrossEntropy<F> loss;
     bool printed_summary = false;
     for (int s = 0; s < seeds; ++s) {
-      const std::uint64_t seed = 1000 + std::uint64_t(s);
+      const std::uint64_t seed = 1000 * c.seed + std::uint64_t(s);
       std::vector<F> first_init;
       for (const auto& act : acts) {
         auto model = mlp ? paper_mlp(act, seed, fc) : convnet(train.input_shape(), classes, act, seed, fc);
@@ -219,7 +213,7 @@ int main(int argc, char** argv) {
       for (int s = 0; s < seeds; ++s)
         for (int e = 0; e < epochs; ++e) {
           const Run& r = runs[act][std::size_t(s)];
-          csv << e + 1 << "," << act << "," << 1000 + s << "," << r.val_acc[std::size_t(e)] << "," << r.train_loss[std::size_t(e)];
+          csv << e + 1 << "," << act << "," << 1000 * c.seed + std::uint64_t(s) << "," << r.val_acc[std::size_t(e)] << "," << r.train_loss[std::size_t(e)];
           for (double m : r.fc_mean[std::size_t(e)]) csv << "," << m;
           csv << "\n";
         }
@@ -302,8 +296,5 @@ int main(int argc, char** argv) {
     img.save_png(out + "/" + stem + ".png");
     std::printf("\nwrote %s/{%s.csv, %s.png, metrics.json}\n", out.c_str(), stem.c_str(), stem.c_str());
     return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "elu_vs_relu: error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

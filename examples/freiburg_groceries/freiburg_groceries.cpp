@@ -27,20 +27,20 @@
 #include <numeric>
 #include <set>
 
-#include "../common/cli.hpp"
-#include "groceries_common.hpp"
+#include "../common/example.hpp"
+#include "../common/freiburg.hpp"
 
 namespace {
 
 using F = float;
 namespace fs = std::filesystem;
 
-struct Settings {
-  std::string data, model = "seed", classes, split, out = "runs/freiburg";
-  int epochs = 0, batch = 0, threads = 0, image_size = 0, patience = 40;
-  double lr = 0;
-  std::uint64_t seed = 1;
-  bool quick = false, skip_bad = false;
+// The example's own flags; the common ones (epochs, batch, lr, seed, ...)
+// are in example::Common, where 0 means "the model's default".
+struct Settings : example::Common {
+  std::string model = "seed", classes, split;
+  int image_size = 0, patience = 40;
+  bool skip_bad = false;
 };
 
 // The blog's table: ZeroPadding 1, then five valid 3x3 convs of 32 filters
@@ -109,14 +109,6 @@ nn::Sequential<F> make_model(const Settings& s, int classes) {
   }
 }
 
-// The test images as one tensor, with their labels.
-std::pair<nn::Tensor<F>, nn::Tensor<F>> gather(const nn::data::Dataset<F>& ds) {
-  const nn::Shape in = ds.input_shape();
-  nn::Tensor<F> x(in.with_batch(ds.size())), y({ds.size()});
-  for (nn::Index i = 0; i < ds.size(); ++i) ds.load(i, x.data() + i * in.size(), y.data() + i);
-  return {std::move(x), std::move(y)};
-}
-
 struct RunResult {
   double test_accuracy = 0, test_loss = 0, train_seconds = 0, images_per_second = 0;
   int epochs = 0;
@@ -124,7 +116,7 @@ struct RunResult {
 };
 
 // Trains one model on `train`, monitors `val`, scores `test`; writes every output to `out`.
-RunResult train_and_test(const Settings& s, const std::vector<std::string>& names, const nn::data::Dataset<F>& train,
+RunResult train_and_test(const example::Example& ex, const Settings& s, const std::vector<std::string>& names, const nn::data::Dataset<F>& train,
                          const nn::data::Dataset<F>& val, const nn::data::Dataset<F>& test, const std::string& out,
                          const std::string& title, const std::string& val_note) {
   fs::create_directories(out);
@@ -149,9 +141,7 @@ RunResult train_and_test(const Settings& s, const std::vector<std::string>& name
   o.seed = s.seed;
   o.validation = &val;
   // best.nn: the best epoch on the validation split (random split only); last.nn: the latest epoch
-  o.callbacks = {std::make_shared<nn::ModelCheckpoint<F>>(&val != &test ? out + "/best.nn" : "", out + "/last.nn",
-                                                          "val_accuracy"),
-                 std::make_shared<nn::CSVLogger<F>>(out + "/history.csv")};
+  o.callbacks = ex.callbacks(out, &val != &test ? "val_accuracy" : "");
   if (s.model == "seed") {
     // the blog: rotations, shifts and flips for the balancing copies; early stopping
     o.augment.hflip = true;
@@ -176,41 +166,23 @@ RunResult train_and_test(const Settings& s, const std::vector<std::string>& name
         if (c.epoch == 0) first_epoch.push_back(c.batch_loss);
       },
       nullptr));
-  const auto t0 = std::chrono::steady_clock::now();
-  nn::History h = nn::fit(model, loss, *opt, train, o);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  if (h.epochs() == 0) throw std::runtime_error("training stopped before finishing an epoch: " + h.stop_reason);
+  const example::Trained trained = example::train(model, loss, *opt, train, o);
   const std::size_t q = std::max<std::size_t>(1, first_epoch.size() / 4);
   const double initial_loss = std::accumulate(first_epoch.begin(), first_epoch.begin() + long(q), 0.0) / double(q);
   const double final_loss = std::accumulate(first_epoch.end() - long(q), first_epoch.end(), 0.0) / double(q);
   std::printf("first epoch: mean batch loss %.4f over its first %zu batches, %.4f over its last %zu\n", initial_loss, q,
               final_loss, q);
-  h.save_csv(out + "/history.csv");
-  nn::plot::save_history_plot(out + "/curves.png", h, title);
 
-  auto [tx, ty] = gather(test);
-  const nn::Tensor<F> logits = nn::predict(model, tx);
-  RunResult r;
-  r.confusion = nn::ConfusionMatrix(K, names);
-  r.confusion.add_batch(logits, ty);
-  r.test_accuracy = r.confusion.accuracy(), r.test_loss = loss(logits, ty), r.train_seconds = seconds;
-  r.epochs = h.epochs();
-  for (double v : h["images_per_second"]) r.images_per_second += v / h.epochs();
-  std::printf("\ntest accuracy: %.2f%%  test loss: %.4f  (%lld images)\n\n", 100 * r.test_accuracy, r.test_loss,
-              static_cast<long long>(test.size()));
-  std::cout << r.confusion.str();
-  r.confusion.save_csv(out + "/confusion.csv");
-  nn::plot::save_confusion_png(out + "/confusion.png", r.confusion, title + " (test set)");
-  groceries::save_predictions_sheet(out + "/predictions.png", tx, ty, logits, names, s.seed, title + ": test predictions");
-
-  nn::save_model(out + "/model.nn", model);
+  auto [tx, ty] = example::gather(test);
+  example::TestReport t = example::test_report(model, loss, tx, ty, names, trained, out, title);
+  groceries::save_predictions_sheet(out + "/predictions.png", tx, ty, t.logits, names, s.seed, title + ": test predictions");
+  example::save_and_check(model, out + "/model.nn", tx, t.logits);
   groceries::save_class_names(out + "/classes.txt", names);
 
   std::vector<double> per_class;
-  for (int c = 0; c < K; ++c) per_class.push_back(double(r.confusion(c, c)) / double(std::max<long>(1, r.confusion.row(c))));
-  const auto& va = h["val_accuracy"];
-  nn::io::JsonObject j;
-  j.set("model", s.model)
+  for (int c = 0; c < K; ++c) per_class.push_back(double(t.confusion(c, c)) / double(std::max<long>(1, t.confusion.row(c))));
+  ex.metrics(t, trained)
+      .set("model", s.model)
       .set("title", title)
       .set("classes", K)
       .set_array("class_names", names)
@@ -218,27 +190,18 @@ RunResult train_and_test(const Settings& s, const std::vector<std::string>& name
       .set("train_images", long(train.size()))
       .set("validation_images", long(val.size()))
       .set("validation_is", val_note)
-      .set("test_images", long(test.size()))
-      .set("test_accuracy", r.test_accuracy)
-      .set("test_loss", r.test_loss)
-      .set("best_val_accuracy", *std::max_element(va.begin(), va.end()))
-      .set("final_val_accuracy", va.back())
       .set("first_epoch_loss_start", initial_loss)
       .set("first_epoch_loss_end", final_loss)
       .set_array("per_class_accuracy", per_class)
-      .set("macro_f1", r.confusion.macro_f1())
-      .set("epochs", r.epochs)
-      .set("train_seconds", seconds)
-      .set("images_per_second", r.images_per_second)
-      .set("seed", long(s.seed))
-      .set("threads", nn::num_threads())
-      .set("quick", s.quick)
-      .set("stop_reason", h.stop_reason)
-      .set("build", nn::build_info());
-  j.save(out + "/metrics.json");
+      .save(out + "/metrics.json");
   std::printf("wrote %s/{history.csv, curves.png, metrics.json, confusion.png, confusion.csv, predictions.png, model.nn, "
               "classes.txt}\n", out.c_str());
-  std::printf("train time %.1fs over %d epochs, %.0f images/s\n", seconds, r.epochs, r.images_per_second);
+  std::printf("train time %.1fs over %d epochs, %.0f images/s\n", trained.seconds, trained.history.epochs(),
+              trained.images_per_second);
+  RunResult r;
+  r.test_accuracy = t.accuracy, r.test_loss = t.loss, r.train_seconds = trained.seconds;
+  r.images_per_second = trained.images_per_second, r.epochs = trained.history.epochs();
+  r.confusion = std::move(t.confusion);
   return r;
 }
 
@@ -300,47 +263,38 @@ void write_summary(const Settings& s, const std::vector<std::string>& names, con
 }  // namespace
 
 int main(int argc, char** argv) {
+  example::Example ex("freiburg_groceries", "Trains a grocery product classifier on the Freiburg Groceries dataset.",
+                      {/*epochs*/ 0, /*batch*/ 0, /*lr*/ 0, "runs/freiburg"});  // 0: the model's default
   Settings s;
-  cli::Cli cli("freiburg_groceries", "Trains a grocery product classifier on the Freiburg Groceries dataset.");
-  cli.option("--data", &s.data, "DIR", "dataset folder; default: find_dataset(\"freiburg-groceries\")")
+  ex.cli()
       .option("--model", &s.model, "seed|strong", "the blog's ConvNet or the stronger VGG-style net")
       .option("--classes", &s.classes, "LIST|all|topK",
               "comma-separated class names, all 25, or the K largest; default: top5 (seed), all (strong)")
       .option("--split", &s.split, "0..4|all|random",
               "an official train/test split, all five, or a seeded 70/20/10 split; default: random (seed), all (strong)")
       .option("--image-size", &s.image_size, "N", "images resized to N x N; 0: 104 (seed), 64 (strong)")
-      .option("--epochs", &s.epochs, "N", "epochs; 0: 200 with early stopping (seed), 20 (strong)")
-      .option("--batch-size", &s.batch, "N", "batch size; 0: 32 (seed), 64 (strong)")
       .option("--patience", &s.patience, "N", "seed model, random split: early stopping patience in epochs")
-      .option("--lr", &s.lr, "X", "learning rate; 0: 1e-3 Adam (seed), 2e-3 AdamW with 1 warm-up epoch and cosine decay (strong)")
-      .option("--seed", &s.seed, "N", "seed for the split, initialization, shuffling, dropout, augmentation")
-      .option("--threads", &s.threads, "N", "threads (0: OpenMP's default)")
-      .option("--out", &s.out, "DIR", "output folder")
-      .flag("--skip-bad", &s.skip_bad, "leave out (and count) images that are missing or cannot be decoded")
-      .flag("--quick", &s.quick, "smoke test: a few images per class, small images, 1 epoch");
-  cli.parse(argc, argv);
-  const bool seed = s.model == "seed";
-  if (!seed && s.model != "strong") cli.fail("--model must be seed or strong");
-  if (s.classes.empty()) s.classes = seed ? "top5" : "all";
-  if (s.split.empty()) s.split = seed ? "random" : "all";
-  if (s.split != "all" && s.split != "random" && !(s.split.size() == 1 && s.split[0] >= '0' && s.split[0] <= '4'))
-    cli.fail("--split must be 0, 1, 2, 3, 4, all or random");
-  if (s.image_size == 0) s.image_size = seed ? 104 : s.quick ? 32 : 64;
-  if (s.epochs == 0) s.epochs = seed ? 200 : 20;
-  if (s.batch == 0) s.batch = s.quick ? 16 : seed ? 32 : 64;
-  if (s.lr == 0) s.lr = seed ? 1e-3 : 2e-3;
-  if (s.quick) s.epochs = 1;
-  if (s.image_size < 1 || s.epochs < 1 || s.batch < 2 || !(s.lr > 0) || s.threads < 0 || s.patience < 1)
-    cli.fail("--image-size >= 1, --epochs >= 1, --batch-size >= 2, --lr > 0, --threads >= 0, --patience >= 1");
+      .flag("--skip-bad", &s.skip_bad, "leave out (and count) images that are missing or cannot be decoded");
+  // epochs 0: 200 with early stopping (seed), 20 (strong); batch 0: 32 / 64;
+  // lr 0: 1e-3 Adam (seed), 2e-3 AdamW with 1 warm-up epoch and cosine decay (strong)
+  ex.parse(argc, argv, [&](example::Common& c) {
+    const bool seed = s.model == "seed";
+    if (!seed && s.model != "strong") ex.fail("--model must be seed or strong");
+    if (s.classes.empty()) s.classes = seed ? "top5" : "all";
+    if (s.split.empty()) s.split = seed ? "random" : "all";
+    if (s.split != "all" && s.split != "random" && !(s.split.size() == 1 && s.split[0] >= '0' && s.split[0] <= '4'))
+      ex.fail("--split must be 0, 1, 2, 3, 4, all or random");
+    if (s.image_size == 0) s.image_size = seed ? 104 : c.quick ? 32 : 64;
+    if (c.epochs == 0) c.epochs = seed ? 200 : 20;
+    if (c.batch == 0) c.batch = c.quick ? 16 : seed ? 32 : 64;
+    if (c.lr == 0) c.lr = seed ? 1e-3 : 2e-3;
+    if (c.quick) c.epochs = 1;
+    if (s.image_size < 1 || s.patience < 1) ex.fail("--image-size >= 1, --patience >= 1");
+  });
+  static_cast<example::Common&>(s) = ex.common();
 
-  try {
-    if (s.threads > 0) nn::set_num_threads(s.threads);
-    std::cout << "build: " << nn::build_info() << "\n";
-    if (s.data.empty()) s.data = nn::data::find_dataset("freiburg-groceries");
-    else if (!fs::is_directory(s.data)) throw std::runtime_error("--data " + s.data + ": no such folder");
-    std::cout << "data: " << s.data << "\n";
-    fs::create_directories(s.out);
-
+  return ex.run([&] {
+    s.data = ex.data_dir("freiburg-groceries");
     groceries::Catalogue cat(s.data);
     const std::vector<int> chosen = cat.select(s.classes, s.quick ? 3 : 0);
     std::vector<std::string> names;
@@ -365,7 +319,7 @@ int main(int argc, char** argv) {
       std::printf("seeded stratified 70/20/10 split: %zu train (%zu after balancing by augmented oversampling), "
                   "%zu validation, %zu test\n", parts[0].size(), balanced.size(), parts[1].size(), parts[2].size());
       nn::data::Subset<F> train(*imgs.ds, balanced), val(*imgs.ds, parts[1]), test(*imgs.ds, parts[2]);
-      train_and_test(s, names, train, val, test, s.out, "freiburg " + s.model + ", random split", "validation split");
+      train_and_test(ex, s, names, train, val, test, s.out, "freiburg " + s.model + ", random split", "validation split");
       return 0;
     }
 
@@ -380,7 +334,7 @@ int main(int argc, char** argv) {
       std::printf("\n=== official split %d: %lld train images (duplicates in train%d.txt removed), %lld test ===\n", k,
                   static_cast<long long>(tr.ds->size()), k, static_cast<long long>(te.ds->size()));
       const std::string out = splits.size() > 1 ? s.out + "/split" + std::to_string(k) : s.out;
-      RunResult r = train_and_test(s, names, *tr.ds, *te.ds, *te.ds, out,
+      RunResult r = train_and_test(ex, s, names, *tr.ds, *te.ds, *te.ds, out,
                                    "freiburg " + s.model + ", split " + std::to_string(k),
                                    "the split's test set, monitored only (no early stopping or model selection)");
       for (int t = 0; t < int(names.size()); ++t)
@@ -389,8 +343,5 @@ int main(int argc, char** argv) {
     }
     if (splits.size() > 1) write_summary(s, names, splits, results, total);
     return 0;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "freiburg_groceries: error: %s\n", e.what());
-    return 1;
-  }
+  });
 }

@@ -39,13 +39,11 @@ int main(int argc, char** argv) {
     nn::data::ImageOptions o;
     o.height = int(in[1]), o.width = int(in[2]);
     int failures = 0;
-    nn::Tensor<float> p({1, K});
     for (const auto& path : images) {
       try {
         nn::Tensor<float> x = nn::data::load_image<float>(path, o);
         x.reshape({1, 3, in[1], in[2]});
-        const auto& logits = model.forward(x, false);
-        nn::kernels::softmax_forward(logits.data(), p.data(), 1, K);
+        const nn::Tensor<float> p = nn::predict_proba(model, x);
         std::vector<nn::Index> order(static_cast<std::size_t>(K));
         std::iota(order.begin(), order.end(), 0);
         const std::size_t n = std::min<std::size_t>(std::size_t(top), order.size());

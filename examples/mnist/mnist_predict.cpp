@@ -32,9 +32,7 @@ int main(int argc, char** argv) {
         const bool inv = invert == "yes" || (invert == "auto" && x.array().mean() > 0.5f);
         if (inv) x.array() = 1.0f - x.array();
         x.reshape({1, 1, 28, 28});
-        const auto& logits = model.forward(x, false);
-        nn::Tensor<float> p({1, 10});
-        nn::kernels::softmax_forward(logits.data(), p.data(), 1, 10);
+        const nn::Tensor<float> p = nn::predict_proba(model, x);
         int best = 0;
         for (int c = 1; c < 10; ++c)
           if (p[c] > p[best]) best = c;

@@ -1,4 +1,4 @@
-// examples/freiburg_groceries/groceries_common.hpp — the dataset's class list,
+// examples/common/freiburg.hpp — Freiburg Groceries for the examples: the class list,
 // class selection, image loading for the official split files and the random
 // split, the predictions contact sheet and the classes.txt next to a model.
 #pragma once
@@ -161,11 +161,11 @@ inline void save_predictions_sheet(const std::string& path, const nn::Tensor<F>&
   nn::Rng rng(seed ^ 0x5EEDull);
   nn::data::shuffle(order, rng);
   order.resize(std::min<std::size_t>(order.size(), 24));
-  nn::Tensor<F> p({1, K});
+  const nn::Tensor<F> prob = nn::softmax(logits);
   std::vector<nn::plot::Tile> tiles;
   for (nn::Index i : order) {
-    nn::kernels::softmax_forward(logits.data() + i * K, p.data(), 1, K);
-    const nn::Index best = std::max_element(p.data(), p.data() + K) - p.data(), truth = nn::Index(y[i]);
+    const F* p = prob.data() + i * K;
+    const nn::Index best = std::max_element(p, p + K) - p, truth = nn::Index(y[i]);
     nn::plot::Tile t;
     t.channels = int(C), t.height = int(H), t.width = int(W);
     t.chw.assign(x.data() + i * C * H * W, x.data() + (i + 1) * C * H * W);

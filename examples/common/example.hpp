@@ -1,0 +1,215 @@
+// examples/common/example.hpp — what every training example does around its
+// model and data, written once:
+//
+//   example::Example ex("mnist", "Trains ...", {/*epochs*/ 15, /*batch*/ 64, /*lr*/ 2e-3, "runs/mnist"});
+//   ex.cli().option("--model", &kind, ...);      // the example's own flags
+//   ex.parse(argc, argv);                        // common flags checked; --threads applied
+//   return ex.run([&] {                          // errors: "mnist: error: ..." and exit code 1
+//     auto dir = ex.data_dir("mnist");           // --data, else find_dataset; prints the build and the data
+//     ... model, data, FitOptions (callbacks: ex.callbacks()) ...
+//     auto trained = example::train(model, loss, opt, train, o);
+//     auto test = example::test_report(model, loss, x, y, names, trained, ex.out(), "mnist");
+//     example::save_and_check(model, ex.out() + "/model.nn", x, test.logits);
+//     ex.metrics(test, trained).set("model", kind).save(ex.out() + "/metrics.json");
+//     return 0;
+//   });
+//
+// Outputs in --out: history.csv (one row per epoch, written as training
+// goes), curves.png, confusion.csv, confusion.png, metrics.json, model.nn,
+// and the checkpoints best.nn / last.nn when asked for.
+#pragma once
+#include <nn/nn.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <iostream>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "cli.hpp"
+
+namespace example {
+
+using F = float;
+
+// The flags every training example has.
+struct Common {
+  Common() = default;
+  Common(int epochs_, int batch_, double lr_, std::string out_)
+      : epochs(epochs_), batch(batch_), lr(lr_), out(std::move(out_)) {}
+  int epochs = 10, batch = 64;
+  double lr = 1e-3;
+  std::string out = "runs/example";
+  std::string data;
+  std::uint64_t seed = 1;
+  int threads = 0;
+  bool quick = false;
+};
+
+// A finished fit(): its history and timing.
+struct Trained {
+  nn::History history;
+  double seconds = 0, images_per_second = 0;
+};
+
+// A classifier's result on its test set.
+struct TestReport {
+  double accuracy = 0, loss = 0;
+  nn::ConfusionMatrix confusion{1};
+  nn::Tensor<F> logits;
+  nn::Index images = 0;
+};
+
+class Example {
+ public:
+  Example(std::string name, std::string about, Common defaults)
+      : name_(std::move(name)), c_(std::move(defaults)), cli_(name_, std::move(about)) {
+    cli_.option("--data", &c_.data, "DIR", "data folder; default: found by nn::data::find_dataset")
+        .option("--epochs", &c_.epochs, "N", "training epochs")
+        .option("--batch-size", &c_.batch, "N", "batch size")
+        .option("--lr", &c_.lr, "X", "learning rate")
+        .option("--seed", &c_.seed, "N", "seed for the split, initialization, shuffling, dropout, augmentation")
+        .option("--threads", &c_.threads, "N", "threads (0: OpenMP's default)")
+        .option("--out", &c_.out, "DIR", "output folder")
+        .flag("--quick", &c_.quick, "smoke test: a short run on a subset");
+  }
+  cli::Cli& cli() { return cli_; }
+  Common& common() { return c_; }
+  const std::string& out() const { return c_.out; }
+
+  // Parses the command line; `resolve` (optional) then fills in defaults
+  // that depend on other flags; a bad common value is a usage error (exit 2).
+  void parse(int argc, char** argv, const std::function<void(Common&)>& resolve = {}) {
+    cli_.parse(argc, argv);
+    if (resolve) resolve(c_);
+    if (c_.epochs < 1 || c_.batch < 2 || !(c_.lr > 0) || c_.threads < 0)
+      fail("--epochs >= 1, --batch-size >= 2, --lr > 0, --threads >= 0");
+    if (c_.threads > 0) nn::set_num_threads(c_.threads);
+  }
+  [[noreturn]] void fail(const std::string& msg) { cli_.fail(msg); }
+
+  // Runs the example; an exception prints "<name>: error: <what>" and gives 1.
+  int run(const std::function<int()>& body) const {
+    try {
+      return body();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s: error: %s\n", name_.c_str(), e.what());
+      return 1;
+    }
+  }
+
+  // Prints the build, creates --out, and returns --data or, without it, the
+  // dataset's folder from find_dataset.
+  std::string data_dir(const std::string& dataset) {
+    std::cout << "build: " << nn::build_info() << "\n";
+    std::string d = c_.data;
+    if (d.empty()) d = nn::data::find_dataset(dataset);
+    else if (!std::filesystem::is_directory(d)) throw std::runtime_error("--data " + d + ": no such folder");
+    std::cout << "data: " << d << "\n";
+    std::filesystem::create_directories(c_.out);
+    return d;
+  }
+
+  // history.csv as training goes, and checkpoints: best.nn (by `monitor`,
+  // when given) and last.nn (every epoch, with optimizer state).
+  std::vector<std::shared_ptr<nn::Callback<F>>> callbacks(const std::string& dir, const std::string& monitor = "") const {
+    return {std::make_shared<nn::CSVLogger<F>>(dir + "/history.csv"),
+            std::make_shared<nn::ModelCheckpoint<F>>(monitor.empty() ? "" : dir + "/best.nn", dir + "/last.nn",
+                                                     monitor.empty() ? "val_accuracy" : monitor)};
+  }
+
+  // metrics.json's common fields; the example adds its own with set().
+  nn::io::JsonObject metrics(const TestReport& t, const Trained& tr) const;
+
+ private:
+  std::string name_;
+  Common c_;
+  cli::Cli cli_;
+};
+
+// fit() timed; an error if no epoch finished (e.g. a non-finite loss at once).
+inline Trained train(nn::Sequential<F>& model, const nn::Loss<F>& loss, nn::Optimizer<F>& opt,
+                     const nn::data::Dataset<F>& data, const nn::FitOptions<F>& o) {
+  Trained t;
+  const auto t0 = std::chrono::steady_clock::now();
+  t.history = nn::fit(model, loss, opt, data, o);
+  t.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (t.history.epochs() == 0)
+    throw std::runtime_error("training stopped before finishing an epoch: " + t.history.stop_reason);
+  for (double v : t.history["images_per_second"]) t.images_per_second += v / t.history.epochs();
+  return t;
+}
+
+// The inputs and targets of a dataset as two tensors.
+inline std::pair<nn::Tensor<F>, nn::Tensor<F>> gather(const nn::data::Dataset<F>& ds) {
+  const nn::Shape in = ds.input_shape();
+  nn::Tensor<F> x(in.with_batch(ds.size())), y({ds.size()});
+  for (nn::Index i = 0; i < ds.size(); ++i) ds.load(i, x.data() + i * in.size(), y.data() + i);
+  return {std::move(x), std::move(y)};
+}
+
+// Scores the model on (x, y); prints the accuracy and the confusion matrix;
+// writes curves.png (the training history), confusion.csv and confusion.png.
+inline TestReport test_report(nn::Sequential<F>& model, const nn::Loss<F>& loss, const nn::Tensor<F>& x,
+                              const nn::Tensor<F>& y, const std::vector<std::string>& class_names,
+                              const Trained& trained, const std::string& dir, const std::string& title) {
+  nn::plot::save_history_plot(dir + "/curves.png", trained.history, title);
+  TestReport r;
+  r.logits = nn::predict(model, x);
+  r.confusion = nn::ConfusionMatrix(static_cast<int>(class_names.size()), class_names);
+  r.confusion.add_batch(r.logits, y);
+  r.accuracy = r.confusion.accuracy();
+  r.loss = loss(r.logits, y);
+  r.images = x.dim(0);
+  std::printf("\ntest accuracy: %.2f%%  test loss: %.4f  (%lld images)\n\n", 100 * r.accuracy, r.loss,
+              static_cast<long long>(r.images));
+  std::cout << r.confusion.str();
+  r.confusion.save_csv(dir + "/confusion.csv");
+  nn::plot::save_confusion_png(dir + "/confusion.png", r.confusion, title + " (test set)");
+  return r;
+}
+
+// Saves the model, loads it into a new object and checks that it gives the
+// same test logits bit for bit (what a deployed copy would answer).
+inline void save_and_check(nn::Sequential<F>& model, const std::string& path, const nn::Tensor<F>& x,
+                           const nn::Tensor<F>& logits) {
+  nn::save_model(path, model);
+  auto reloaded = nn::load_model<F>(path);
+  const nn::Tensor<F> again = nn::predict(reloaded, x);
+  if (!std::equal(again.begin(), again.end(), logits.begin()))
+    throw std::runtime_error(path + ": the reloaded model's test predictions differ from the trained model's");
+  std::printf("saved %s; reloaded, it gives the same test predictions\n", path.c_str());
+}
+
+inline nn::io::JsonObject Example::metrics(const TestReport& t, const Trained& tr) const {
+  const auto& h = tr.history;
+  nn::io::JsonObject j;
+  j.set("test_accuracy", t.accuracy)
+      .set("test_loss", t.loss)
+      .set("test_images", long(t.images))
+      .set("macro_f1", t.confusion.macro_f1())
+      .set("epochs", h.epochs())
+      .set("train_seconds", tr.seconds)
+      .set("images_per_second", tr.images_per_second)
+      .set("stop_reason", h.stop_reason)
+      .set("seed", long(c_.seed))
+      .set("threads", nn::num_threads())
+      .set("quick", c_.quick)
+      .set("build", nn::build_info());
+  if (h.has("val_accuracy")) {
+    const auto& va = h["val_accuracy"];
+    j.set("best_val_accuracy", *std::max_element(va.begin(), va.end())).set("final_val_accuracy", va.back());
+  }
+  std::vector<double> f1;
+  for (nn::Index c = 0; c < t.confusion.classes(); ++c) f1.push_back(t.confusion.f1(c));
+  j.set_array("per_class_f1", f1);
+  return j;
+}
+
+}  // namespace example
