@@ -104,6 +104,26 @@ TEST_CASE("split files, class ids, corrupt and missing images: errors or counted
   std::ofstream(d.p / "bad2.txt") << "just-a-path\n";
   CHECK_THROWS_WITH_AS(nn::data::read_split_file((d.p / "bad2.txt").string(), d.p.string()),
                        doctest::Contains("expected '<path> <label>'"), nn::data::ImageError);
+  // found by fuzz_split: without class names one large label asked for that many names
+  std::ofstream(d.p / "huge.txt") << "a/x.png 0\nb/y.png 420020000\n";
+  CHECK_THROWS_WITH_AS(nn::data::read_split_file((d.p / "huge.txt").string(), d.p.string()),
+                       doctest::Contains("label 420020000 without class names"), nn::data::ImageError);
+  std::ofstream(d.p / "ok.txt") << "a/x.png 0\nb/y.png 65535\n";
+  CHECK(nn::data::read_split_file((d.p / "ok.txt").string(), d.p.string()).class_names.size() == 65536);
+}
+
+TEST_CASE("an image whose header claims more than max_pixels is refused before decoding") {
+  TempDir d("maxpx");
+  write_png(d.p / "big.png", 300, 200, 10, 20, 30);
+  nn::data::ImageOptions o;
+  o.width = o.height = 8;
+  o.max_pixels = 300 * 200 - 1;
+  CHECK_THROWS_WITH_AS(nn::data::load_image<float>((d.p / "big.png").string(), o),
+                       doctest::Contains("big.png: the header claims 300 x 200 pixels"), nn::data::ImageError);
+  o.max_pixels = 300 * 200;
+  CHECK(nn::data::load_image<float>((d.p / "big.png").string(), o).shape() == Shape{3, 8, 8});
+  CHECK_THROWS_WITH_AS(nn::data::load_image<float>(d.p.string(), o), doctest::Contains("is a directory"),
+                       nn::data::ImageError);
 }
 
 TEST_CASE("the Freiburg split files parse against the real images") {
