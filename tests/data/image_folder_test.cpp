@@ -126,6 +126,23 @@ TEST_CASE("an image whose header claims more than max_pixels is refused before d
                        nn::data::ImageError);
 }
 
+TEST_CASE("16-bit PNM files are refused before stb_image reads past its buffer") {
+  // found by fuzz_image: "P5 36 36 4444" (the data may even be complete)
+  TempDir d("pnm16");
+  std::ofstream(d.p / "deep.pgm", std::ios::binary) << "P5 36 36 4444\n" << std::string(36 * 36 * 2, '\0');
+  std::ofstream(d.p / "comment.ppm", std::ios::binary) << "P6\n# a comment\n4 4\n65535\n" << std::string(96, '\0');
+  std::ofstream(d.p / "ok.pgm", std::ios::binary) << "P5\n# 8 bits\n3 2\n255\n" << std::string(6, '\x40');
+  nn::data::ImageOptions o;
+  o.width = o.height = 4, o.channels = 1;
+  CHECK_THROWS_WITH_AS(nn::data::load_image<float>((d.p / "deep.pgm").string(), o),
+                       doctest::Contains("deep.pgm: 16-bit PNM (maximum value 4444) is not supported"),
+                       nn::data::ImageError);
+  CHECK_THROWS_WITH_AS(nn::data::load_image<float>((d.p / "comment.ppm").string(), o),
+                       doctest::Contains("maximum value 65535"), nn::data::ImageError);
+  auto x = nn::data::load_image<float>((d.p / "ok.pgm").string(), o);
+  CHECK(x[0] == doctest::Approx(64.0 / 255));
+}
+
 TEST_CASE("the Freiburg split files parse against the real images") {
   std::string dir;
   try {

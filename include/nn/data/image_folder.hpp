@@ -22,6 +22,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
+#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -163,6 +165,31 @@ inline ImageList read_split_file(const std::string& path, const std::string& ima
   return list;
 }
 
+namespace detail {
+// Binary PNM (P5, P6) with a maximum value above 255 (16 bits per sample):
+// Debian's stb_image reads past the end of its buffer when it converts such
+// an image to 8 bits (found by tests/fuzz/fuzz_image.cpp), so nn refuses them
+// before stb sees them. Returns the reason, or "" for any other file.
+inline std::string unsupported_pnm(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[2] = {0, 0};
+  if (!in.read(magic, 2) || magic[0] != 'P' || (magic[1] != '5' && magic[1] != '6')) return "";
+  long values[3] = {0, 0, 0};
+  for (long& v : values) {  // width, height, maximum value; '#' comments to the end of the line
+    int c = in.get();
+    while (c != EOF && (std::isspace(c) || c == '#')) {
+      if (c == '#')
+        while (c != EOF && c != '\n' && c != '\r') c = in.get();
+      c = in.get();
+    }
+    if (c == EOF || !std::isdigit(c)) return "";  // stb rejects it itself
+    while (c != EOF && std::isdigit(c) && v < 1000000000L) v = v * 10 + (c - '0'), c = in.get();
+  }
+  if (values[2] > 255) return "16-bit PNM (maximum value " + std::to_string(values[2]) + ") is not supported";
+  return "";
+}
+}  // namespace detail
+
 // Decodes, resizes and normalizes one image into out (channels, height, width).
 template <class T>
 void decode_image(const std::string& path, const ImageOptions& o, T* out) {
@@ -176,6 +203,7 @@ void decode_image(const std::string& path, const ImageOptions& o, T* out) {
     return ImageError(path + ": cannot decode image (" + std::string(stbi_failure_reason()) + ")");
   };
   if (!stbi_info(path.c_str(), &w, &h, &n)) throw cannot();
+  if (const std::string why = detail::unsupported_pnm(path); !why.empty()) throw ImageError(path + ": " + why);
   if (w < 1 || h < 1 || static_cast<long long>(w) * h > o.max_pixels)
     throw ImageError(path + ": the header claims " + std::to_string(w) + " x " + std::to_string(h) +
                      " pixels, more than ImageOptions::max_pixels (" + std::to_string(o.max_pixels) + ")");
