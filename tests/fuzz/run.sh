@@ -4,13 +4,14 @@
 # finding; the crashing input is left in WORK/<target>/ (crash-*, leak-*,
 # timeout-*, oom-*).
 #   tests/fuzz/run.sh BUILD_DIR [SECONDS] [WORK]
+# NN_FUZZ_TARGETS="image split" runs only those targets.
 set -euo pipefail
 build=$(cd "${1:?usage: run.sh BUILD_DIR [SECONDS] [WORK]}" && pwd)
 secs=${2:-30}
 here=$(cd "$(dirname "$0")" && pwd)
 work=${3:-$build/fuzz-work}
 status=0
-for t in model training_state idx image split cli; do
+for t in ${NN_FUZZ_TARGETS:-model training_state idx image split cli}; do
   bin="$build/tests/fuzz/fuzz_$t"
   [ -x "$bin" ] || { echo "run.sh: $bin not built" >&2; exit 2; }
   mkdir -p "$work/$t/corpus"
