@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
     const double median = sorted[sorted.size() / 2];
     double total = 0;
     for (double v : secs) total += v;
-    // The governor's view of the timed steps (nn/kernels/governor.hpp).
+    // The governor's view of the timed steps (nn/runtime/governor.hpp).
     const nn::ThreadStats ts = nn::thread_stats();
     std::printf("{\"impl\": \"nn\", \"workload\": \"%s\", \"mode\": \"%s\", \"threads\": %d, \"batch\": %lld, "
                 "\"images_per_second\": %.1f, \"images_per_second_mean\": %.1f, "

@@ -10,7 +10,7 @@
 #include "nn/kernels/conv2d_direct.hpp"
 #include "nn/kernels/cpu.hpp"
 #include "nn/kernels/gemm.hpp"
-#include "nn/kernels/parallel.hpp"
+#include "nn/runtime/parallel.hpp"
 
 namespace nn {
 

@@ -17,9 +17,13 @@
 #include "nn/kernels/conv2d_direct.hpp"
 #include "nn/kernels/epilogue.hpp"
 #include "nn/kernels/gemm.hpp"
-#include "nn/kernels/parallel.hpp"
 #include "nn/kernels/pool2d.hpp"
 #include "nn/kernels/reduce.hpp"
+
+#include "nn/runtime/governor.hpp"
+#include "nn/runtime/parallel.hpp"
+#include "nn/runtime/spare_cpu.hpp"
+#include "nn/runtime/thread_pool.hpp"
 
 #include "nn/init/init.hpp"
 
@@ -30,6 +34,9 @@
 #include "nn/layers/dropout.hpp"
 #include "nn/layers/embedding.hpp"
 #include "nn/layers/layer.hpp"
+#include "nn/layers/merge.hpp"
+#include "nn/layers/normalize.hpp"
+#include "nn/layers/registry.hpp"
 #include "nn/layers/pooling.hpp"
 #include "nn/layers/reshape.hpp"
 
@@ -46,6 +53,9 @@
 #include "nn/optim/schedule.hpp"
 #include "nn/optim/sgd.hpp"
 
+#include "nn/model/executor.hpp"
+#include "nn/model/graph.hpp"
+#include "nn/model/plan.hpp"
 #include "nn/model/sequential.hpp"
 
 #include "nn/data/augment.hpp"
@@ -66,5 +76,6 @@
 #include "nn/train/fit.hpp"
 #include "nn/train/history.hpp"
 #include "nn/train/metrics.hpp"
+#include "nn/train/plots.hpp"
 #include "nn/train/progress.hpp"
 #include "nn/train/stats.hpp"

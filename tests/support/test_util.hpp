@@ -109,6 +109,59 @@ inline void check_layer_gradients(nn::Layer<double>& layer, const Tensor<double>
                 layer.describe() + " dL/d" + params[k].name);
 }
 
+// A vector of move-only tensors (an initializer list would copy).
+template <class... Ts>
+std::vector<Tensor<double>> list(Ts&&... ts) {
+  std::vector<Tensor<double>> v;
+  (v.push_back(std::move(ts)), ...);
+  return v;
+}
+
+// Finite-difference gradient check of a whole graph in double:
+// f = sum over outputs o of weight[o] * sum(output_o * R_o), for fixed random
+// R_o. Checks dL/d(every input) and every parameter gradient.
+inline void check_graph_gradients(nn::Graph<double>& g, std::vector<Tensor<double>> xs, const GradCheck& o = {},
+                                  std::vector<double> weights = {}) {
+  weights.resize(g.num_outputs(), 1.0);
+  std::vector<const Tensor<double>*> ptrs;
+  for (auto& x : xs) ptrs.push_back(&x);
+  auto fwd = [&]() -> const std::vector<const Tensor<double>*>& {
+    g.reseed_layers(o.seed);
+    return g.forward(ptrs, o.training);
+  };
+  std::vector<Tensor<double>> R;
+  {
+    const auto& ys = fwd();
+    for (std::size_t k = 0; k < ys.size(); ++k) R.push_back(randn(ys[k]->shape(), 99 + k));
+  }
+  auto f = [&]() {
+    const auto& ys = fwd();
+    double s = 0;
+    for (std::size_t k = 0; k < ys.size(); ++k)
+      for (Index i = 0; i < ys[k]->size(); ++i) s += weights[k] * (*ys[k])[i] * R[k][i];
+    return s;
+  };
+  g.zero_grad();
+  fwd();
+  std::vector<Tensor<double>> dys;
+  for (std::size_t k = 0; k < R.size(); ++k) {
+    dys.push_back(R[k].clone());
+    dys.back().array() *= weights[k];
+  }
+  std::vector<const Tensor<double>*> dptrs;
+  for (auto& d : dys) dptrs.push_back(&d);
+  const auto gx = g.backward(dptrs, true);
+  std::vector<Tensor<double>> dx;
+  for (auto* t : gx) dx.push_back(t->clone());
+  std::vector<Tensor<double>> pgrads;
+  for (auto& p : g.parameters()) pgrads.push_back(p.grad->clone());
+  for (std::size_t k = 0; k < xs.size(); ++k)
+    check_close(dx[k], numeric_gradient(xs[k], f, o.h), o.atol, o.rtol, "graph dL/d" + g.input_name(k));
+  auto params = g.parameters();
+  for (std::size_t k = 0; k < params.size(); ++k)
+    check_close(pgrads[k], numeric_gradient(*params[k].value, f, o.h), o.atol, o.rtol, "graph dL/d" + params[k].name);
+}
+
 // Finite-difference check of a loss's gradient with respect to its prediction.
 inline void check_loss_gradient(const nn::Loss<double>& loss, const Tensor<double>& pred0, const Tensor<double>& target,
                                 double h = 1e-6, double atol = 1e-8, double rtol = 1e-5) {

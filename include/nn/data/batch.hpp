@@ -15,7 +15,7 @@
 
 #include "nn/data/augment.hpp"
 #include "nn/data/dataset.hpp"
-#include "nn/kernels/parallel.hpp"
+#include "nn/runtime/parallel.hpp"
 
 namespace nn::data {
 

@@ -33,7 +33,7 @@
 #include <vector>
 
 #include "nn/data/dataset.hpp"
-#include "nn/kernels/parallel.hpp"
+#include "nn/runtime/parallel.hpp"
 
 namespace nn::data {
 

@@ -4,7 +4,7 @@
 #pragma once
 #include <cmath>
 
-#include "nn/kernels/parallel.hpp"
+#include "nn/runtime/parallel.hpp"
 #include "nn/tensor/tensor.hpp"
 
 namespace nn::kernels {

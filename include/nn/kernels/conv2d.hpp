@@ -22,7 +22,7 @@
 #include "nn/kernels/epilogue.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/gemm_small.hpp"
-#include "nn/kernels/parallel.hpp"
+#include "nn/runtime/parallel.hpp"
 #include "nn/kernels/reduce.hpp"
 
 namespace nn::kernels {

@@ -30,7 +30,7 @@
 
 #include "nn/kernels/cpu.hpp"
 #include "nn/kernels/epilogue.hpp"
-#include "nn/kernels/parallel.hpp"
+#include "nn/runtime/parallel.hpp"
 #include "nn/tensor/tensor.hpp"
 
 #if NN_X86_AVX512_KERNELS

@@ -40,7 +40,7 @@
 #include "nn/kernels/conv2d_direct.hpp"  // NN_DIRECT_CONV, conv_algorithm, direct::transpose
 #include "nn/kernels/conv2d_geom.hpp"
 #include "nn/kernels/gemm_small.hpp"
-#include "nn/kernels/parallel.hpp"
+#include "nn/runtime/parallel.hpp"
 #include "nn/kernels/pool2d.hpp"
 #include "nn/kernels/winograd_transforms.hpp"
 

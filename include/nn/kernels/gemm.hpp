@@ -16,7 +16,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "nn/kernels/parallel.hpp"
+#include "nn/runtime/parallel.hpp"
 #include "nn/kernels/sgemm_packed.hpp"
 #include "nn/tensor/tensor.hpp"
 

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "nn/kernels/cpu.hpp"
-#include "nn/kernels/parallel.hpp"
+#include "nn/runtime/parallel.hpp"
 #include "nn/tensor/tensor.hpp"
 
 namespace nn::kernels {

@@ -7,6 +7,7 @@
 #pragma once
 #include "nn/kernels/activations.hpp"
 #include "nn/layers/layer.hpp"
+#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -38,7 +39,9 @@ template <class T>
 class ReLU : public detail::Pointwise<T, ReLU<T>> {
  public:
   std::string type() const override { return "ReLU"; }
-  EvalFusion eval_fusion() const override { return EvalFusion::ReLU; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig&) {
+    return std::make_unique<ReLU>();
+  }
   void apply(const Tensor<T>& x, Tensor<T>& y) { kernels::relu_forward(x.data(), y.data(), x.size()); }
   void grad(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy, Tensor<T>& dx) {
     kernels::relu_backward(x.data(), dy.data(), dx.data(), x.size());
@@ -50,6 +53,9 @@ class LeakyReLU : public detail::Pointwise<T, LeakyReLU<T>> {
  public:
   explicit LeakyReLU(double slope = 0.01) : slope_(static_cast<T>(slope)) {}
   std::string type() const override { return "LeakyReLU"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig& c) {
+    return std::make_unique<LeakyReLU>(c.get_real("slope"));
+  }
   std::string describe() const override {
     std::ostringstream os;
     os << "LeakyReLU(" << slope_ << ")";
@@ -70,6 +76,9 @@ class ELU : public detail::Pointwise<T, ELU<T>> {
  public:
   explicit ELU(double alpha = 1.0) : alpha_(static_cast<T>(alpha)) {}
   std::string type() const override { return "ELU"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig& c) {
+    return std::make_unique<ELU>(c.get_real("alpha"));
+  }
   std::string describe() const override {
     std::ostringstream os;
     os << "ELU(" << alpha_ << ")";
@@ -89,6 +98,9 @@ template <class T>
 class SELU : public detail::Pointwise<T, SELU<T>> {
  public:
   std::string type() const override { return "SELU"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig&) {
+    return std::make_unique<SELU>();
+  }
   void apply(const Tensor<T>& x, Tensor<T>& y) { kernels::selu_forward(x.data(), y.data(), x.size()); }
   void grad(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy, Tensor<T>& dx) {
     kernels::selu_backward(x.data(), y.data(), dy.data(), dx.data(), x.size());
@@ -99,6 +111,9 @@ template <class T>
 class Sigmoid : public detail::Pointwise<T, Sigmoid<T>> {
  public:
   std::string type() const override { return "Sigmoid"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig&) {
+    return std::make_unique<Sigmoid>();
+  }
   void apply(const Tensor<T>& x, Tensor<T>& y) { kernels::sigmoid_forward(x.data(), y.data(), x.size()); }
   void grad(const Tensor<T>&, const Tensor<T>& y, const Tensor<T>& dy, Tensor<T>& dx) {
     kernels::sigmoid_backward(y.data(), dy.data(), dx.data(), y.size());
@@ -109,6 +124,9 @@ template <class T>
 class Tanh : public detail::Pointwise<T, Tanh<T>> {
  public:
   std::string type() const override { return "Tanh"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig&) {
+    return std::make_unique<Tanh>();
+  }
   void apply(const Tensor<T>& x, Tensor<T>& y) { kernels::tanh_forward(x.data(), y.data(), x.size()); }
   void grad(const Tensor<T>&, const Tensor<T>& y, const Tensor<T>& dy, Tensor<T>& dx) {
     kernels::tanh_backward(y.data(), dy.data(), dx.data(), y.size());
@@ -119,6 +137,9 @@ template <class T>
 class Softmax : public detail::Pointwise<T, Softmax<T>> {
  public:
   std::string type() const override { return "Softmax"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig&) {
+    return std::make_unique<Softmax>();
+  }
   void apply(const Tensor<T>& x, Tensor<T>& y) {
     const Index c = x.dim(x.rank() - 1);
     kernels::softmax_forward(x.data(), y.data(), x.size() / c, c);
@@ -134,5 +155,13 @@ class Softmax : public detail::Pointwise<T, Softmax<T>> {
     return in;
   }
 };
+
+NN_REGISTER_LAYER(ReLU)
+NN_REGISTER_LAYER(LeakyReLU)
+NN_REGISTER_LAYER(ELU)
+NN_REGISTER_LAYER(SELU)
+NN_REGISTER_LAYER(Sigmoid)
+NN_REGISTER_LAYER(Tanh)
+NN_REGISTER_LAYER(Softmax)
 
 }  // namespace nn

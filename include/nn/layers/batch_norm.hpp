@@ -14,6 +14,7 @@
 
 #include "nn/kernels/batchnorm.hpp"
 #include "nn/layers/layer.hpp"
+#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -25,6 +26,9 @@ class BatchNorm : public Layer<T> {
     if (!(eps > 0)) throw std::invalid_argument("BatchNorm: eps must be > 0");
   }
   std::string type() const override { return "BatchNorm"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig& c) {
+    return std::make_unique<BatchNorm>(c.get_real("momentum"), c.get_real("eps"));
+  }
   std::string describe() const override {
     std::ostringstream os;
     os << "BatchNorm(momentum " << momentum_ << ", eps " << eps_ << ")";
@@ -35,9 +39,9 @@ class BatchNorm : public Layer<T> {
     return {{"running_mean", &rmean_}, {"running_var", &rvar_}};
   }
   std::unique_ptr<Layer<T>> clone() const override { return this->template clone_as<BatchNorm>(); }
-  EvalFusion eval_fusion() const override { return EvalFusion::ChannelAffine; }
-  // Eval mode as y = scale[c] * x + shift[c], computed as forward does.
-  void eval_channel_affine(std::vector<T>& scale, std::vector<T>& shift) const override {
+  // Eval mode as y = scale[c] * x + shift[c], computed as forward does (the
+  // plan fuses it into a preceding convolution).
+  void eval_channel_affine(std::vector<T>& scale, std::vector<T>& shift) const {
     scale.resize(static_cast<std::size_t>(C_));
     shift.resize(static_cast<std::size_t>(C_));
     for (Index c = 0; c < C_; ++c) {
@@ -129,5 +133,7 @@ class BatchNorm : public Layer<T> {
   bool last_training_ = false;
   DeepTensor<T> gamma_, beta_, dgamma_, dbeta_, rmean_, rvar_, mean_, var_, invstd_, eval_invstd_;
 };
+
+NN_REGISTER_LAYER(BatchNorm)
 
 }  // namespace nn

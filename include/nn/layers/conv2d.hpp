@@ -8,6 +8,8 @@
 #include "nn/kernels/conv2d.hpp"
 #include "nn/kernels/conv2d_pool.hpp"
 #include "nn/layers/layer.hpp"
+#include "nn/layers/registry.hpp"
+#include "nn/layers/pooling.hpp"  // MaxPoolOutput: max-pool fusion
 
 namespace nn {
 
@@ -53,6 +55,14 @@ class Conv2D : public Layer<T> {
       throw std::invalid_argument("Conv2D: padding must be >= 0");
   }
   std::string type() const override { return "Conv2D"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig& c) {
+    Padding p = Padding::explicit_(c.get_size("pad_top"), c.get_size("pad_bottom"), c.get_size("pad_left"),
+                                   c.get_size("pad_right"));
+    p.mode = static_cast<Padding::Mode>(c.get_int("padding_mode", 0, Padding::Explicit));
+    return std::make_unique<Conv2D>(c.get_size("filters"), Size2(c.get_size("kernel_h"), c.get_size("kernel_w")),
+                                    Size2(c.get_size("stride_h"), c.get_size("stride_w")), p,
+                                    Size2(c.get_size("dilation_h"), c.get_size("dilation_w")), c.get_bool("bias"));
+  }
   std::string describe() const override {
     std::string s = "Conv2D(" + std::to_string(filters_) + ", " + Size2(k_.h, k_.w).str() + ", stride " + s_.str() +
                     ", " + pad_.str();
@@ -68,6 +78,57 @@ class Conv2D : public Layer<T> {
   Tensor<T>& weight() { return w_; }
   Tensor<T>& bias() { return b_; }
   const kernels::Conv2DGeom& geometry() const { return g_; }
+
+  // Fused routines, called by the plan (nn/model/plan.hpp), not part of the
+  // layer contract.
+  //
+  // forward_fused: the output followed by e's per-channel affine and ReLU in
+  // the same pass, while each sample's output is still in cache; equal to
+  // the unfused layers up to float rounding (bit-identical for a ReLU alone).
+  // forward() does not depend on `training` and backward() does not read y,
+  // so a fused conv + ReLU output can serve as both layers' y in training.
+  const Tensor<T>& forward_fused(const Tensor<T>& x, const Epilogue<T>& e) {
+    this->check_input(x);
+    g_.N = x.dim(0);
+    this->out_.resize(this->output_shape().with_batch(g_.N));
+    kernels::conv2d_forward<T>(x.data(), w_.data(), has_bias_ ? b_.data() : nullptr, this->out_.data(), g_, ws_.conv,
+                               e);
+    return this->out_;
+  }
+  // Conv2D -> ReLU -> MaxPool2D in one pass: fills the pool's buffers (the
+  // pooled output, and the argmax in training) without writing the conv's
+  // own full-size output.
+  const Tensor<T>& forward_pooled(const Tensor<T>& x, const Epilogue<T>& e, const MaxPoolOutput<T>& p) {
+    this->check_input(x);
+    check_pool(p, x.dim(0));
+    g_.N = x.dim(0);
+    kernels::conv2d_forward_maxpool<T>(x.data(), w_.data(), has_bias_ ? b_.data() : nullptr, p.y->data(), p.argmax,
+                                       g_, *p.geom, ws_, e);
+    return *p.y;
+  }
+  // The three layers' backward from the pool's output gradient dy: parameter
+  // gradients accumulate, dx as backward(). Pooled output, argmax and every
+  // gradient equal the unfused layers' bit for bit (sums in an order fixed
+  // by the shape, nn/kernels/reduce.hpp); where the fused conv runs as a
+  // Winograd transform they agree to float rounding.
+  const Tensor<T>& backward_pooled(const Tensor<T>& x, const Tensor<T>& dy, const MaxPoolOutput<T>& p, bool relu) {
+    this->check_input(x);
+    check_pool(p, x.dim(0));
+    if (!p.argmax)
+      throw std::logic_error(describe() + "::backward_pooled: the pool's forward kept no argmax (eval mode)");
+    if (dy.shape() != p.y->shape())
+      throw std::invalid_argument(type() + "::backward: gradient shape " + dy.shape().str() +
+                                  " does not match the pooled output shape " + p.y->shape().str());
+    g_.N = x.dim(0);
+    T* dx = nullptr;
+    if (this->input_grad()) {
+      this->dx_.resize(x.shape());
+      dx = this->dx_.data();
+    }
+    kernels::conv2d_backward_maxpool<T>(x.data(), w_.data(), dy.data(), p.argmax, relu ? p.y->data() : nullptr, dx,
+                                        dw_.data(), has_bias_ ? db_.data() : nullptr, g_, *p.geom, ws_);
+    return dx ? this->dx_ : this->none_;
+  }
 
  protected:
   void add_config(LayerConfig& c) const override {
@@ -119,33 +180,6 @@ class Conv2D : public Layer<T> {
     kernels::conv2d_forward<T>(x.data(), w_.data(), has_bias_ ? b_.data() : nullptr, this->out_.data(), g_, ws_.conv);
     return this->out_;
   }
-  bool supports_epilogue() const override { return true; }
-  const Tensor<T>& do_forward_fused(const Tensor<T>& x, const Epilogue<T>& e) override {
-    g_.N = x.dim(0);
-    this->out_.resize(this->output_shape().with_batch(g_.N));
-    kernels::conv2d_forward<T>(x.data(), w_.data(), has_bias_ ? b_.data() : nullptr, this->out_.data(), g_, ws_.conv,
-                               e);
-    return this->out_;
-  }
-  bool supports_pool_epilogue() const override { return true; }
-  const Tensor<T>& do_forward_pooled(const Tensor<T>& x, const Epilogue<T>& e, const MaxPoolOutput<T>& p) override {
-    g_.N = x.dim(0);
-    kernels::conv2d_forward_maxpool<T>(x.data(), w_.data(), has_bias_ ? b_.data() : nullptr, p.y->data(), p.argmax,
-                                       g_, *p.geom, ws_, e);
-    return *p.y;
-  }
-  const Tensor<T>& do_backward_pooled(const Tensor<T>& x, const Tensor<T>& dy, const MaxPoolOutput<T>& p,
-                                      bool relu) override {
-    g_.N = x.dim(0);
-    T* dx = nullptr;
-    if (this->input_grad()) {
-      this->dx_.resize(x.shape());
-      dx = this->dx_.data();
-    }
-    kernels::conv2d_backward_maxpool<T>(x.data(), w_.data(), dy.data(), p.argmax, relu ? p.y->data() : nullptr, dx,
-                                        dw_.data(), has_bias_ ? db_.data() : nullptr, g_, *p.geom, ws_);
-    return dx ? this->dx_ : this->none_;
-  }
   const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy) override {
     g_.N = x.dim(0);
     T* dx = nullptr;
@@ -159,6 +193,17 @@ class Conv2D : public Layer<T> {
   }
 
  private:
+  // The pool must take this layer's output: (C, H, W) = output_shape().
+  void check_pool(const MaxPoolOutput<T>& p, Index N) const {
+    if (!p.geom || !p.y) throw std::logic_error(describe() + ": max-pool fusion without a max pool's buffers");
+    const Shape pin{p.geom->C, p.geom->H, p.geom->W};
+    if (pin != this->output_shape() || p.y->rank() != 4 || p.y->dim(0) != N || p.y->dim(1) != p.geom->C ||
+        p.y->dim(2) != p.geom->OH || p.y->dim(3) != p.geom->OW)
+      throw std::invalid_argument(describe() + ": a max pool over " + pin.str() + " with output " +
+                                  p.y->shape().str() + " cannot follow output " + batch_str(this->output_shape()) +
+                                  " for a batch of " + std::to_string(N));
+  }
+
   Index filters_;
   Size2 k_, s_;
   Padding pad_;
@@ -169,5 +214,7 @@ class Conv2D : public Layer<T> {
   kernels::ConvPoolWorkspace<T> ws_;
   DeepTensor<T> w_, dw_, b_, db_;
 };
+
+NN_REGISTER_LAYER(Conv2D)
 
 }  // namespace nn

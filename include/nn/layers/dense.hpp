@@ -4,6 +4,7 @@
 #pragma once
 #include "nn/kernels/gemm.hpp"
 #include "nn/layers/layer.hpp"
+#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -15,6 +16,9 @@ class Dense : public Layer<T> {
     if (units < 1) throw std::invalid_argument("Dense: units must be >= 1, got " + std::to_string(units));
   }
   std::string type() const override { return "Dense"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig& c) {
+    return std::make_unique<Dense>(c.get_size("units"), c.get_bool("bias"));
+  }
   std::string describe() const override {
     return "Dense(" + std::to_string(units_) + (has_bias_ ? "" : ", no bias") + ")";
   }
@@ -76,5 +80,7 @@ class Dense : public Layer<T> {
   Init winit_, binit_;
   DeepTensor<T> w_, dw_, b_, db_;
 };
+
+NN_REGISTER_LAYER(Dense)
 
 }  // namespace nn

@@ -4,8 +4,9 @@
 // The mask comes from the layer's own generator, seeded from the model's rng
 // at build time (so the model seed fixes it) or with seed().
 #pragma once
-#include "nn/kernels/parallel.hpp"
+#include "nn/runtime/parallel.hpp"
 #include "nn/layers/layer.hpp"
+#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -16,6 +17,9 @@ class Dropout : public Layer<T> {
     if (!(rate >= 0 && rate < 1)) throw std::invalid_argument("Dropout: rate must be in [0, 1)");
   }
   std::string type() const override { return "Dropout"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig& c) {
+    return std::make_unique<Dropout>(c.get_real("rate"));
+  }
   std::string describe() const override {
     std::ostringstream os;
     os << "Dropout(" << rate_ << ")";
@@ -24,7 +28,6 @@ class Dropout : public Layer<T> {
   std::unique_ptr<Layer<T>> clone() const override { return this->template clone_as<Dropout>(); }
   void seed(std::uint64_t s) override { rng_.reseed(s); }
   double rate() const { return rate_; }
-  EvalFusion eval_fusion() const override { return EvalFusion::Identity; }
 
  protected:
   void add_config(LayerConfig& c) const override { c.set("rate", rate_); }
@@ -75,5 +78,7 @@ class Dropout : public Layer<T> {
   bool active_ = false;
   DeepTensor<T> mask_;
 };
+
+NN_REGISTER_LAYER(Dropout)
 
 }  // namespace nn

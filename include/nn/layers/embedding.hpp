@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "nn/layers/layer.hpp"
+#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -17,6 +18,9 @@ class Embedding : public Layer<T> {
     if (num < 1 || dim < 1) throw std::invalid_argument("Embedding: num and dim must be >= 1");
   }
   std::string type() const override { return "Embedding"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig& c) {
+    return std::make_unique<Embedding>(c.get_size("num"), c.get_size("dim"));
+  }
   std::string describe() const override {
     return "Embedding(" + std::to_string(num_) + ", " + std::to_string(dim_) + ")";
   }
@@ -69,5 +73,7 @@ class Embedding : public Layer<T> {
   Init init_;
   DeepTensor<T> w_, dw_;
 };
+
+NN_REGISTER_LAYER(Embedding)
 
 }  // namespace nn

@@ -45,39 +45,20 @@
 // Randomness inside forward (dropout) comes from a generator the layer owns,
 // seeded by build() from the model's rng, and reseedable with seed().
 //
-// Layer fusion (optional hooks; Sequential uses them unless set_fusion(false)):
-//   eval_fusion() says what the layer is in eval mode: the identity, y = x
-//     with x's shape (Dropout), a per-channel affine y[n,c,...] = scale[c]*x[n,c,...] +
-//     shift[c] (BatchNorm on running statistics; eval_channel_affine()
-//     fills scale and shift), or ReLU.
-//   A layer with supports_epilogue() (Conv2D) computes, in forward_fused(x,
-//     e), its output followed by e's affine and ReLU in the same pass, while
-//     each sample's output is still in cache. The result must equal the
-//     unfused layers' up to float rounding. Such a layer's forward must not
-//     depend on `training` and its backward must not read y: in training,
-//     Sequential fuses it with a following ReLU (no affine), hands the fused
-//     output to both layers' backward, and the ReLU masks by y > 0.
-//   A layer with folds_relu_backward() (MaxPool2D) whose input x is a ReLU's
-//     output computes, in backward_through_relu(x, y, dy), the gradient with
-//     respect to that ReLU's input: its own backward followed by the ReLU's,
-//     bit-identical to the two layers' backward calls in a row. Sequential
-//     then skips the ReLU's backward (one pass over the activation less).
-//   Max-pool fusion: for Conv2D -> ReLU -> MaxPool2D, Sequential asks the
-//     pool for its output buffers (max_pool_output(N, training): the pooled
-//     y, and the argmax in training) and the conv, which says
-//     supports_pool_epilogue(), fills them in forward_pooled(x, e, pool)
-//     without writing its own full-size output; the conv's and the ReLU's
-//     outputs then do not exist. backward_pooled(x, dy_pool, pool, relu)
-//     takes the pool's output gradient and does the three backward passes
-//     (parameter gradients accumulate, dx as backward). The pooled output,
-//     argmax, input gradient, weight gradient and bias gradient equal the
-//     unfused layers' bit for bit (sums in an order fixed by the shape,
-//     nn/kernels/reduce.hpp), on every CPU; where the fused conv runs as a
-//     Winograd transform (outputs differ in rounding anyway) they agree to
-//     float rounding. A layer with fuses_after_conv() (MaxPool2D) provides the
-//     buffers, and max_pool_output() returns those of its last forward.
+// Fusion is not part of the contract: the plan (nn/model/plan.hpp) decides
+// which layers run fused and calls the concrete layers' own fused routines
+// (Conv2D::forward_fused, MaxPool2D::backward_through_relu, ...).
+//
+// Adding a layer: derive from Layer<T> in one header under layers/, implement
+// type(), do_build(), do_forward(), do_backward() and clone() (clone_as<D>()
+// does it when every member copies deeply: use DeepTensor for tensors),
+// parameters() / buffers() if it has any, add_config() for its
+// hyper-parameters, and register it for loading with NN_REGISTER_LAYER (see
+// nn/layers/registry.hpp). Tests: a finite-difference gradient check in
+// tests/layers/gradcheck_test.cpp and PyTorch golden values in tests/golden/.
 // ================================================================================
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <memory>
 #include <sstream>
@@ -87,8 +68,6 @@
 #include <vector>
 
 #include "nn/init/init.hpp"
-#include "nn/kernels/epilogue.hpp"  // Epilogue<T>: what forward_fused applies
-#include "nn/kernels/pool2d.hpp"    // Pool2DGeom: max-pool fusion
 #include "nn/tensor/tensor.hpp"
 
 namespace nn {
@@ -105,6 +84,25 @@ struct LayerConfig {
       if (kv.first == k) return kv.second;
     throw std::invalid_argument("layer config for " + type + " has no '" + k + "'");
   }
+  // A whole number in [lo, hi] (a file's value must not reach a
+  // float-to-integer conversion it would overflow).
+  std::int64_t get_int(const std::string& k, double lo = 0, double hi = 2147483648.0) const {
+    const double v = get(k);
+    if (!(v >= lo && v <= hi) || v != std::floor(v))
+      throw std::invalid_argument(type + ": '" + k + "' = " + std::to_string(v) + " is not a whole number in [" +
+                                  std::to_string(static_cast<long long>(lo)) + ", " +
+                                  std::to_string(static_cast<long long>(hi)) + "]");
+    return static_cast<std::int64_t>(v);
+  }
+  // A size: get_int in [0, 2^31].
+  Index get_size(const std::string& k) const { return static_cast<Index>(get_int(k)); }
+  // A finite real within float's range.
+  double get_real(const std::string& k) const {
+    const double v = get(k);
+    if (!(std::abs(v) <= 1e30)) throw std::invalid_argument(type + ": '" + k + "' = " + std::to_string(v));
+    return v;
+  }
+  bool get_bool(const std::string& k) const { return get(k) != 0; }
 };
 
 template <class T>
@@ -113,20 +111,6 @@ struct Param {
   Tensor<T>* value = nullptr;
   Tensor<T>* grad = nullptr;
 };
-
-// What a layer is in eval mode, for inference fusion (see the contract).
-enum class EvalFusion { None, Identity, ChannelAffine, ReLU };
-
-// A max pool's geometry and output buffers, for max-pool fusion (see the
-// contract): geom null means "not a max pool"; argmax null after an
-// eval-mode forward.
-template <class T>
-struct MaxPoolOutput {
-  const kernels::Pool2DGeom* geom = nullptr;
-  Tensor<T>* y = nullptr;
-  std::int32_t* argmax = nullptr;
-};
-
 
 // A (height, width) pair that converts from a single number: `3` is 3x3.
 struct Size2 {
@@ -192,43 +176,6 @@ class Layer {
   virtual std::unique_ptr<Layer<T>> clone() const = 0;
   virtual void seed(std::uint64_t) {}
 
-  // Inference fusion hooks (see the contract at the top).
-  virtual EvalFusion eval_fusion() const { return EvalFusion::None; }
-  virtual void eval_channel_affine(std::vector<T>& /*scale*/, std::vector<T>& /*shift*/) const {
-    throw std::logic_error(describe() + " is not a per-channel affine in eval mode");
-  }
-  virtual bool supports_epilogue() const { return false; }
-  virtual bool folds_relu_backward() const { return false; }
-  const Tensor<T>& backward_through_relu(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy) {
-    check_backward(x, y, dy);
-    return do_backward_through_relu(x, y, dy);
-  }
-  const Tensor<T>& forward_fused(const Tensor<T>& x, const Epilogue<T>& e) {
-    check_input(x);
-    return do_forward_fused(x, e);
-  }
-  // Max-pool fusion hooks (see the contract).
-  virtual bool supports_pool_epilogue() const { return false; }
-  virtual bool fuses_after_conv() const { return false; }
-  virtual MaxPoolOutput<T> max_pool_output(Index /*N*/, bool /*training*/) { return {}; }
-  virtual MaxPoolOutput<T> max_pool_output() { return {}; }
-  const Tensor<T>& forward_pooled(const Tensor<T>& x, const Epilogue<T>& e, const MaxPoolOutput<T>& pool) {
-    check_input(x);
-    check_pool(pool, x.dim(0));
-    return do_forward_pooled(x, e, pool);
-  }
-  const Tensor<T>& backward_pooled(const Tensor<T>& x, const Tensor<T>& dy, const MaxPoolOutput<T>& pool,
-                                   bool relu) {
-    check_input(x);
-    check_pool(pool, x.dim(0));
-    if (!pool.argmax)
-      throw std::logic_error(describe() + "::backward_pooled: the pool's forward kept no argmax (eval mode)");
-    if (dy.shape() != pool.y->shape())
-      throw std::invalid_argument(type() + "::backward: gradient shape " + dy.shape().str() +
-                                  " does not match the pooled output shape " + pool.y->shape().str());
-    return do_backward_pooled(x, dy, pool, relu);
-  }
-
   // When false, backward skips dL/dx (used for a model's first layer).
   void set_input_grad(bool on) { input_grad_ = on; }
   bool input_grad() const { return input_grad_; }
@@ -243,19 +190,6 @@ class Layer {
   virtual Shape do_build(const Shape& in, Rng& rng) = 0;
   virtual const Tensor<T>& do_forward(const Tensor<T>& x, bool training) = 0;
   virtual const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy) = 0;
-  virtual const Tensor<T>& do_forward_fused(const Tensor<T>&, const Epilogue<T>&) {
-    throw std::logic_error(describe() + " has no fused forward");
-  }
-  virtual const Tensor<T>& do_backward_through_relu(const Tensor<T>&, const Tensor<T>&, const Tensor<T>&) {
-    throw std::logic_error(describe() + " does not fold a ReLU's backward");
-  }
-  virtual const Tensor<T>& do_forward_pooled(const Tensor<T>&, const Epilogue<T>&, const MaxPoolOutput<T>&) {
-    throw std::logic_error(describe() + " has no max-pool epilogue");
-  }
-  virtual const Tensor<T>& do_backward_pooled(const Tensor<T>&, const Tensor<T>&, const MaxPoolOutput<T>&, bool) {
-    throw std::logic_error(describe() + " has no max-pool epilogue");
-  }
-
   [[noreturn]] void fail_shape(const Shape& in, const std::string& why) const {
     throw std::invalid_argument(describe() + ": input shape " + in.str() + " " + why);
   }
@@ -269,23 +203,12 @@ class Layer {
   Tensor<T> dx_;   // backward input-gradient buffer
   Tensor<T> none_;  // returned when input gradients are off
 
- private:
+ protected:
   void check_backward(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy) const {
     check_input(x);
     if (dy.shape() != y.shape())
       throw std::invalid_argument(type() + "::backward: gradient shape " + dy.shape().str() +
                                   " does not match output shape " + y.shape().str());
-  }
-  // The pool must take this layer's output: (C, H, W) = output_shape().
-  void check_pool(const MaxPoolOutput<T>& p, Index N) const {
-    if (!p.geom || !p.y)
-      throw std::logic_error(describe() + ": max-pool fusion without a max pool's buffers");
-    const Shape pin{p.geom->C, p.geom->H, p.geom->W};
-    if (pin != out_shape_ || p.y->rank() != 4 || p.y->dim(0) != N || p.y->dim(1) != p.geom->C ||
-        p.y->dim(2) != p.geom->OH || p.y->dim(3) != p.geom->OW)
-      throw std::invalid_argument(describe() + ": a max pool over " + pin.str() + " with output " +
-                                  p.y->shape().str() + " cannot follow output " + batch_str(out_shape_) +
-                                  " for a batch of " + std::to_string(N));
   }
   void check_input(const Tensor<T>& x) const {
     if (!built_)
@@ -297,6 +220,7 @@ class Layer {
                                   x.shape().str());
   }
 
+ private:
   Shape in_shape_, out_shape_;
   bool built_ = false;
   bool input_grad_ = true;

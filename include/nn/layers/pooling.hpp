@@ -9,8 +9,18 @@
 
 #include "nn/kernels/pool2d.hpp"
 #include "nn/layers/layer.hpp"
+#include "nn/layers/registry.hpp"
 
 namespace nn {
+
+// A max pool's geometry and output buffers, handed to Conv2D::forward_pooled
+// by the plan: argmax is null after an eval-mode forward.
+template <class T>
+struct MaxPoolOutput {
+  const kernels::Pool2DGeom* geom = nullptr;
+  Tensor<T>* y = nullptr;
+  std::int32_t* argmax = nullptr;
+};
 
 namespace detail {
 template <class T>
@@ -55,7 +65,32 @@ class MaxPool2D : public detail::Pool2DBase<T> {
   explicit MaxPool2D(Size2 kernel = 2, Size2 stride = 0, Size2 padding = 0)
       : detail::Pool2DBase<T>(kernel, stride.h ? stride : kernel, padding) {}
   std::string type() const override { return "MaxPool2D"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig& c) {
+    return std::make_unique<MaxPool2D>(Size2(c.get_size("kernel_h"), c.get_size("kernel_w")),
+                                       Size2(c.get_size("stride_h"), c.get_size("stride_w")),
+                                       Size2(c.get_size("pad_h"), c.get_size("pad_w")));
+  }
   std::unique_ptr<Layer<T>> clone() const override { return this->template clone_as<MaxPool2D>(); }
+
+  // Fused routines, called by the plan (nn/model/plan.hpp).
+  // backward_through_relu: x = ReLU(z), and the result is dL/dz: a window's
+  // output y is x at its argmax, so the ReLU's mask there (x > 0) is y > 0
+  // and dy is routed only where y > 0. Bit-identical to this layer's backward
+  // followed by the ReLU's; the ReLU's pass over the activation is skipped.
+  const Tensor<T>& backward_through_relu(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy) {
+    this->check_backward(x, y, dy);
+    return backward_impl(x, dy, y.data());
+  }
+  // Max-pool fusion: the preceding Conv2D writes these buffers (out_, and
+  // argmax_ in training) itself.
+  MaxPoolOutput<T> pooled_output(Index N, bool training) {
+    this->g_.N = N;
+    this->out_.resize(this->output_shape().with_batch(N));
+    has_argmax_ = training;
+    if (training) argmax_.resize(static_cast<std::size_t>(this->out_.size()));
+    return pooled_output();
+  }
+  MaxPoolOutput<T> pooled_output() { return {&this->g_, &this->out_, has_argmax_ ? argmax_.data() : nullptr}; }
 
  protected:
   // Eval mode skips the argmax; backward after it recomputes the argmax from x.
@@ -70,25 +105,6 @@ class MaxPool2D : public detail::Pool2DBase<T> {
   const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy) override {
     return backward_impl(x, dy, nullptr);
   }
-  // x = ReLU(z): a window's output y is x at its argmax, so the ReLU's mask
-  // there (x > 0) is y > 0; dL/dz routes dy only where y > 0.
-  bool folds_relu_backward() const override { return true; }
-  const Tensor<T>& do_backward_through_relu(const Tensor<T>& x, const Tensor<T>& y, const Tensor<T>& dy) override {
-    return backward_impl(x, dy, y.data());
-  }
-  // Max-pool fusion: the preceding Conv2D writes out_ (and argmax_) itself.
-  bool fuses_after_conv() const override { return true; }
-  MaxPoolOutput<T> max_pool_output(Index N, bool training) override {
-    this->g_.N = N;
-    this->out_.resize(this->output_shape().with_batch(N));
-    has_argmax_ = training;
-    if (training) argmax_.resize(static_cast<std::size_t>(this->out_.size()));
-    return max_pool_output();
-  }
-  MaxPoolOutput<T> max_pool_output() override {
-    return {&this->g_, &this->out_, has_argmax_ ? argmax_.data() : nullptr};
-  }
-
  private:
   const Tensor<T>& backward_impl(const Tensor<T>& x, const Tensor<T>& dy, const T* relu_mask) {
     if (!this->input_grad()) return this->none_;
@@ -117,6 +133,11 @@ class AvgPool2D : public detail::Pool2DBase<T> {
   explicit AvgPool2D(Size2 kernel = 2, Size2 stride = 0, Size2 padding = 0)
       : detail::Pool2DBase<T>(kernel, stride.h ? stride : kernel, padding) {}
   std::string type() const override { return "AvgPool2D"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig& c) {
+    return std::make_unique<AvgPool2D>(Size2(c.get_size("kernel_h"), c.get_size("kernel_w")),
+                                       Size2(c.get_size("stride_h"), c.get_size("stride_w")),
+                                       Size2(c.get_size("pad_h"), c.get_size("pad_w")));
+  }
   std::unique_ptr<Layer<T>> clone() const override { return this->template clone_as<AvgPool2D>(); }
 
  protected:
@@ -138,6 +159,9 @@ template <class T>
 class GlobalAvgPool2D : public Layer<T> {
  public:
   std::string type() const override { return "GlobalAvgPool2D"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig&) {
+    return std::make_unique<GlobalAvgPool2D>();
+  }
   std::unique_ptr<Layer<T>> clone() const override { return this->template clone_as<GlobalAvgPool2D>(); }
 
  protected:
@@ -160,5 +184,9 @@ class GlobalAvgPool2D : public Layer<T> {
     return this->dx_;
   }
 };
+
+NN_REGISTER_LAYER(MaxPool2D)
+NN_REGISTER_LAYER(AvgPool2D)
+NN_REGISTER_LAYER(GlobalAvgPool2D)
 
 }  // namespace nn

@@ -4,8 +4,9 @@
 #pragma once
 #include <cstring>
 
-#include "nn/kernels/parallel.hpp"
+#include "nn/runtime/parallel.hpp"
 #include "nn/layers/layer.hpp"
+#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -13,6 +14,9 @@ template <class T>
 class Flatten : public Layer<T> {
  public:
   std::string type() const override { return "Flatten"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig&) {
+    return std::make_unique<Flatten>();
+  }
   std::unique_ptr<Layer<T>> clone() const override { return this->template clone_as<Flatten>(); }
 
  protected:
@@ -40,6 +44,10 @@ class ZeroPadding2D : public Layer<T> {
     if (t_ < 0 || b_ < 0 || l_ < 0 || r_ < 0) throw std::invalid_argument("ZeroPadding2D: padding must be >= 0");
   }
   std::string type() const override { return "ZeroPadding2D"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig& c) {
+    return std::make_unique<ZeroPadding2D>(c.get_size("top"), c.get_size("bottom"), c.get_size("left"),
+                                           c.get_size("right"));
+  }
   std::string describe() const override {
     return "ZeroPadding2D(" + std::to_string(t_) + ", " + std::to_string(b_) + ", " + std::to_string(l_) + ", " +
            std::to_string(r_) + ")";
@@ -89,5 +97,8 @@ class ZeroPadding2D : public Layer<T> {
  private:
   Index t_, b_, l_, r_;
 };
+
+NN_REGISTER_LAYER(Flatten)
+NN_REGISTER_LAYER(ZeroPadding2D)
 
 }  // namespace nn

@@ -29,8 +29,9 @@
 #include <utility>
 #include <vector>
 
-#include "nn/kernels/parallel.hpp"
 #include "nn/layers/layer.hpp"
+#include "nn/model/executor.hpp"
+#include "nn/runtime/parallel.hpp"
 
 namespace nn {
 
@@ -89,6 +90,7 @@ class Sequential {
 
   // Builds every layer for the per-sample input shape.
   void build(const Shape& input_shape) {
+    nodes_.clear();
     in_shape_ = input_shape;
     has_input_ = true;
     for (std::size_t i = 0; i < layers_.size(); ++i) build_layer(i);
@@ -102,24 +104,12 @@ class Sequential {
     if (x.shape().tail() != in_shape_)
       throw std::invalid_argument("Sequential::forward: expected input " + batch_str(in_shape_) + " but got " +
                                   x.shape().str());
-    input_.resize(x.shape());
-    // Copy and check in one vectorized pass: x * 0 is NaN exactly where x is NaN or Inf.
-    std::atomic<bool> finite{true};
-    nn::detail::parallel_chunks(x.size(), [&](Index b, Index e) {
-      std::memcpy(input_.data() + b, x.data() + b, static_cast<std::size_t>(e - b) * sizeof(T));
-      if (!((ConstArrayMap<T>(x.data() + b, e - b) * T(0)).sum() == T(0))) finite = false;
-    });
-    if (!finite)
-      for (Index i = 0; i < x.size(); ++i)
-        if (!std::isfinite(x[i])) {
-          std::ostringstream os;
-          os << "Sequential::forward: input element " << i << " is " << x[i] << " (NaN/Inf input)";
-          throw std::invalid_argument(os.str());
-        }
-    return run_forward(training, fusion_);
+    detail::copy_checked(x, input_, "Sequential::forward");
+    sync_nodes();
+    return *exec_.forward(nodes_, outputs_, {&input_}, training, fusion_)[0];
   }
 
-  // Layer fusion (on by default; the contract in layer.hpp):
+  // Layer fusion (on by default; the plan in nn/model/plan.hpp):
   //  - training: Conv2D + ReLU in one pass. The ReLU's backward then reads
   //    the fused output, which has the same sign pattern as the conv's own
   //    output, so results are bit-identical to the unfused layers.
@@ -139,40 +129,24 @@ class Sequential {
   // Backpropagates dL/doutput through every layer, accumulating parameter
   // gradients. Returns dL/dinput when want_input_grad, else an empty tensor.
   const Tensor<T>& backward(const Tensor<T>& dy, bool want_input_grad = false) {
-    if (!has_forward_) throw std::logic_error("Sequential::backward: no forward() to backpropagate through");
+    if (!exec_.has_forward()) throw std::logic_error("Sequential::backward: no forward() to backpropagate through");
+    const Tensor<T>* out = exec_.output_of(outputs_[0]);
+    if (dy.shape() != out->shape())
+      throw std::invalid_argument("Sequential::backward: gradient shape " + dy.shape().str() +
+                                  " does not match output shape " + out->shape().str());
+    const auto g = exec_.backward(nodes_, outputs_, {&dy}, want_input_grad, fusion_);
+    if (!want_input_grad) return grad_in_none_;
     if (layers_.empty()) {
       grad_in_.copy_from(dy);
       return grad_in_;
     }
-    if (dy.shape() != acts_.back()->shape())
-      throw std::invalid_argument("Sequential::backward: gradient shape " + dy.shape().str() +
-                                  " does not match output shape " + acts_.back()->shape().str());
-    // Backward needs every layer's own output: redo a fused eval forward unfused.
-    if (last_eval_fused_) run_forward(false, false);
-    layers_[0]->set_input_grad(want_input_grad);
-    const Tensor<T>* g = &dy;
-    for (std::size_t i = layers_.size(); i-- > 0;) {
-      const auto t0 = profiling_ ? Clock::now() : Clock::time_point{};
-      if (pooled_[i]) {  // conv, ReLU and max pool ran fused: one backward for the three, charged to the pool
-        const Tensor<T>& xc = i == 2 ? input_ : *acts_[i - 3];
-        g = &layers_[i - 2]->backward_pooled(xc, *g, layers_[i]->max_pool_output(), true);
-        if (profiling_) prof_[i].second += std::chrono::duration<double>(Clock::now() - t0).count();
-        i -= 2;
-        continue;
-      }
-      const Tensor<T>& x = i == 0 ? input_ : *acts_[i - 1];
-      // A ReLU's backward folded into the next layer's (contract in layer.hpp);
-      // the profile charges both to that layer.
-      const bool fold = fusion_ && i >= 1 && layers_[i]->folds_relu_backward() &&
-                        layers_[i - 1]->eval_fusion() == EvalFusion::ReLU && layers_[i - 1]->input_grad();
-      if (fold)
-        g = &layers_[i]->backward_through_relu(x, *acts_[i], *g);
-      else
-        g = &layers_[i]->backward(x, *acts_[i], *g);
-      if (profiling_) prof_[i].second += std::chrono::duration<double>(Clock::now() - t0).count();
-      if (fold) --i;  // the ReLU is done
-    }
-    return *g;
+    return *g[0];
+  }
+
+  // The steps a forward runs (one line each; fused layers share a line).
+  std::string plan(bool training) {
+    sync_nodes();
+    return plan_str(exec_.plan(nodes_, outputs_, training, fusion_), nodes_);
   }
 
   // Trainable parameters, named "<layer index>.<name>" (e.g. "0.weight").
@@ -224,20 +198,22 @@ class Sequential {
   // Per-layer timing: set_profiling(true) starts accumulating the wall time
   // of each layer's forward and backward (from zero); profile() reports it.
   void set_profiling(bool on) {
-    profiling_ = on;
-    prof_.assign(layers_.size(), {0.0, 0.0});
+    sync_nodes();
+    exec_.set_profiling(on, nodes_.size());
   }
   std::string profile() const {
     std::ostringstream os;
+    const auto& prof = exec_.times();  // node i + 1 is layer i
     double total = 0;
-    for (auto& p : prof_) total += p.first + p.second;
+    for (auto& p : prof) total += p.first + p.second;
     os << std::left << std::setw(44) << "layer" << std::right << std::setw(12) << "forward s" << std::setw(12)
        << "backward s" << std::setw(8) << "share" << "\n";
-    for (std::size_t i = 0; i < prof_.size() && i < layers_.size(); ++i)
+    for (std::size_t i = 0; i + 1 < prof.size() && i < layers_.size(); ++i) {
+      const auto& p = prof[i + 1];
       os << std::left << std::setw(44) << (std::to_string(i) + " " + layers_[i]->describe()).substr(0, 43) << std::right
-         << std::fixed << std::setprecision(4) << std::setw(12) << prof_[i].first << std::setw(12) << prof_[i].second
-         << std::setprecision(1) << std::setw(7) << (total > 0 ? 100 * (prof_[i].first + prof_[i].second) / total : 0.0)
-         << "%\n";
+         << std::fixed << std::setprecision(4) << std::setw(12) << p.first << std::setw(12) << p.second
+         << std::setprecision(1) << std::setw(7) << (total > 0 ? 100 * (p.first + p.second) / total : 0.0) << "%\n";
+    }
     os << "total " << std::setprecision(4) << total << " s\n";
     return os.str();
   }
@@ -280,67 +256,21 @@ class Sequential {
     }
     return out;
   }
-  // Runs the layers on input_, recording each layer's output in acts_.
-  const Tensor<T>& run_forward(bool training, bool fuse) {
-    acts_.assign(layers_.size(), nullptr);
-    pooled_.assign(layers_.size(), 0);
-    const Tensor<T>* cur = &input_;
-    bool eval_fused = false;
-    for (std::size_t i = 0; i < layers_.size();) {
-      const auto t0 = profiling_ ? Clock::now() : Clock::time_point{};
-      std::size_t next = i + 1;
-      Layer<T>& l = *layers_[i];
-      if (fuse && !training && l.eval_fusion() == EvalFusion::Identity) {
-        acts_[i] = cur;  // y = x; the shapes were checked when the model was built
-        eval_fused = true;
-      } else if (fuse && pool_fusable(i)) {
-        // Conv2D -> ReLU -> MaxPool2D: the pool's output straight from the conv
-        Epilogue<T> relu;
-        relu.relu = true;
-        cur = &l.forward_pooled(*cur, relu, layers_[i + 2]->max_pool_output(cur->dim(0), training));
-        acts_[i + 2] = cur;  // acts_[i], acts_[i + 1] stay null: never computed
-        pooled_[i + 2] = 1;
-        next = i + 3;
-        eval_fused = eval_fused || !training;
-      } else if (fuse && l.supports_epilogue() && fusable_tail(i, next, training)) {
-        eval_fused = eval_fused || !training;
-        cur = &l.forward_fused(*cur, epilogue_);
-        for (std::size_t j = i; j < next; ++j) acts_[j] = cur;
-      } else {
-        next = i + 1;
-        cur = &l.forward(*cur, training);
-        acts_[i] = cur;
-      }
-      if (profiling_) prof_[i].first += std::chrono::duration<double>(Clock::now() - t0).count();
-      i = next;
+  // The chain as nodes: node 0 is the input, node i + 1 calls layer i.
+  void sync_nodes() {
+    if (nodes_.size() == layers_.size() + 1) return;
+    nodes_.assign(1, Node<T>{});
+    nodes_[0].shape = in_shape_;
+    for (std::size_t i = 0; i < layers_.size(); ++i) {
+      Node<T> n;
+      n.kind = Node<T>::Kind::Layer;
+      n.layer = layers_[i].get();
+      n.inputs = {int(i)};
+      n.shape = layers_[i]->output_shape();
+      nodes_.push_back(std::move(n));
     }
-    last_training_ = training;
-    last_eval_fused_ = eval_fused;
-    has_forward_ = true;
-    return *cur;
-  }
-  // Layers i, i+1, i+2 are a conv with a max-pool epilogue, a ReLU and a max pool.
-  bool pool_fusable(std::size_t i) const {
-    return i + 2 < layers_.size() && layers_[i]->supports_pool_epilogue() &&
-           layers_[i + 1]->eval_fusion() == EvalFusion::ReLU && layers_[i + 2]->fuses_after_conv();
-  }
-  // Collects an optional per-channel affine (eval only) then an optional ReLU
-  // right after layer i into epilogue_; next becomes the first layer not fused.
-  bool fusable_tail(std::size_t i, std::size_t& next, bool training) {
-    epilogue_ = Epilogue<T>{};
-    next = i + 1;
-    if (!training && next < layers_.size() && layers_[next]->eval_fusion() == EvalFusion::ChannelAffine) {
-      layers_[next]->eval_channel_affine(scale_, shift_);
-      if (static_cast<Index>(scale_.size()) != layers_[i]->output_shape()[0]) return false;
-      epilogue_.scale = scale_.data();
-      epilogue_.shift = shift_.data();
-      ++next;
-    }
-    if (next < layers_.size() && layers_[next]->eval_fusion() == EvalFusion::ReLU) {
-      epilogue_.relu = true;
-      ++next;
-    }
-    return !epilogue_.empty();
+    outputs_ = {int(layers_.size())};
+    exec_.invalidate();
   }
 
   void build_layer(std::size_t i) {
@@ -359,16 +289,12 @@ class Sequential {
   std::uint64_t seed_;
   Rng rng_;
   Shape in_shape_;
-  bool has_input_ = false, built_ = false, training_ = true, last_training_ = true, has_forward_ = false;
-  bool fusion_ = true, last_eval_fused_ = false;
-  Epilogue<T> epilogue_;
-  std::vector<T> scale_, shift_;
-  Tensor<T> input_, grad_in_;
-  std::vector<const Tensor<T>*> acts_;
-  std::vector<char> pooled_;  // layer i is a max pool fused with the conv and ReLU before it
-  using Clock = std::chrono::steady_clock;
-  bool profiling_ = false;
-  std::vector<std::pair<double, double>> prof_;  // per layer: forward, backward seconds
+  bool has_input_ = false, built_ = false, training_ = true;
+  bool fusion_ = true;
+  Tensor<T> input_, grad_in_, grad_in_none_;
+  std::vector<Node<T>> nodes_;
+  std::vector<int> outputs_;
+  Executor<T> exec_;
 };
 
 }  // namespace nn

@@ -8,7 +8,7 @@
 #pragma once
 #include <cmath>
 
-#include "nn/kernels/parallel.hpp"
+#include "nn/runtime/parallel.hpp"
 #include "nn/optim/optimizer.hpp"
 
 namespace nn {

@@ -6,7 +6,7 @@
 // Keras' SGD(momentum, nesterov) uses v = m*v - lr*g, which is the same
 // trajectory for a constant learning rate.
 #pragma once
-#include "nn/kernels/parallel.hpp"
+#include "nn/runtime/parallel.hpp"
 #include "nn/optim/optimizer.hpp"
 
 namespace nn {

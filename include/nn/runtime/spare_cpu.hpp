@@ -1,4 +1,4 @@
-// nn/kernels/spare_cpu.hpp — how much CPU time the machine had for this
+// nn/runtime/spare_cpu.hpp — how much CPU time the machine had for this
 // process, for the governor (governor.hpp).
 //
 // While the governor runs regions on the blocking team because other

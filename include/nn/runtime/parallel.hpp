@@ -1,4 +1,4 @@
-// nn/kernels/parallel.hpp — thread control for nn's kernels.
+// nn/runtime/parallel.hpp — thread control for nn's kernels.
 //
 // nn parallelizes where the work is (over the batch, over channels, over
 // blocks of a GEMM's output), always through parallel_for below: on OpenMP's
@@ -19,8 +19,8 @@
 #include <omp.h>
 #endif
 
-#include "nn/kernels/governor.hpp"
-#include "nn/kernels/thread_pool.hpp"
+#include "nn/runtime/governor.hpp"
+#include "nn/runtime/thread_pool.hpp"
 
 namespace nn {
 

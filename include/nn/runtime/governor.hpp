@@ -1,4 +1,4 @@
-// nn/kernels/governor.hpp — which kind of team runs the parallel regions.
+// nn/runtime/governor.hpp — which kind of team runs the parallel regions.
 //
 // The problem: nn's kernels are fork-join regions (dozens per training
 // step of a small convnet). OpenMP's runtime makes waiting threads spin for milliseconds, which
@@ -57,7 +57,7 @@
 #include <cstring>
 #include <mutex>
 
-#include "nn/kernels/spare_cpu.hpp"
+#include "nn/runtime/spare_cpu.hpp"
 #if defined(__unix__) || defined(__APPLE__)
 #include <time.h>
 #define NN_GOVERNOR_CPU_CLOCK 1

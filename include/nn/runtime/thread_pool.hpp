@@ -1,4 +1,4 @@
-// nn/kernels/thread_pool.hpp — a team whose threads never spin: the one
+// nn/runtime/thread_pool.hpp — a team whose threads never spin: the one
 // parallel_for uses while another process keeps a core busy.
 //
 // OpenMP's runtime (libgomp) makes a thread that waits — the main thread at
@@ -30,7 +30,7 @@
 #include <thread>
 #include <vector>
 
-#include "nn/kernels/governor.hpp"
+#include "nn/runtime/governor.hpp"
 
 namespace nn {
 namespace detail {
