@@ -23,11 +23,12 @@ std::vector<unsigned char> slurp(const fs::path& p) {
 }
 // Model-file seeds for fuzz_model / fuzz_training_state: mode byte 0 and the
 // file, and mode byte 1 and its payload (the target adds the envelope).
+// Mode byte (model_file.hpp): 0 the file; 1 a version-1 payload, 3 a version-2 one.
 void put_model(const fs::path& dir, const std::string& name, const std::vector<unsigned char>& file) {
   std::vector<unsigned char> a{0};
   a.insert(a.end(), file.begin(), file.end());
   put(dir / (name + ".file"), a);
-  std::vector<unsigned char> b{1};
+  std::vector<unsigned char> b{static_cast<unsigned char>(file[8] == 2 ? 3 : 1)};
   b.insert(b.end(), file.begin() + 20, file.end() - 4);
   put(dir / (name + ".payload"), b);
 }
@@ -87,6 +88,17 @@ int main(int argc, char** argv) {
     m.add(nn::Softmax<F>());
     nn::save_model(tmp.string(), m);
     put_model(root / "model", "convnet", slurp(tmp));
+  }
+  {  // a graph: two inputs, a shared layer, merges, two outputs
+    nn::Graph<F> g(3);
+    auto a = g.input({4}, "a"), b = g.input({4}, "b");
+    auto fc = g.share(nn::Dense<F>(3), "tower");
+    auto ea = g.add(nn::L2Normalize<F>(), g.add(fc, a)), eb = g.add(fc, b);
+    g.output(g.add(nn::CosineSimilarity<F>(), {ea, eb}), "similarity");
+    g.output(g.add(nn::Dense<F>(2), g.add(nn::Concat<F>(), {g.add(nn::Multiply<F>(), {ea, eb}), g.add(nn::Add<F>(), {ea, eb})})),
+             "logits");
+    nn::save_model(tmp.string(), g);
+    put_model(root / "model", "graph", slurp(tmp));
   }
   fs::remove(tmp);
   // idx: first byte 0 = the file as it is, 1 = gzip the rest first

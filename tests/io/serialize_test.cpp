@@ -248,3 +248,112 @@ TEST_CASE("a save removes temporary files that killed processes left, and keeps 
   CHECK_NOTHROW(nn::load_model<F>(p));
   for (const auto& s : {p, live, other}) std::remove(s.c_str());
 }
+
+namespace {
+// Two inputs, a shared tower with batch norm, merges, two outputs.
+nn::Graph<F> small_graph(std::uint64_t seed) {
+  nn::Graph<F> g(seed);
+  auto a = g.input({6}, "left"), b = g.input({6}, "right");
+  auto fc = g.share(nn::Dense<F>(4), "tower");
+  auto bn = g.share(nn::BatchNorm<F>(), "tower_bn");
+  auto ea = g.add(nn::L2Normalize<F>(), g.add(bn, g.add(fc, a)), "emb_left");
+  auto eb = g.add(nn::L2Normalize<F>(), g.add(bn, g.add(fc, b)), "emb_right");
+  g.output(g.add(nn::CosineSimilarity<F>(), {ea, eb}), "similarity");
+  auto both = g.add(nn::Concat<F>(), {g.add(nn::Multiply<F>(), {ea, eb}), g.add(nn::Add<F>(), {ea, eb})});
+  g.output(g.add(nn::Dense<F>(3), g.add(nn::Dropout<F>(0.2), both)), "logits");
+  return g;
+}
+}  // namespace
+
+TEST_CASE("a graph round-trips: structure, names, shared layers, weights, buffers, outputs") {
+  auto g = small_graph(4);
+  auto xa = randn<F>({5, 6}, 1), xb = randn<F>({5, 6}, 2);
+  for (int k = 0; k < 3; ++k) g.forward({&xa, &xb}, true);  // moves the running statistics
+  g.eval();
+  const auto& out = g.forward({&xa, &xb});
+  const Tensor<F> s0 = out[0]->clone(), l0 = out[1]->clone();
+  const std::string p = tmp_path("graph.nn");
+  nn::save_model(p, g);
+  auto h = nn::load_graph<F>(p);
+  CHECK_FALSE(h.is_training());
+  CHECK(h.summary() == g.summary());
+  CHECK(h.output_name(1) == "logits");
+  CHECK(h.input_name(1) == "right");
+  const auto& out2 = h.forward({&xa, &xb});
+  CHECK(std::equal(s0.begin(), s0.end(), out2[0]->begin()));
+  CHECK(std::equal(l0.begin(), l0.end(), out2[1]->begin()));
+  auto pg = g.buffers(), ph = h.buffers();
+  REQUIRE(pg.size() == ph.size());
+  for (std::size_t k = 0; k < pg.size(); ++k) CHECK(std::equal(pg[k].second->begin(), pg[k].second->end(), ph[k].second->begin()));
+  // a Sequential's loader names the other loader
+  CHECK_THROWS_WITH_AS(nn::load_model<F>(p), doctest::Contains("load it with nn::load_graph"), nn::io::FormatError);
+  // every truncation is a FormatError naming the file
+  const auto good = slurp(p);
+  const std::string q = tmp_path("graph_bad.nn");
+  for (size_t n = 0; n < good.size(); n += 3) {
+    spit(q, std::vector<char>(good.begin(), good.begin() + long(n)));
+    CAPTURE(n);
+    CHECK_THROWS_WITH_AS(nn::load_graph<F>(q), doctest::Contains(q.c_str()), nn::io::FormatError);
+  }
+  std::remove(p.c_str());
+  std::remove(q.c_str());
+}
+
+TEST_CASE("a Sequential's file loads as a chain graph with the same outputs") {
+  nn::Sequential<F> m(Shape{1, 8, 8}, 3);
+  m.add<nn::Conv2D<F>>(3, 3);
+  m.add(nn::BatchNorm<F>());
+  m.add(nn::ReLU<F>());
+  m.add(nn::MaxPool2D<F>(2));
+  m.add(nn::Flatten<F>());
+  m.add(nn::Dense<F>(2));
+  m.eval();
+  const std::string p = tmp_path("chain.nn");
+  nn::save_model(p, m);
+  auto g = nn::load_graph<F>(p);
+  auto x = randn<F>({3, 1, 8, 8}, 5);
+  const Tensor<F> a = m.forward(x).clone();
+  const Tensor<F>& b = g.forward(x);
+  CHECK(std::equal(a.begin(), a.end(), b.begin()));
+  CHECK(g.parameters()[0].name == "0.weight");
+  // and its training state restores into a graph of that structure
+  nn::SGD<F> opt(m.parameters(), {0.1, 0.9});
+  nn::save_model(p, m, &opt, 4);
+  auto g2 = nn::load_graph<F>(p);
+  nn::SGD<F> opt2(g2.parameters(), {0.1, 0.9});
+  CHECK(nn::load_training_state(p, g2, opt2) == 4);
+  std::remove(p.c_str());
+}
+
+TEST_CASE("a graph's training state round-trips; a node reading a later node is a FormatError") {
+  auto g = small_graph(6);
+  nn::Adam<F> adam(g.parameters());
+  auto xa = randn<F>({4, 6}, 1), xb = randn<F>({4, 6}, 2);
+  const auto& o = g.forward({&xa, &xb}, true);
+  Tensor<F> d0(o[0]->shape()), d1(o[1]->shape());
+  d0.fill(1.f), d1.fill(0.5f);
+  g.backward({&d0, &d1});
+  adam.step();
+  const std::string p = tmp_path("graph_state.nn");
+  nn::save_model(p, g, &adam, 7);
+  auto h = small_graph(99);  // other initial weights
+  nn::Adam<F> adam2(h.parameters());
+  CHECK(nn::load_training_state(p, h, adam2) == 7);
+  auto pg = g.parameters(), ph = h.parameters();
+  for (std::size_t k = 0; k < pg.size(); ++k)
+    CHECK(std::equal(pg[k].value->begin(), pg[k].value->end(), ph[k].value->begin()));
+  CHECK(adam2.steps() == 1);
+  // forge: node 1 ("d", a layer call) claims to read itself
+  nn::Graph<F> t(1);
+  t.output(t.add(nn::Dense<F>(2), t.input({3}, "x"), "d"));
+  nn::save_model(p, t);
+  auto f = slurp(p);
+  const char rec[] = {1, 1, 0, 0, 0, 'd', 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
+  auto at = std::search(f.begin(), f.end(), rec, rec + sizeof(rec));
+  REQUIRE(at != f.end());
+  at[sizeof(rec) - 4] = 1;
+  spit(p, reseal(f));
+  CHECK_THROWS_WITH_AS(nn::load_graph<F>(p), doctest::Contains("reads node 1, not an earlier one"),
+                       nn::io::FormatError);
+  std::remove(p.c_str());
+}

@@ -122,7 +122,7 @@ class Graph {
       n.shape = obj->output_shape();
     }
     n.layer = obj;
-    if (e.name.empty() && !name.empty())
+    if (e.name.empty() && !name.empty() && !names_.count(name))
       for (const auto& other : layers_)
         if (other.name == name) throw std::invalid_argument("Graph: the name '" + name + "' is taken by a layer");
     const NodeRef r = push(std::move(n), std::move(name), lower(obj->type()), h.layer);
