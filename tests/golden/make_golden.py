@@ -212,11 +212,44 @@ def optimizers():
     fx.save()
 
 
+def graph():
+    """A residual block with a concat, in training mode:
+    a = relu(conv_a(x)) (3x3, pad 1), b = conv_b(x) (1x1), c = cat([a, b], channels),
+    y = relu(bn(conv_c(c)) + x) (conv_c 3x3, pad 1; batch norm on batch statistics)."""
+    torch.manual_seed(4321)  # its own stream: the other fixtures do not move when this one changes
+    fx = Fixture("graph")
+    x = torch.randn(2, 3, 6, 6, requires_grad=True)
+    wa, ba = torch.randn(4, 3, 3, 3, requires_grad=True), torch.randn(4, requires_grad=True)
+    wb, bb = torch.randn(2, 3, 1, 1, requires_grad=True), torch.randn(2, requires_grad=True)
+    wc, bc = torch.randn(3, 6, 3, 3, requires_grad=True), torch.randn(3, requires_grad=True)
+    gamma = (torch.rand(3) + 0.5).requires_grad_()
+    beta = torch.randn(3, requires_grad=True)
+    a = F.relu(F.conv2d(x, wa, ba, padding=1))
+    b = F.conv2d(x, wb, bb)
+    c = torch.cat([a, b], dim=1)
+    r = F.batch_norm(F.conv2d(c, wc, bc, padding=1), None, None, gamma, beta, training=True, eps=1e-5)
+    y = F.relu(r + x)
+    dy = torch.randn_like(y)
+    y.backward(dy)
+    for k, v in [("x", x), ("wa", wa), ("ba", ba), ("wb", wb), ("bb", bb), ("wc", wc), ("bc", bc),
+                 ("gamma", gamma), ("beta", beta), ("y", y), ("dy", dy)]:
+        fx.add("residual_concat." + k, v)
+    for k, v in [("dx", x), ("dwa", wa), ("dba", ba), ("dwb", wb), ("dbb", bb), ("dwc", wc), ("dbc", bc),
+                 ("dgamma", gamma), ("dbeta", beta)]:
+        fx.add("residual_concat." + k, v.grad)
+    fx.save()
+
+
+FIXTURES = {"conv2d": conv2d, "maxpool2d": maxpool, "batchnorm": batchnorm, "activations": activations,
+            "losses": losses, "optimizers": optimizers, "graph": graph}
+
 if __name__ == "__main__":
-    conv2d()
-    maxpool()
-    batchnorm()
-    activations()
-    losses()
-    optimizers()
-    print("wrote fixtures to", OUT)
+    # make_golden.py [fixture ...]: all of them by default; the fixtures
+    # before "graph" share one random stream, so they are written together.
+    import sys
+    names = sys.argv[1:] or list(FIXTURES)
+    if any(n not in FIXTURES for n in names):
+        sys.exit("unknown fixture; known: " + ", ".join(FIXTURES))
+    for n in names:
+        FIXTURES[n]()
+    print("wrote", ", ".join(names), "to", OUT)

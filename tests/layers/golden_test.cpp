@@ -83,3 +83,33 @@ TEST_CASE_TEMPLATE("ELU and SELU match PyTorch", T, double, float) {
     check_close(layer->backward(x, y, g.as<T>(name + ".dy")), g[name + ".dx"], tol, tol, name + " dx");
   }
 }
+
+TEST_CASE_TEMPLATE("a residual block with a concat matches PyTorch (graph, training mode, fused and unfused)", T, double,
+                   float) {
+  const double tol = std::is_same<T, float>::value ? 2e-4 : 1e-10;
+  Golden gd("graph");
+  const std::string p = "residual_concat.";
+  for (bool fuse : {true, false}) {
+    CAPTURE(fuse);
+    nn::Graph<T> g(1);
+    auto x = g.input({3, 6, 6}, "x");
+    auto a = g.add(nn::ReLU<T>(), g.add(nn::Conv2D<T>(4, 3, 1, 1), x, "conv_a"));
+    auto b = g.add(nn::Conv2D<T>(2, 1), x, "conv_b");
+    auto c = g.add(nn::Concat<T>(0), {a, b});
+    auto r = g.add(nn::BatchNorm<T>(), g.add(nn::Conv2D<T>(3, 3, 1, 1), c, "conv_c"), "bn");
+    g.output(g.add(nn::ReLU<T>(), g.add(nn::Add<T>(), {r, x})));
+    g.set_fusion(fuse);
+    const char* names[] = {"wa", "ba", "wb", "bb", "wc", "bc", "gamma", "beta"};
+    auto params = g.parameters();
+    REQUIRE(params.size() == 8);
+    for (std::size_t k = 0; k < 8; ++k) params[k].value->copy_from(gd.as<T>(p + names[k]));
+    const auto xin = gd.as<T>(p + "x");
+    const Tensor<T>& y = g.forward(xin, true);
+    check_close(y, gd[p + "y"], tol, tol, "y");
+    g.zero_grad();
+    const Tensor<T>& dx = g.backward(gd.as<T>(p + "dy"), true);
+    check_close(dx, gd[p + "dx"], tol * 10, tol, "dx");
+    for (std::size_t k = 0; k < 8; ++k)
+      check_close(*params[k].grad, gd[p + "d" + names[k]], tol * 10, tol, std::string("d") + names[k]);
+  }
+}

@@ -326,6 +326,14 @@ void save_model(const std::string& path, Graph<T>& g, Optimizer<T>* opt = nullpt
   io::write_envelope(path, w.bytes(), io::kGraphVersion);
 }
 
+// Saves a model of either kind (the overloads above).
+template <class T>
+void save_model(const std::string& path, Model<T>& model, Optimizer<T>* opt = nullptr, int epoch = 0) {
+  if (auto* s = dynamic_cast<Sequential<T>*>(&model)) return save_model(path, *s, opt, epoch);
+  if (auto* g = dynamic_cast<Graph<T>*>(&model)) return save_model(path, *g, opt, epoch);
+  throw std::invalid_argument("save_model: nn saves Sequential and Graph models only");
+}
+
 namespace io {
 // Parses the model part of a payload into a new, built Sequential. The layer
 // list and every stored tensor are read (and their bytes shown to exist)

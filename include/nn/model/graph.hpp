@@ -36,6 +36,7 @@
 #include "nn/layers/layer.hpp"
 #include "nn/layers/merge.hpp"
 #include "nn/model/executor.hpp"
+#include "nn/model/model.hpp"
 
 namespace nn {
 
@@ -49,7 +50,7 @@ struct SharedLayer {
 };
 
 template <class T>
-class Graph {
+class Graph : public Model<T> {
  public:
   explicit Graph(std::uint64_t seed = 0) : seed_(seed), rng_(seed) {}
   Graph(Graph&&) noexcept = default;
@@ -176,7 +177,7 @@ class Graph {
 
   // Runs the graph. xs[i] is input i ((N, shape_i...), in the order of the
   // input() calls); returns one tensor per output, valid until the next forward.
-  const std::vector<const Tensor<T>*>& forward(const std::vector<const Tensor<T>*>& xs, bool training) {
+  const std::vector<const Tensor<T>*>& forward(const std::vector<const Tensor<T>*>& xs, bool training) override {
     check();
     if (xs.size() != inputs_.size())
       throw std::invalid_argument("Graph::forward: " + std::to_string(xs.size()) + " inputs given, the graph has " +
@@ -214,7 +215,8 @@ class Graph {
 
   // dys[i] = dL/d(output i). Accumulates parameter gradients; returns
   // dL/d(input i) per input when want_input_grads, else nulls.
-  std::vector<const Tensor<T>*> backward(const std::vector<const Tensor<T>*>& dys, bool want_input_grads = false) {
+  std::vector<const Tensor<T>*> backward(const std::vector<const Tensor<T>*>& dys,
+                                         bool want_input_grads = false) override {
     auto g = exec_.backward(nodes_, outputs_, dys, want_input_grads, fusion_);
     gather_replica_grads();
     return g;
@@ -226,19 +228,19 @@ class Graph {
 
   // Trainable parameters, "<layer name>.<name>" (e.g. "conv2d_1.weight"); a
   // shared layer's once.
-  std::vector<Param<T>> parameters() {
+  std::vector<Param<T>> parameters() override {
     std::vector<Param<T>> out;
     for (auto& e : layers_)
       for (auto& p : e.layer->parameters()) out.push_back({e.name + "." + p.name, p.value, p.grad});
     return out;
   }
-  std::vector<std::pair<std::string, Tensor<T>*>> buffers() {
+  std::vector<std::pair<std::string, Tensor<T>*>> buffers() override {
     std::vector<std::pair<std::string, Tensor<T>*>> out;
     for (auto& e : layers_)
       for (auto& b : e.layer->buffers()) out.push_back({e.name + "." + b.first, b.second});
     return out;
   }
-  void zero_grad() {
+  void zero_grad() override {
     for (auto& e : layers_) {
       e.layer->zero_grad();
       for (auto& r : e.replicas) r->zero_grad();
@@ -249,14 +251,14 @@ class Graph {
     for (auto& p : parameters()) n += p.value->size();
     return n;
   }
-  void train() { training_ = true; }
-  void eval() { training_ = false; }
-  bool is_training() const { return training_; }
+  void train() override { training_ = true; }
+  void eval() override { training_ = false; }
+  bool is_training() const override { return training_; }
   void set_fusion(bool on) { fusion_ = on; }
   bool fusion() const { return fusion_; }
-  std::uint64_t seed() const { return seed_; }
+  std::uint64_t seed() const override { return seed_; }
   // Reseeds every layer call's own generator (dropout masks) from `s`.
-  void reseed_layers(std::uint64_t s) {
+  void reseed_layers(std::uint64_t s) override {
     Rng r(s);
     for (auto& e : layers_) {
       e.layer->seed(r());
@@ -265,12 +267,14 @@ class Graph {
   }
   bool built() const { return !outputs_.empty(); }
 
-  std::size_t num_inputs() const { return inputs_.size(); }
-  std::size_t num_outputs() const { return outputs_.size(); }
-  const Shape& input_shape(std::size_t i = 0) const { return nodes_[static_cast<std::size_t>(inputs_.at(i))].shape; }
-  const std::string& input_name(std::size_t i) const { return nodes_[static_cast<std::size_t>(inputs_.at(i))].name; }
-  const Shape& output_shape(std::size_t i = 0) const { return nodes_[static_cast<std::size_t>(outputs_.at(i))].shape; }
-  const std::string& output_name(std::size_t i) const { return output_names_.at(i); }
+  std::size_t num_inputs() const override { return inputs_.size(); }
+  std::size_t num_outputs() const override { return outputs_.size(); }
+  const Shape& input_shape(std::size_t i) const override { return nodes_[static_cast<std::size_t>(inputs_.at(i))].shape; }
+  const Shape& input_shape() const { return input_shape(0); }
+  std::string input_name(std::size_t i) const override { return nodes_[static_cast<std::size_t>(inputs_.at(i))].name; }
+  const Shape& output_shape(std::size_t i) const override { return nodes_[static_cast<std::size_t>(outputs_.at(i))].shape; }
+  const Shape& output_shape() const { return output_shape(0); }
+  std::string output_name(std::size_t i) const override { return output_names_.at(i); }
   int output_index(const std::string& name) const {
     for (std::size_t i = 0; i < output_names_.size(); ++i)
       if (output_names_[i] == name) return int(i);

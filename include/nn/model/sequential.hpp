@@ -31,12 +31,13 @@
 
 #include "nn/layers/layer.hpp"
 #include "nn/model/executor.hpp"
+#include "nn/model/model.hpp"
 #include "nn/runtime/parallel.hpp"
 
 namespace nn {
 
 template <class T>
-class Sequential {
+class Sequential : public Model<T> {
  public:
   explicit Sequential(std::uint64_t seed = 0) : seed_(seed), rng_(seed) {}
   explicit Sequential(const Shape& input_shape, std::uint64_t seed = 0) : Sequential(seed) {
@@ -108,6 +109,14 @@ class Sequential {
     sync_nodes();
     return *exec_.forward(nodes_, outputs_, {&input_}, training, fusion_)[0];
   }
+  // The Model interface: one input, one output.
+  const std::vector<const Tensor<T>*>& forward(const std::vector<const Tensor<T>*>& xs, bool training) override {
+    if (xs.size() != 1 || !xs[0])
+      throw std::invalid_argument("Sequential::forward: " + std::to_string(xs.size()) + " inputs given, it takes 1");
+    forward(*xs[0], training);
+    outs_.assign(1, exec_.output_of(outputs_[0]));
+    return outs_;
+  }
 
   // Layer fusion (on by default; the plan in nn/model/plan.hpp):
   //  - training: Conv2D + ReLU in one pass. The ReLU's backward then reads
@@ -143,6 +152,23 @@ class Sequential {
     return *g[0];
   }
 
+  std::vector<const Tensor<T>*> backward(const std::vector<const Tensor<T>*>& dys,
+                                         bool want_input_grads = false) override {
+    if (dys.size() != 1 || !dys[0])
+      throw std::invalid_argument("Sequential::backward: " + std::to_string(dys.size()) + " gradients given, it has 1 output");
+    const Tensor<T>& g = backward(*dys[0], want_input_grads);
+    return {want_input_grads ? &g : nullptr};
+  }
+
+  std::size_t num_inputs() const override { return 1; }
+  std::size_t num_outputs() const override { return 1; }
+  const Shape& input_shape(std::size_t) const override { return in_shape_; }
+  const Shape& output_shape(std::size_t) const override {
+    return layers_.empty() ? in_shape_ : layers_.back()->output_shape();
+  }
+  std::string input_name(std::size_t) const override { return "input"; }
+  std::string output_name(std::size_t) const override { return "output"; }
+
   // The steps a forward runs (one line each; fused layers share a line).
   std::string plan(bool training) {
     sync_nodes();
@@ -150,35 +176,35 @@ class Sequential {
   }
 
   // Trainable parameters, named "<layer index>.<name>" (e.g. "0.weight").
-  std::vector<Param<T>> parameters() {
+  std::vector<Param<T>> parameters() override {
     std::vector<Param<T>> out;
     for (std::size_t i = 0; i < layers_.size(); ++i)
       for (auto& p : layers_[i]->parameters()) out.push_back({std::to_string(i) + "." + p.name, p.value, p.grad});
     return out;
   }
-  std::vector<std::pair<std::string, Tensor<T>*>> buffers() {
+  std::vector<std::pair<std::string, Tensor<T>*>> buffers() override {
     std::vector<std::pair<std::string, Tensor<T>*>> out;
     for (std::size_t i = 0; i < layers_.size(); ++i)
       for (auto& b : layers_[i]->buffers()) out.push_back({std::to_string(i) + "." + b.first, b.second});
     return out;
   }
-  void zero_grad() {
+  void zero_grad() override {
     for (auto& l : layers_) l->zero_grad();
   }
-  void train() { training_ = true; }
-  void eval() { training_ = false; }
-  bool is_training() const { return training_; }
+  void train() override { training_ = true; }
+  void eval() override { training_ = false; }
+  bool is_training() const override { return training_; }
 
   // Reseeds the model: the next build() initializes from this seed.
   void seed(std::uint64_t s) {
     seed_ = s;
     rng_.reseed(s);
   }
-  std::uint64_t seed() const { return seed_; }
+  std::uint64_t seed() const override { return seed_; }
   // Reseeds every layer's own generator (dropout masks) from `s`. fit() calls
   // this at the start of each epoch with (seed, epoch), so a run resumed from
   // a checkpoint draws the same masks as an uninterrupted one.
-  void reseed_layers(std::uint64_t s) {
+  void reseed_layers(std::uint64_t s) override {
     Rng r(s);
     for (auto& l : layers_) l->seed(r());
   }
@@ -188,7 +214,7 @@ class Sequential {
   const Layer<T>& layer(std::size_t i) const { return *layers_.at(i); }
   bool built() const { return built_; }
   const Shape& input_shape() const { return in_shape_; }
-  Shape output_shape() const { return layers_.empty() ? in_shape_ : layers_.back()->output_shape(); }
+  const Shape& output_shape() const { return output_shape(0); }
   Index num_parameters() {
     Index n = 0;
     for (auto& p : parameters()) n += p.value->size();
@@ -292,6 +318,7 @@ class Sequential {
   bool has_input_ = false, built_ = false, training_ = true;
   bool fusion_ = true;
   Tensor<T> input_, grad_in_, grad_in_none_;
+  std::vector<const Tensor<T>*> outs_;
   std::vector<Node<T>> nodes_;
   std::vector<int> outputs_;
   Executor<T> exec_;

@@ -26,8 +26,8 @@ namespace nn {
 
 template <class T>
 struct TrainContext {
-  TrainContext(Sequential<T>& m, Optimizer<T>& o, History& h) : model(m), opt(o), history(h) {}
-  Sequential<T>& model;
+  TrainContext(Model<T>& m, Optimizer<T>& o, History& h) : model(m), opt(o), history(h) {}
+  Model<T>& model;  // a Sequential or a Graph
   Optimizer<T>& opt;
   History& history;
   int epoch = 0;   // current epoch, from 0
@@ -70,12 +70,12 @@ inline double monitored(const std::map<std::string, double>& logs, const std::st
 template <class T>
 struct Snapshot {
   std::vector<Tensor<T>> tensors;
-  void take(Sequential<T>& m) {
+  void take(Model<T>& m) {
     tensors.clear();
     for (auto& p : m.parameters()) tensors.push_back(p.value->clone());
     for (auto& b : m.buffers()) tensors.push_back(b.second->clone());
   }
-  void restore(Sequential<T>& m) const {
+  void restore(Model<T>& m) const {
     std::size_t i = 0;
     for (auto& p : m.parameters()) p.value->copy_from(tensors.at(i++));
     for (auto& b : m.buffers()) b.second->copy_from(tensors.at(i++));

@@ -9,6 +9,17 @@
 //   auto scores = nn::evaluate(model, test_dataset, loss, {"accuracy"});
 //   nn::Tensor<float> logits = nn::predict(model, images);
 //
+// Several inputs and outputs (a Graph): a MultiDataset whose input names are
+// the graph's input names, and one loss per trained output, matched by name
+// to a target of the dataset:
+//   nn::Losses<float> losses;
+//   losses.add("category", ce, 1.0, {"accuracy"}).add("tags", bce, 0.5, {"macro_f1"});
+//   o.validation_data = &val_multi;           // or validation_split
+//   nn::History h = nn::fit(graph, losses, opt, train_multi, o);
+// The loss minimized is the weighted sum; the history records it as "loss"
+// and each output's as "<output>_loss", with metrics "<output>_<metric>"
+// (and "val_" versions). Outputs without a loss get a zero gradient.
+//
 // Each epoch: the model is put in training mode, its dropout streams are
 // reseeded from (seed, epoch), the training order is shuffled with
 // Rng(seed, epoch), and batches are augmented per (seed, epoch, sample). So a
@@ -35,9 +46,12 @@
 #include <vector>
 
 #include "nn/data/batch.hpp"
-#include "nn/kernels/activations.hpp"
+#include "nn/data/multi.hpp"
 #include "nn/data/split.hpp"
+#include "nn/kernels/activations.hpp"
 #include "nn/losses/loss.hpp"
+#include "nn/model/model.hpp"
+#include "nn/model/sequential.hpp"
 #include "nn/train/callbacks.hpp"
 #include "nn/train/metrics.hpp"
 #include "nn/train/progress.hpp"
@@ -57,6 +71,31 @@ std::unique_ptr<Metric<T>> make_metric(const std::string& name) {
                               "' (known: accuracy, topK_accuracy, subset_accuracy, macro_f1)");
 }
 
+// The loss of one output of a model, its weight in the total and its metrics.
+template <class T>
+struct OutputLoss {
+  std::string output;
+  const Loss<T>* loss = nullptr;  // not owned: it must outlive fit()
+  double weight = 1.0;
+  std::vector<std::string> metrics;  // empty: {"accuracy"} for label targets
+};
+template <class T>
+class Losses {
+ public:
+  Losses& add(std::string output, const Loss<T>& loss, double weight = 1.0, std::vector<std::string> metrics = {}) {
+    if (!(weight >= 0 && std::isfinite(weight)))
+      throw std::invalid_argument("Losses::add: the weight of '" + output + "' must be finite and >= 0");
+    for (const auto& h : heads_)
+      if (h.output == output) throw std::invalid_argument("Losses::add: two losses for output '" + output + "'");
+    heads_.push_back({std::move(output), &loss, weight, std::move(metrics)});
+    return *this;
+  }
+  const std::vector<OutputLoss<T>>& heads() const { return heads_; }
+
+ private:
+  std::vector<OutputLoss<T>> heads_;
+};
+
 template <class T>
 struct FitOptions {
   int epochs = 10;
@@ -64,9 +103,10 @@ struct FitOptions {
   Index batch_size = 32;
   std::uint64_t seed = 0;
   bool shuffle = true;
-  const data::Dataset<T>* validation = nullptr;
-  double validation_split = 0.0;  // used when validation is null: a seeded random fraction of train
-  std::vector<std::string> metrics;  // empty: {"accuracy"} for label targets
+  const data::Dataset<T>* validation = nullptr;             // fit on a Dataset
+  const data::MultiDataset<T>* validation_data = nullptr;   // fit on a MultiDataset
+  double validation_split = 0.0;  // used without a validation set: a seeded random fraction of train
+  std::vector<std::string> metrics;  // fit on a Dataset; empty: {"accuracy"} for label targets
   std::vector<std::shared_ptr<Callback<T>>> callbacks;
   data::Augment augment;  // applied to training batches only
   bool stop_on_nan = true;
@@ -76,66 +116,225 @@ struct FitOptions {
 
 namespace detail {
 template <class T>
-std::vector<std::string> default_metrics(const data::Dataset<T>& ds, const std::vector<std::string>& given) {
-  if (!given.empty()) return given;
-  if (ds.target_shape().rank() == 0) return {"accuracy"};
-  return {};
-}
-template <class T>
-bool all_finite_grads(Sequential<T>& m) {
+bool all_finite_grads(Model<T>& m) {
   for (auto& p : m.parameters())
     if (!p.grad->all_finite()) return false;
   return true;
 }
 template <class T>
-bool all_finite_params(Sequential<T>& m) {
+bool all_finite_params(Model<T>& m) {
   for (auto& p : m.parameters())
     if (!p.value->all_finite()) return false;
   return true;
 }
-}  // namespace detail
 
-// Loss and metrics of `model` on `ds`, in eval mode. Keys: "loss" and the metric names.
+// A loss bound to a model output and a dataset target.
 template <class T>
-std::map<std::string, double> evaluate(Sequential<T>& model, const data::Dataset<T>& ds, const Loss<T>& loss,
-                                       std::vector<std::string> metrics = {}, Index batch_size = 256) {
+struct Head {
+  std::size_t out = 0, target = 0;
+  const Loss<T>* loss = nullptr;
+  double weight = 1.0;
+  std::string prefix;  // "" with one loss, else "<output>_"
+  std::vector<std::string> metric_names;
+  std::vector<std::unique_ptr<Metric<T>>> metrics;
+  Tensor<T> grad;
+  double sum = 0;  // sum over samples of the loss (for a mean loss: loss * n)
+};
+
+// How a model meets a dataset: model input i reads dataset input input_of[i].
+template <class T>
+struct Binding {
+  std::vector<std::size_t> input_of;
+  std::vector<Head<T>> heads;
+  std::vector<char> has_head;  // per model output
+  std::vector<Tensor<T>> zeros;  // gradients of outputs without a loss
+
+  // by_position: one input and one output, matched whatever their names.
+  Binding(Model<T>& m, const data::MultiDataset<T>& ds, const std::vector<OutputLoss<T>>& losses, bool by_position) {
+    const auto in_names = ds.input_names(), t_names = ds.target_names();
+    const auto in_shapes = ds.input_shapes(), t_shapes = ds.target_shapes();
+    auto find = [](const std::vector<std::string>& v, const std::string& n) {
+      for (std::size_t i = 0; i < v.size(); ++i)
+        if (v[i] == n) return i;
+      return v.size();
+    };
+    auto list = [](const std::vector<std::string>& v) {
+      std::string r;
+      for (auto& n : v) r += (r.empty() ? "'" : ", '") + n + "'";
+      return r.empty() ? std::string("none") : r;
+    };
+    if (losses.empty()) throw std::invalid_argument("fit: no loss given");
+    for (std::size_t i = 0; i < m.num_inputs(); ++i) {
+      const std::size_t k = by_position ? 0 : find(in_names, m.input_name(i));
+      if (k >= in_names.size())
+        throw std::invalid_argument("fit: the model's input '" + m.input_name(i) +
+                                    "' has no dataset input of that name (the dataset has " + list(in_names) + ")");
+      if (in_shapes[k] != m.input_shape(i))
+        throw std::invalid_argument("fit: the dataset's samples are " + in_shapes[k].str() + ", the model takes " +
+                                    m.input_shape(i).str() + (by_position ? "" : " at input '" + m.input_name(i) + "'"));
+      input_of.push_back(k);
+    }
+    has_head.assign(m.num_outputs(), 0);
+    std::vector<std::string> out_names;
+    for (std::size_t o = 0; o < m.num_outputs(); ++o) out_names.push_back(m.output_name(o));
+    for (const auto& l : losses) {
+      Head<T> h;
+      h.out = by_position ? 0 : find(out_names, l.output);
+      if (h.out >= out_names.size())
+        throw std::invalid_argument("fit: a loss for output '" + l.output + "', which the model does not have (it has " +
+                                    list(out_names) + ")");
+      h.target = by_position ? 0 : find(t_names, l.output);
+      if (h.target >= t_names.size())
+        throw std::invalid_argument("fit: the dataset has no target '" + l.output + "' for the output of that name (it has " +
+                                    list(t_names) + ")");
+      h.loss = l.loss;
+      h.weight = l.weight;
+      h.prefix = losses.size() > 1 ? l.output + "_" : "";
+      h.metric_names = l.metrics;
+      if (h.metric_names.empty() && t_shapes[h.target].rank() == 0) h.metric_names = {"accuracy"};
+      for (auto& n : h.metric_names) h.metrics.push_back(make_metric<T>(n));
+      has_head[h.out] = 1;
+      heads.push_back(std::move(h));
+    }
+    zeros.resize(m.num_outputs());
+  }
+  void reset() {
+    for (auto& h : heads) {
+      h.sum = 0;
+      for (auto& mt : h.metrics) mt->reset();
+    }
+  }
+  // One batch: forward, losses (weighted, into each head's sum), metrics;
+  // with grads, the weighted loss gradients per output in dys. Returns the
+  // batch's total loss (the weighted sum of the heads' losses).
+  double run(Model<T>& m, const std::vector<Tensor<T>>& xs, const std::vector<Tensor<T>>& ys, bool training,
+             std::vector<const Tensor<T>*>* dys) {
+    xptr.clear();
+    for (auto k : input_of) xptr.push_back(&xs[k]);
+    const auto& outs = m.forward(xptr, training);
+    const Index n = xs[0].dim(0);
+    double total = 0;
+    if (dys) dys->assign(outs.size(), nullptr);
+    for (auto& h : heads) {
+      const T l = h.loss->compute(*outs[h.out], ys[h.target], dys ? &h.grad : nullptr);
+      total += h.weight == 1.0 ? double(l) : h.weight * double(l);
+      h.sum += double(l) * (h.loss->reduction() == Reduction::Mean ? double(n) : 1.0);
+      if (dys) {
+        if (h.weight != 1.0) h.grad.array() *= static_cast<T>(h.weight);
+        (*dys)[h.out] = &h.grad;
+      }
+      for (auto& mt : h.metrics) mt->update(*outs[h.out], ys[h.target]);
+    }
+    if (dys)
+      for (std::size_t o = 0; o < outs.size(); ++o)
+        if (!has_head[o]) {
+          zeros[o].resize(outs[o]->shape());
+          zeros[o].zero();
+          (*dys)[o] = &zeros[o];
+        }
+    return total;
+  }
+  // Per-sample losses and metric values after `seen` samples, by history key.
+  std::vector<std::pair<std::string, double>> values(double total_sum, Index seen) const {
+    std::vector<std::pair<std::string, double>> v;
+    const double denom = double(std::max<Index>(seen, 1));
+    v.push_back({"loss", total_sum / denom});
+    if (heads.size() > 1)
+      for (auto& h : heads) v.push_back({h.prefix + "loss", h.loss->reduction() == Reduction::Mean ? h.sum / denom : h.sum});
+    for (auto& h : heads)
+      for (auto& mt : h.metrics) v.push_back({h.prefix + mt->name(), mt->value()});
+    return v;
+  }
+  std::vector<const Tensor<T>*> xptr;
+};
+
+// Loss and metrics on a whole dataset, in eval mode.
+template <class T>
+std::map<std::string, double> evaluate(Model<T>& model, Binding<T>& b, const data::MultiDataset<T>& ds,
+                                       Index batch_size) {
   if (ds.size() == 0) throw std::invalid_argument("evaluate: empty dataset");
-  metrics = detail::default_metrics(ds, metrics);
-  std::vector<std::unique_ptr<Metric<T>>> ms;
-  for (auto& n : metrics) ms.push_back(make_metric<T>(n));
+  b.reset();
   std::vector<Index> order(static_cast<std::size_t>(ds.size()));
   std::iota(order.begin(), order.end(), 0);
-  data::BatchIterator<T> it(ds, order, batch_size);
-  Tensor<T> x, y;
-  double sum = 0;
-  while (it.next(x, y)) {
-    const Tensor<T>& out = model.forward(x, false);
-    const T l = loss.compute(out, y, nullptr);
-    sum += double(l) * (loss.reduction() == Reduction::Mean ? double(x.dim(0)) : 1.0);
-    for (auto& m : ms) m->update(out, y);
-  }
+  data::MultiBatchIterator<T> it(ds, order, batch_size);
+  std::vector<Tensor<T>> xs, ys;
+  while (it.next(xs, ys)) b.run(model, xs, ys, false, nullptr);
   std::map<std::string, double> r;
-  r["loss"] = loss.reduction() == Reduction::Mean ? sum / double(ds.size()) : sum;
-  for (auto& m : ms) r[m->name()] = m->value();
+  double total = 0;
+  for (auto& h : b.heads) {
+    const double v = h.loss->reduction() == Reduction::Mean ? h.sum / double(ds.size()) : h.sum;
+    total += h.weight * v;
+    if (b.heads.size() > 1) r[h.prefix + "loss"] = v;
+    for (auto& mt : h.metrics) r[h.prefix + mt->name()] = mt->value();
+  }
+  r["loss"] = total;
   return r;
 }
 
-// Model outputs for inputs (N, ...), in eval mode, in batches.
 template <class T>
-Tensor<T> predict(Sequential<T>& model, const Tensor<T>& x, Index batch_size = 256) {
-  if (x.rank() < 1 || x.dim(0) == 0) throw std::invalid_argument("predict: empty input " + x.shape().str());
-  const Index N = x.dim(0), d = x.size() / N;
-  Tensor<T> out, xb;
+History fit(Model<T>& model, Binding<T>& b, Optimizer<T>& opt, const data::MultiDataset<T>& train,
+            const data::MultiDataset<T>* val, const FitOptions<T>& o);
+}  // namespace detail
+
+// Loss and metrics of a one-input, one-output model on `ds`, in eval mode.
+// Keys: "loss" and the metric names.
+template <class T>
+std::map<std::string, double> evaluate(Model<T>& model, const data::Dataset<T>& ds, const Loss<T>& loss,
+                                       std::vector<std::string> metrics = {}, Index batch_size = 256) {
+  const data::Single<T> single(ds);
+  detail::Binding<T> b(model, single, {{"output", &loss, 1.0, std::move(metrics)}}, true);
+  return detail::evaluate(model, b, single, batch_size);
+}
+// Losses and metrics of a model on a MultiDataset, in eval mode: keys as in
+// fit's history ("loss", "<output>_loss", "<output>_<metric>").
+template <class T>
+std::map<std::string, double> evaluate(Model<T>& model, const data::MultiDataset<T>& ds, const Losses<T>& losses,
+                                       Index batch_size = 256) {
+  detail::Binding<T> b(model, ds, losses.heads(), false);
+  return detail::evaluate(model, b, ds, batch_size);
+}
+
+// Model outputs for inputs xs[i] (N, input i...), in eval mode, in batches:
+// one tensor per output.
+template <class T>
+std::vector<Tensor<T>> predict(Model<T>& model, const std::vector<const Tensor<T>*>& xs, Index batch_size = 256) {
+  if (xs.size() != model.num_inputs())
+    throw std::invalid_argument("predict: " + std::to_string(xs.size()) + " inputs given, the model has " +
+                                std::to_string(model.num_inputs()));
+  if (xs.empty() || !xs[0] || xs[0]->rank() < 1 || xs[0]->dim(0) == 0)
+    throw std::invalid_argument("predict: empty input");
+  const Index N = xs[0]->dim(0);
+  std::vector<Tensor<T>> out, xb(xs.size());
+  std::vector<const Tensor<T>*> ptrs;
+  for (auto& t : xb) ptrs.push_back(&t);
   for (Index s = 0; s < N; s += batch_size) {
     const Index n = std::min(batch_size, N - s);
-    xb.resize(x.shape().tail().with_batch(n));
-    std::copy(x.data() + s * d, x.data() + (s + n) * d, xb.data());
-    const Tensor<T>& y = model.forward(xb, false);
-    if (s == 0) out = Tensor<T>(y.shape().tail().with_batch(N));
-    const Index dy = y.size() / n;
-    std::copy(y.data(), y.data() + y.size(), out.data() + s * dy);
+    for (std::size_t i = 0; i < xs.size(); ++i) {
+      if (!xs[i] || xs[i]->rank() < 1 || xs[i]->dim(0) != N)
+        throw std::invalid_argument("predict: input " + std::to_string(i) + " does not have " + std::to_string(N) +
+                                    " samples");
+      const Index d = xs[i]->size() / N;
+      xb[i].resize(xs[i]->shape().tail().with_batch(n));
+      std::copy(xs[i]->data() + s * d, xs[i]->data() + (s + n) * d, xb[i].data());
+    }
+    const auto& ys = model.forward(ptrs, false);
+    if (s == 0)
+      for (auto* y : ys) out.emplace_back(y->shape().tail().with_batch(N));
+    for (std::size_t k = 0; k < ys.size(); ++k) {
+      const Index dy = ys[k]->size() / n;
+      std::copy(ys[k]->data(), ys[k]->data() + ys[k]->size(), out[k].data() + s * dy);
+    }
   }
   return out;
+}
+// Model outputs for inputs (N, ...) of a one-input, one-output model.
+template <class T>
+Tensor<T> predict(Model<T>& model, const Tensor<T>& x, Index batch_size = 256) {
+  if (x.rank() < 1 || x.dim(0) == 0) throw std::invalid_argument("predict: empty input " + x.shape().str());
+  if (model.num_outputs() != 1)
+    throw std::invalid_argument("predict: the model has " + std::to_string(model.num_outputs()) +
+                                " outputs; pass its inputs as a vector");
+  return std::move(predict(model, std::vector<const Tensor<T>*>{&x}, batch_size)[0]);
 }
 
 // Probabilities from logits (N, classes): the softmax of each row.
@@ -150,41 +349,58 @@ Tensor<T> softmax(const Tensor<T>& logits) {
 
 // Class probabilities for inputs (N, ...): softmax(predict(model, x)).
 template <class T>
-Tensor<T> predict_proba(Sequential<T>& model, const Tensor<T>& x, Index batch_size = 256) {
+Tensor<T> predict_proba(Model<T>& model, const Tensor<T>& x, Index batch_size = 256) {
   return softmax(predict(model, x, batch_size));
 }
 
+// Trains a one-input, one-output model (a Sequential is built for the
+// dataset's samples if it is not built yet).
 template <class T>
-History fit(Sequential<T>& model, const Loss<T>& loss, Optimizer<T>& opt, const data::Dataset<T>& train,
+History fit(Model<T>& model, const Loss<T>& loss, Optimizer<T>& opt, const data::Dataset<T>& train,
             const FitOptions<T>& o = {}) {
+  if (o.validation_data) throw std::invalid_argument("fit: validation_data is for MultiDatasets; use validation");
+  if (train.size() == 0) throw std::invalid_argument("fit: empty training set");
+  if (auto* seq = dynamic_cast<Sequential<T>*>(&model); seq && !seq->built()) seq->build(train.input_shape());
+  const data::Single<T> single(train);
+  std::unique_ptr<data::Single<T>> val;
+  if (o.validation) val = std::make_unique<data::Single<T>>(*o.validation);
+  detail::Binding<T> b(model, single, {{"output", &loss, 1.0, o.metrics}}, true);
+  return detail::fit(model, b, opt, single, val.get(), o);
+}
+// Trains a model on a MultiDataset with one loss per trained output.
+template <class T>
+History fit(Model<T>& model, const Losses<T>& losses, Optimizer<T>& opt, const data::MultiDataset<T>& train,
+            const FitOptions<T>& o = {}) {
+  if (o.validation) throw std::invalid_argument("fit: validation is for Datasets; use validation_data");
+  if (!o.metrics.empty()) throw std::invalid_argument("fit: give a MultiDataset's metrics per output in Losses::add");
+  detail::Binding<T> b(model, train, losses.heads(), false);
+  return detail::fit(model, b, opt, train, o.validation_data, o);
+}
+
+namespace detail {
+template <class T>
+History fit(Model<T>& model, Binding<T>& b, Optimizer<T>& opt, const data::MultiDataset<T>& train,
+            const data::MultiDataset<T>* val, const FitOptions<T>& o) {
   if (o.epochs < 1 || o.batch_size < 1) throw std::invalid_argument("fit: epochs and batch_size must be >= 1");
   if (o.initial_epoch < 0 || o.initial_epoch > o.epochs)
     throw std::invalid_argument("fit: initial_epoch must be in [0, epochs]");
   if (!(o.validation_split >= 0 && o.validation_split < 1))
     throw std::invalid_argument("fit: validation_split must be in [0, 1)");
   if (train.size() == 0) throw std::invalid_argument("fit: empty training set");
-  if (!model.built()) model.build(train.input_shape());
-  if (train.input_shape() != model.input_shape())
-    throw std::invalid_argument("fit: the dataset's samples are " + train.input_shape().str() + ", the model takes " +
-                                model.input_shape().str());
 
   // training indices and validation set
   std::vector<Index> train_idx(static_cast<std::size_t>(train.size()));
   std::iota(train_idx.begin(), train_idx.end(), 0);
-  std::unique_ptr<data::Subset<T>> val_split;
-  const data::Dataset<T>* val = o.validation;
+  std::unique_ptr<data::MultiSubset<T>> val_split;
   if (!val && o.validation_split > 0) {
     auto parts = data::split_indices(train.size(), {1 - o.validation_split, o.validation_split},
                                      data::mix_seed(o.seed, 0xFA11));
     if (parts[1].empty() || parts[0].empty()) throw std::invalid_argument("fit: validation_split leaves an empty part");
     train_idx = parts[0];
     std::sort(train_idx.begin(), train_idx.end());
-    val_split = std::make_unique<data::Subset<T>>(train, parts[1]);
+    val_split = std::make_unique<data::MultiSubset<T>>(train, parts[1]);
     val = val_split.get();
   }
-  const auto metric_names = detail::default_metrics(train, o.metrics);
-  std::vector<std::unique_ptr<Metric<T>>> metrics;
-  for (auto& n : metric_names) metrics.push_back(make_metric<T>(n));
 
   History history;
   TrainContext<T> ctx(model, opt, history);
@@ -193,7 +409,8 @@ History fit(Sequential<T>& model, const Loss<T>& loss, Optimizer<T>& opt, const 
   for (auto& cb : o.callbacks) cb->on_train_begin(ctx);
   detail::Snapshot<T> epoch_start;
 
-  Tensor<T> x, y, grad;
+  std::vector<Tensor<T>> xs, ys;
+  std::vector<const Tensor<T>*> dys;
   bool non_finite = false;
   for (int epoch = o.initial_epoch; epoch < o.epochs && !ctx.stop; ++epoch) {
     ctx.epoch = epoch;
@@ -206,23 +423,21 @@ History fit(Sequential<T>& model, const Loss<T>& loss, Optimizer<T>& opt, const 
     }
     for (auto& cb : o.callbacks) cb->on_epoch_begin(ctx);
     if (o.stop_on_nan) epoch_start.take(model);
-    data::BatchIterator<T> it(train, order, o.batch_size, &o.augment, o.seed, epoch);
+    data::MultiBatchIterator<T> it(train, order, o.batch_size, &o.augment, o.seed, epoch);
     ctx.batches = it.batches();
     progress.begin_epoch(epoch + 1, o.epochs, ctx.batches);
-    for (auto& m : metrics) m->reset();
+    b.reset();
     double loss_sum = 0;
     Index seen = 0;
     const auto t0 = std::chrono::steady_clock::now();
-    for (ctx.batch = 0; it.next(x, y); ++ctx.batch) {
-      const Index n = x.dim(0);
+    for (ctx.batch = 0; it.next(xs, ys); ++ctx.batch) {
+      const Index n = xs[0].dim(0);
       if (n == 1 && ctx.batch > 0) continue;  // a trailing single sample: batch norm cannot train on it
       model.zero_grad();
-      const Tensor<T>& out = model.forward(x, true);
-      const T l = loss.compute(out, y, &grad);
-      for (auto& m : metrics) m->update(out, y);
-      ctx.batch_loss = double(l);
+      const double l = b.run(model, xs, ys, true, &dys);
+      ctx.batch_loss = l;
       const bool finite_loss = std::isfinite(ctx.batch_loss);
-      if (finite_loss) model.backward(grad);
+      if (finite_loss) model.backward(dys);
       if (o.stop_on_nan && (!finite_loss || !detail::all_finite_grads(model))) {
         std::string kept = "kept the weights from before this batch";
         if (!detail::all_finite_params(model)) {
@@ -236,13 +451,11 @@ History fit(Sequential<T>& model, const Loss<T>& loss, Optimizer<T>& opt, const 
         break;
       }
       opt.step();
-      loss_sum += double(l) * double(n);
+      loss_sum += l * double(n);
       seen += n;
       for (auto& cb : o.callbacks) cb->on_batch_end(ctx);
       const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      std::vector<std::pair<std::string, double>> running{{"loss", loss_sum / double(seen)}};
-      for (auto& m : metrics) running.push_back({m->name(), m->value()});
-      progress.batch(ctx.batch + 1, running, double(seen) / std::max(el, 1e-9), el);
+      progress.batch(ctx.batch + 1, b.values(loss_sum, seen), double(seen) / std::max(el, 1e-9), el);
       if (ctx.stop) break;
     }
     if (non_finite || (ctx.stop && seen == 0)) break;
@@ -255,12 +468,11 @@ History fit(Sequential<T>& model, const Loss<T>& loss, Optimizer<T>& opt, const 
       if (show) shown.push_back({k, v});
     };
     log("epoch", epoch + 1, false);
-    log("loss", loss_sum / double(std::max<Index>(seen, 1)));
-    for (auto& m : metrics) log(m->name(), m->value());
+    for (const auto& kv : b.values(loss_sum, seen)) log(kv.first, kv.second);
     if (val) {
-      auto r = evaluate(model, *val, loss, metric_names, std::max<Index>(o.batch_size, 256));
-      log("val_loss", r["loss"]);
-      for (auto& m : metrics) log("val_" + m->name(), r[m->name()]);
+      const auto keys = b.values(loss_sum, seen);
+      auto r = detail::evaluate(model, b, *val, std::max<Index>(o.batch_size, 256));
+      for (const auto& kv : keys) log("val_" + kv.first, r[kv.first]);
     }
     log("lr", opt.lr());
     log("seconds", secs, false);
@@ -274,5 +486,6 @@ History fit(Sequential<T>& model, const Loss<T>& loss, Optimizer<T>& opt, const 
   model.eval();
   return history;
 }
+}  // namespace detail
 
 }  // namespace nn
