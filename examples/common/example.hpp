@@ -134,7 +134,7 @@ class Example {
 };
 
 // fit() timed; an error if no epoch finished (e.g. a non-finite loss at once).
-inline Trained train(nn::Sequential<F>& model, const nn::Loss<F>& loss, nn::Optimizer<F>& opt,
+inline Trained train(nn::Model<F>& model, const nn::Loss<F>& loss, nn::Optimizer<F>& opt,
                      const nn::data::Dataset<F>& data, const nn::FitOptions<F>& o) {
   Trained t;
   const auto t0 = std::chrono::steady_clock::now();
@@ -156,7 +156,7 @@ inline std::pair<nn::Tensor<F>, nn::Tensor<F>> gather(const nn::data::Dataset<F>
 
 // Scores the model on (x, y); prints the accuracy and the confusion matrix;
 // writes curves.png (the training history), confusion.csv and confusion.png.
-inline TestReport test_report(nn::Sequential<F>& model, const nn::Loss<F>& loss, const nn::Tensor<F>& x,
+inline TestReport test_report(nn::Model<F>& model, const nn::Loss<F>& loss, const nn::Tensor<F>& x,
                               const nn::Tensor<F>& y, const std::vector<std::string>& class_names,
                               const Trained& trained, const std::string& dir, const std::string& title) {
   nn::plot::save_history_plot(dir + "/curves.png", trained.history, title);
@@ -177,11 +177,17 @@ inline TestReport test_report(nn::Sequential<F>& model, const nn::Loss<F>& loss,
 
 // Saves the model, loads it into a new object and checks that it gives the
 // same test logits bit for bit (what a deployed copy would answer).
-inline void save_and_check(nn::Sequential<F>& model, const std::string& path, const nn::Tensor<F>& x,
+inline void save_and_check(nn::Model<F>& model, const std::string& path, const nn::Tensor<F>& x,
                            const nn::Tensor<F>& logits) {
   nn::save_model(path, model);
-  auto reloaded = nn::load_model<F>(path);
-  const nn::Tensor<F> again = nn::predict(reloaded, x);
+  nn::Tensor<F> again;
+  if (dynamic_cast<nn::Sequential<F>*>(&model)) {
+    auto reloaded = nn::load_model<F>(path);
+    again = nn::predict(reloaded, x);
+  } else {
+    auto reloaded = nn::load_graph<F>(path);
+    again = nn::predict(reloaded, x);
+  }
   if (!std::equal(again.begin(), again.end(), logits.begin()))
     throw std::runtime_error(path + ": the reloaded model's test predictions differ from the trained model's");
   std::printf("saved %s; reloaded, it gives the same test predictions\n", path.c_str());

@@ -190,7 +190,7 @@ int main(int argc, char** argv) {
         o.progress = nn::Progress::Off;
         if (augment) o.augment.hflip = true, o.augment.translate = 2;
         o.callbacks = {std::make_shared<nn::LambdaCallback<F>>(nullptr, [&](nn::TrainContext<F>& c) {
-          run.fc_mean.push_back(layer_means(c.model, probe, fc));
+          run.fc_mean.push_back(layer_means(c.sequential(), probe, fc));
         })};
         auto h = nn::fit(model, loss, opt, train, o);
         if (h.epochs() != epochs) throw std::runtime_error(act + ", seed " + std::to_string(seed) + ": " + h.stop_reason);

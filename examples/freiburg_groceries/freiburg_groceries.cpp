@@ -9,6 +9,8 @@
 //                   on all 25 classes and the dataset's five official
 //                   train/test splits, with flip/crop/rotation/colour
 //                   augmentation, label smoothing and a cosine schedule.
+//   --model resnet  a residual network (a Graph: basic blocks with projection
+//                   shortcuts, 32-256 channels), trained as the strong one.
 //
 // Writes to --out (for --split all: one folder per split plus a summary):
 //   history.csv, curves.png, metrics.json, confusion.png, confusion.csv,
@@ -99,9 +101,41 @@ nn::Sequential<F> strong_model(int size, int classes, std::uint64_t seed) {
   return m;
 }
 
-nn::Sequential<F> make_model(const Settings& s, int classes) {
+// A basic residual block: two 3x3 conv + batch norm, ReLU between and after
+// the sum; the shortcut is a 1x1 conv + batch norm where the shape changes.
+nn::NodeRef residual_block(nn::Graph<F>& g, nn::NodeRef x, int filters, int stride) {
+  auto h = g.add(nn::Conv2D<F>(filters, 3, stride, nn::Padding::same(), 1, false), x);
+  h = g.add(nn::ReLU<F>(), g.add(nn::BatchNorm<F>(), h));
+  h = g.add(nn::BatchNorm<F>(), g.add(nn::Conv2D<F>(filters, 3, 1, nn::Padding::same(), 1, false), h));
+  nn::NodeRef shortcut = x;
+  if (stride != 1 || g.nodes()[std::size_t(x.id)].shape[0] != filters)
+    shortcut = g.add(nn::BatchNorm<F>(), g.add(nn::Conv2D<F>(filters, 1, stride, nn::Padding::valid(), 1, false), x));
+  return g.add(nn::ReLU<F>(), g.add(nn::Add<F>(), {h, shortcut}));
+}
+
+// ResNet-style: a 3x3 stem of 32 channels, stages of two basic blocks with
+// 32 | 64 | 128 | 256 channels (stride 2 into each new stage), global
+// average pooling, dropout, linear classifier.
+nn::Graph<F> resnet_model(int size, int classes, std::uint64_t seed) {
+  nn::Graph<F> g(seed);
+  auto x = g.input({3, size, size}, "image");
+  auto h = g.add(nn::Conv2D<F>(32, 3, 1, nn::Padding::same(), 1, false), x);
+  h = g.add(nn::ReLU<F>(), g.add(nn::BatchNorm<F>(), h));
+  int stage = 0;
+  for (int filters : {32, 64, 128, 256}) {
+    h = residual_block(g, h, filters, stage++ == 0 ? 1 : 2);
+    h = residual_block(g, h, filters, 1);
+  }
+  h = g.add(nn::Dropout<F>(0.3), g.add(nn::GlobalAvgPool2D<F>(), h));
+  g.output(g.add(nn::Dense<F>(classes), h), "logits");
+  return g;
+}
+
+std::unique_ptr<nn::Model<F>> make_model(const Settings& s, int classes) {
   try {
-    return s.model == "seed" ? seed_model(s.image_size, classes, s.seed) : strong_model(s.image_size, classes, s.seed);
+    if (s.model == "resnet") return std::make_unique<nn::Graph<F>>(resnet_model(s.image_size, classes, s.seed));
+    return std::make_unique<nn::Sequential<F>>(s.model == "seed" ? seed_model(s.image_size, classes, s.seed)
+                                                                 : strong_model(s.image_size, classes, s.seed));
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error("--image-size " + std::to_string(s.image_size) + " is too small for the " + s.model +
                              " model (" + std::string(s.model == "seed" ? "it needs at least 92" : "it needs at least 8") +
@@ -121,14 +155,17 @@ RunResult train_and_test(const example::Example& ex, const Settings& s, const st
                          const std::string& title, const std::string& val_note) {
   fs::create_directories(out);
   const int K = int(names.size());
-  auto model = make_model(s, K);
-  std::cout << model.summary();
-  const double smoothing = s.model == "strong" ? 0.1 : 0.0;
+  auto owned = make_model(s, K);
+  nn::Model<F>& model = *owned;
+  if (auto* seq = dynamic_cast<nn::Sequential<F>*>(&model)) std::cout << seq->summary();
+  if (auto* graph = dynamic_cast<nn::Graph<F>*>(&model)) std::cout << graph->summary();
+  const bool ours = s.model != "seed";  // strong and resnet train the same way
+  const double smoothing = ours ? 0.1 : 0.0;
   nn::SoftmaxCrossEntropy<F> loss(nn::Reduction::Mean, smoothing);
   std::unique_ptr<nn::Optimizer<F>> opt;
   nn::AdamOptions ao;
   ao.lr = s.lr;
-  if (s.model == "strong") {
+  if (ours) {
     ao.weight_decay = 0.05;
     opt = std::make_unique<nn::AdamW<F>>(model.parameters(), ao);
   } else {
@@ -267,19 +304,20 @@ int main(int argc, char** argv) {
                       {/*epochs*/ 0, /*batch*/ 0, /*lr*/ 0, "runs/freiburg"});  // 0: the model's default
   Settings s;
   ex.cli()
-      .option("--model", &s.model, "seed|strong", "the blog's ConvNet or the stronger VGG-style net")
+      .option("--model", &s.model, "seed|strong|resnet",
+              "the blog's ConvNet, the stronger VGG-style net, or a residual network")
       .option("--classes", &s.classes, "LIST|all|topK",
-              "comma-separated class names, all 25, or the K largest; default: top5 (seed), all (strong)")
+              "comma-separated class names, all 25, or the K largest; default: top5 (seed), all (strong, resnet)")
       .option("--split", &s.split, "0..4|all|random",
-              "an official train/test split, all five, or a seeded 70/20/10 split; default: random (seed), all (strong)")
-      .option("--image-size", &s.image_size, "N", "images resized to N x N; 0: 104 (seed), 64 (strong)")
+              "an official train/test split, all five, or a seeded 70/20/10 split; default: random (seed), all (others)")
+      .option("--image-size", &s.image_size, "N", "images resized to N x N; 0: 104 (seed), 64 (strong, resnet)")
       .option("--patience", &s.patience, "N", "seed model, random split: early stopping patience in epochs")
       .flag("--skip-bad", &s.skip_bad, "leave out (and count) images that are missing or cannot be decoded");
-  // epochs 0: 200 with early stopping (seed), 20 (strong); batch 0: 32 / 64;
-  // lr 0: 1e-3 Adam (seed), 2e-3 AdamW with 1 warm-up epoch and cosine decay (strong)
+  // epochs 0: 200 with early stopping (seed), 20 (strong, resnet); batch 0: 32 / 64;
+  // lr 0: 1e-3 Adam (seed), 2e-3 AdamW with 1 warm-up epoch and cosine decay (strong, resnet)
   ex.parse(argc, argv, [&](example::Common& c) {
     const bool seed = s.model == "seed";
-    if (!seed && s.model != "strong") ex.fail("--model must be seed or strong");
+    if (!seed && s.model != "strong" && s.model != "resnet") ex.fail("--model must be seed, strong or resnet");
     if (s.classes.empty()) s.classes = seed ? "top5" : "all";
     if (s.split.empty()) s.split = seed ? "random" : "all";
     if (s.split != "all" && s.split != "random" && !(s.split.size() == 1 && s.split[0] >= '0' && s.split[0] <= '4'))

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
   if (images.empty()) cli.fail("give at least one image");
   if (top < 1) cli.fail("--top must be >= 1");
   try {
-    auto model = nn::load_model<float>(model_path);
+    auto model = nn::load_graph<float>(model_path);  // any saved model: a Sequential's file loads as a chain
     const nn::Shape in = model.input_shape();
     if (in.rank() != 3 || in[0] != 3)
       throw std::runtime_error(model_path + ": expects inputs " + in.str() + ", not RGB images (3, H, W)");

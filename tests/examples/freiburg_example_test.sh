@@ -39,12 +39,18 @@ if [ "$mode" = quick ]; then
   for f in results.csv metrics.json confusion.png confusion.csv; do [ -s "$work/strong/$f" ] || fail "missing summary $f"; done
   [ "$(wc -l < "$work/strong/results.csv")" -eq 6 ] || fail "results.csv should have a header and 5 splits"
   grep -q "mean test accuracy" "$work/strong.txt" || fail "no mean over splits printed"
+  # residual network (a graph model), one official split; its model file is a graph's
+  "$fg" --quick --model resnet --split 0 --out "$work/resnet" > "$work/resnet.txt" 2>&1 || { cat "$work/resnet.txt"; fail "resnet --quick --split 0"; }
+  for f in $outputs; do [ -s "$work/resnet/$f" ] || fail "missing output resnet/$f"; done
+  grep -q "reloaded, it gives the same test predictions" "$work/resnet.txt" || fail "resnet: no save-and-reload check"
   # groceries_predict on real test images with the saved model: top-3 with probabilities
   img=$(find "$data/images/CANDY" -name '*.png' | sort | head -1)
   "$predict" --model "$work/seed0/model.nn" "$img" > "$work/pred.txt" || fail "groceries_predict on $img"
   cat "$work/pred.txt"
   [ "$(grep -o '%' "$work/pred.txt" | wc -l)" -eq 3 ] || fail "expected the top 3 classes with probabilities"
   grep -qE "(CANDY|JUICE|CHOCOLATE|COFFEE|TEA) [0-9.]+%" "$work/pred.txt" || fail "no class names in the prediction"
+  "$predict" --model "$work/resnet/model.nn" "$img" > "$work/pred_resnet.txt" || fail "groceries_predict with the resnet model"
+  [ "$(grep -o '%' "$work/pred_resnet.txt" | wc -l)" -eq 3 ] || fail "resnet: expected the top 3 classes with probabilities"
   echo "quick runs passed"
   exit 0
 fi
@@ -77,7 +83,7 @@ expect_error 1 "given twice" "$fg" --quick --classes CANDY,candy --data "$data"
 expect_error 1 "--image-size 40 is too small for the seed model" "$fg" --quick --image-size 40 --data "$d" --classes CANDY,TEA
 expect_error 1 "--image-size 4 is too small for the strong model" "$fg" --quick --model strong --image-size 4 --data "$d" --classes CANDY,TEA
 expect_error 1 "splits/train3.txt: cannot open" "$fg" $run --split 3 --out "$work/o"
-expect_error 2 "--model must be seed or strong" "$fg" --model huge
+expect_error 2 "--model must be seed, strong or resnet" "$fg" --model huge
 expect_error 2 "--split must be 0, 1, 2, 3, 4, all or random" "$fg" --split 5
 expect_error 2 "bad value 'many' for --epochs" "$fg" --epochs many
 expect_error 1 "no such folder" "$fg" --data "$work/nowhere"

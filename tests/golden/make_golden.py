@@ -240,8 +240,55 @@ def graph():
     fx.save()
 
 
+def decoder():
+    """Upsampling layers and the masked softmax cross-entropy (its own random stream)."""
+    torch.manual_seed(5678)
+    fx = Fixture("decoder")
+    for mode in ["nearest", "bilinear"]:
+        for (sh, sw) in [(2, 2), (3, 2)]:
+            name = f"up_{mode}_{sh}x{sw}"
+            x = torch.randn(2, 3, 4, 5, requires_grad=True)
+            y = F.interpolate(x, scale_factor=(sh, sw), mode=mode,
+                              **({} if mode == "nearest" else {"align_corners": False}))
+            dy = torch.randn_like(y)
+            y.backward(dy)
+            fx.add(name + ".cfg", [sh, sw])
+            for k, v in [("x", x), ("y", y), ("dy", dy), ("dx", x.grad)]:
+                fx.add(f"{name}.{k}", v)
+    cases = {  # name: (stride, padding, output_padding, dilation)
+        "k3s1": ((1, 1), (0, 0), (0, 0), (1, 1)),
+        "k3s2p1op1": ((2, 2), (1, 1), (1, 1), (1, 1)),
+        "k2s2": ((2, 2), (0, 0), (0, 0), (1, 1)),
+        "k3s21p10d2": ((2, 1), (1, 0), (0, 0), (2, 2)),
+    }
+    for name, (s, p, op, d) in cases.items():
+        k = (2, 2) if name == "k2s2" else (3, 3)
+        x = torch.randn(2, 3, 4, 5, requires_grad=True)
+        w = torch.randn(3, 4, k[0], k[1], requires_grad=True)
+        b = torch.randn(4, requires_grad=True)
+        y = F.conv_transpose2d(x, w, b, stride=s, padding=p, output_padding=op, dilation=d)
+        dy = torch.randn_like(y)
+        y.backward(dy)
+        fx.add("convt_" + name + ".cfg", [k[0], k[1], s[0], s[1], p[0], p[1], op[0], op[1], d[0], d[1]])
+        for key, v in [("x", x), ("w", w), ("b", b), ("y", y), ("dy", dy), ("dx", x.grad), ("dw", w.grad),
+                       ("db", b.grad)]:
+            fx.add(f"convt_{name}.{key}", v)
+    # masked softmax cross-entropy: target 1 true, 0 valid, -1 masked
+    z = torch.randn(4, 6, requires_grad=True)
+    t = torch.tensor([[1, 0, 0, -1, -1, 0], [-1, -1, 0, 1, 0, 0], [0, 0, 0, 0, 0, 1], [-1, 1, -1, -1, -1, -1]],
+                     dtype=torch.float64)
+    masked = z.masked_fill(t < 0, float("-inf"))
+    loss = F.cross_entropy(masked, t.argmax(dim=1))
+    loss.backward()
+    fx.add("masked_ce.z", z)
+    fx.add("masked_ce.t", t)
+    fx.add("masked_ce.loss", [loss.item()])
+    fx.add("masked_ce.dz", z.grad)
+    fx.save()
+
+
 FIXTURES = {"conv2d": conv2d, "maxpool2d": maxpool, "batchnorm": batchnorm, "activations": activations,
-            "losses": losses, "optimizers": optimizers, "graph": graph}
+            "losses": losses, "optimizers": optimizers, "graph": graph, "decoder": decoder}
 
 if __name__ == "__main__":
     # make_golden.py [fixture ...]: all of them by default; the fixtures

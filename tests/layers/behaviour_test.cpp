@@ -123,3 +123,23 @@ TEST_CASE("MaxPool2D: backward after an eval-mode forward (no argmax kept) equal
     CHECK(testutil::worst(dx_eval.data(), dx_train.data(), dx_train.size(), 0, 0) <= 1.0);
   }
 }
+
+TEST_CASE("Reshape, Upsample2D and Conv2DTranspose: shapes, configs, clear errors") {
+  nn::Rng rng(1);
+  nn::Reshape<float> r({-1, 6});
+  CHECK(r.build({3, 4}, rng) == Shape{2, 6});
+  nn::Reshape<float> bad({5, 5});
+  CHECK_THROWS_WITH_AS(bad.build({3, 4}, rng), doctest::Contains("has 12 elements, not Reshape(5, 5)'s"),
+                       std::invalid_argument);
+  CHECK_THROWS_AS(nn::Reshape<float>({-1, -1}), std::invalid_argument);
+  CHECK_THROWS_AS(nn::Reshape<float>({0, 3}), std::invalid_argument);
+  nn::Upsample2D<float> up({2, 3}, nn::Upsample2D<float>::Mode::Bilinear);
+  CHECK(up.build({4, 5, 6}, rng) == Shape{4, 10, 18});
+  CHECK_THROWS_WITH_AS(up.build({4, 5}, rng), doctest::Contains("is not (C, H, W)"), std::invalid_argument);
+  nn::Conv2DTranspose<float> ct(8, 3, 2, 1, 1);
+  CHECK(ct.build({4, 16, 16}, rng) == Shape{8, 32, 32});
+  CHECK_THROWS_WITH_AS(nn::Conv2DTranspose<float>(8, 3, 2, 1, 2), doctest::Contains("smaller than the stride"),
+                       std::invalid_argument);
+  for (const nn::Layer<float>* l : std::initializer_list<const nn::Layer<float>*>{&r, &up, &ct})
+    CHECK(nn::make_layer<float>(l->config())->describe() == l->describe());
+}

@@ -113,3 +113,55 @@ TEST_CASE_TEMPLATE("a residual block with a concat matches PyTorch (graph, train
       check_close(*params[k].grad, gd[p + "d" + names[k]], tol * 10, tol, std::string("d") + names[k]);
   }
 }
+
+TEST_CASE_TEMPLATE("Upsample2D (nearest, bilinear) matches PyTorch's interpolate", T, double, float) {
+  const double tol = std::is_same<T, float>::value ? 1e-5 : 1e-12;
+  Golden g("decoder");
+  for (std::string mode : {"nearest", "bilinear"})
+    for (std::string sc : {"2x2", "3x2"}) {
+      const std::string name = "up_" + mode + "_" + sc;
+      CAPTURE(name);
+      const auto& cfg = g[name + ".cfg"];
+      nn::Upsample2D<T> up({Index(cfg[0]), Index(cfg[1])},
+                           mode == "nearest" ? nn::Upsample2D<T>::Mode::Nearest : nn::Upsample2D<T>::Mode::Bilinear);
+      auto x = g.as<T>(name + ".x");
+      nn::Rng rng(0);
+      up.build(x.shape().tail(), rng);
+      const auto& y = up.forward(x, true);
+      check_close(y, g[name + ".y"], tol, tol, name + " y");
+      check_close(up.backward(x, y, g.as<T>(name + ".dy")), g[name + ".dx"], tol, tol, name + " dx");
+    }
+}
+
+TEST_CASE_TEMPLATE("Conv2DTranspose matches PyTorch: stride, padding, output padding, dilation", T, double, float) {
+  const double tol = std::is_same<T, float>::value ? 2e-4 : 1e-10;
+  Golden g("decoder");
+  for (std::string name : {"k3s1", "k3s2p1op1", "k2s2", "k3s21p10d2"}) {
+    CAPTURE(name);
+    const std::string p = "convt_" + name + ".";
+    const auto& c = g[p + "cfg"];
+    auto x = g.as<T>(p + "x"), w = g.as<T>(p + "w");
+    nn::Conv2DTranspose<T> ct(w.dim(1), {Index(c[0]), Index(c[1])}, {Index(c[2]), Index(c[3])},
+                              {Index(c[4]), Index(c[5])}, {Index(c[6]), Index(c[7])}, {Index(c[8]), Index(c[9])});
+    nn::Rng rng(0);
+    ct.build(x.shape().tail(), rng);
+    ct.weight().copy_from(w);
+    ct.bias().copy_from(g.as<T>(p + "b"));
+    const auto& y = ct.forward(x, true);
+    check_close(y, g[p + "y"], tol, tol, name + " y");
+    ct.zero_grad();
+    check_close(ct.backward(x, y, g.as<T>(p + "dy")), g[p + "dx"], tol * 10, tol, name + " dx");
+    check_close(*ct.parameters()[0].grad, g[p + "dw"], tol * 10, tol, name + " dw");
+    check_close(*ct.parameters()[1].grad, g[p + "db"], tol * 10, tol, name + " db");
+  }
+}
+
+TEST_CASE_TEMPLATE("MaskedSoftmaxCrossEntropy matches PyTorch's cross-entropy on -inf-masked logits", T, double, float) {
+  const double tol = std::is_same<T, float>::value ? 1e-5 : 1e-12;
+  Golden g("decoder");
+  nn::MaskedSoftmaxCrossEntropy<T> loss;
+  Tensor<T> grad;
+  const T l = loss.compute(g.as<T>("masked_ce.z"), g.as<T>("masked_ce.t"), &grad);
+  CHECK(double(l) == doctest::Approx(g["masked_ce.loss"][0]).epsilon(tol));
+  check_close(grad, g["masked_ce.dz"], tol, tol, "masked CE gradient");
+}

@@ -135,3 +135,17 @@ TEST_CASE("parameter gradients accumulate across backward calls") {
   d.backward(x, y, dy);
   for (Index i = 0; i < once.size(); ++i) CHECK((*d.parameters()[0].grad)[i] == doctest::Approx(2 * once[i]));
 }
+
+TEST_CASE("Upsample2D, Reshape and Conv2DTranspose gradients") {
+  nn::Upsample2D<D> near(2), bil({3, 2}, nn::Upsample2D<D>::Mode::Bilinear);
+  gradcheck(near, randn({2, 2, 3, 4}, 1));
+  gradcheck(bil, randn({2, 2, 3, 4}, 2));
+  nn::Reshape<D> r({-1, 4});
+  gradcheck(r, randn({2, 3, 4}, 3));
+  nn::Conv2DTranspose<D> a(3, 3);
+  gradcheck(a, randn({2, 2, 4, 3}, 4));
+  nn::Conv2DTranspose<D> b(2, 3, 2, 1, 1);  // stride 2, padding 1, output padding 1: 2x upsampling
+  gradcheck(b, randn({2, 3, 3, 4}, 5));
+  nn::Conv2DTranspose<D> c(2, {2, 3}, {1, 2}, {0, 1}, 0, {2, 1}, /*bias=*/false);
+  gradcheck(c, randn({1, 2, 4, 4}, 6));
+}

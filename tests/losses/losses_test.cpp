@@ -149,3 +149,24 @@ TEST_CASE("float cross-entropy keeps its precision next to large logits") {
     CHECK(std::abs(g[c] - (p - (c == 0 ? 1.0 : 0.0))) <= 1e-7);
   }
 }
+
+TEST_CASE("MaskedSoftmaxCrossEntropy: gradients, masked logits ignored, bad targets named") {
+  auto x = randn({3, 5}, 1);
+  auto t = Tensor<D>::from({3, 5}, {1, 0, -1, 0, -1, -1, -1, 0, 1, 0, 0, 0, 0, 0, 1});
+  check_loss_gradient(nn::MaskedSoftmaxCrossEntropy<D>(), x, t);
+  check_loss_gradient(nn::MaskedSoftmaxCrossEntropy<D>(nn::Reduction::Sum), x, t);
+  // a masked logit changes nothing
+  nn::MaskedSoftmaxCrossEntropy<D> l;
+  const D before = l(x, t);
+  x[2] = 1e6;
+  CHECK(l(x, t) == before);
+  // all but the true candidate masked: loss 0
+  auto one = Tensor<D>::from({1, 3}, {-1, 1, -1});
+  CHECK(l(randn({1, 3}, 2), one) == doctest::Approx(0.0));
+  CHECK_THROWS_WITH_AS(l(x, Tensor<D>::from({3, 5}, {1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0})),
+                       doctest::Contains("target row 0 has two true candidates"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(l(x, Tensor<D>::from({3, 5}, {1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0})),
+                       doctest::Contains("target row 1 has no true candidate"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(l(x, Tensor<D>::from({3, 5}, {1, 0, 0.5, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0})),
+                       doctest::Contains("other than 1, 0 or -1"), std::invalid_argument);
+}

@@ -8,6 +8,7 @@
 #include "nn/layers/activation.hpp"
 #include "nn/layers/batch_norm.hpp"
 #include "nn/layers/conv2d.hpp"
+#include "nn/layers/conv2d_transpose.hpp"
 #include "nn/layers/dense.hpp"
 #include "nn/layers/dropout.hpp"
 #include "nn/layers/embedding.hpp"
@@ -16,6 +17,7 @@
 #include "nn/layers/pooling.hpp"
 #include "nn/layers/registry.hpp"
 #include "nn/layers/reshape.hpp"
+#include "nn/layers/upsample.hpp"
 
 namespace nn {
 

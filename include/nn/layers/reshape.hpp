@@ -1,8 +1,11 @@
 // nn/layers/reshape.hpp — layers that move data without arithmetic.
 //   Flatten:       x (N, d1, ..., dk) -> y (N, d1*...*dk)
+//   Reshape(shape): x (N, ...) -> y (N, shape...), same elements in the same
+//                  order; one dimension of `shape` may be -1 (inferred)
 //   ZeroPadding2D: x (N, C, H, W) -> y (N, C, H+top+bottom, W+left+right)
 #pragma once
 #include <cstring>
+#include <vector>
 
 #include "nn/runtime/parallel.hpp"
 #include "nn/layers/layer.hpp"
@@ -10,17 +13,12 @@
 
 namespace nn {
 
+namespace detail {
+// A layer whose output is its input's elements in the same order under
+// another per-sample shape (do_build says which): forward and backward copy.
 template <class T>
-class Flatten : public Layer<T> {
- public:
-  std::string type() const override { return "Flatten"; }
-  static std::unique_ptr<Layer<T>> from_config(const LayerConfig&) {
-    return std::make_unique<Flatten>();
-  }
-  std::unique_ptr<Layer<T>> clone() const override { return this->template clone_as<Flatten>(); }
-
+class SameElements : public Layer<T> {
  protected:
-  Shape do_build(const Shape& in, Rng&) override { return Shape{in.size()}; }
   const Tensor<T>& do_forward(const Tensor<T>& x, bool) override {
     this->out_.resize(this->output_shape().with_batch(x.dim(0)));
     std::memcpy(this->out_.data(), x.data(), static_cast<std::size_t>(x.size()) * sizeof(T));
@@ -32,6 +30,62 @@ class Flatten : public Layer<T> {
     std::memcpy(this->dx_.data(), dy.data(), static_cast<std::size_t>(dy.size()) * sizeof(T));
     return this->dx_;
   }
+};
+}  // namespace detail
+
+template <class T>
+class Flatten : public detail::SameElements<T> {
+ public:
+  std::string type() const override { return "Flatten"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig&) { return std::make_unique<Flatten>(); }
+  std::unique_ptr<Layer<T>> clone() const override { return this->template clone_as<Flatten>(); }
+
+ protected:
+  Shape do_build(const Shape& in, Rng&) override { return Shape{in.size()}; }
+};
+
+template <class T>
+class Reshape : public detail::SameElements<T> {
+ public:
+  explicit Reshape(std::vector<Index> shape) : target_(std::move(shape)) {
+    int unknown = 0;
+    if (target_.empty() || target_.size() > 4) throw std::invalid_argument("Reshape: the shape needs 1-4 dimensions");
+    for (Index d : target_) {
+      if (d == -1) ++unknown;
+      else if (d < 1) throw std::invalid_argument("Reshape: dimensions must be >= 1 (or one -1)");
+    }
+    if (unknown > 1) throw std::invalid_argument("Reshape: at most one dimension may be -1");
+  }
+  std::string type() const override { return "Reshape"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig& c) {
+    std::vector<Index> s(static_cast<std::size_t>(c.get_int("rank", 1, 4)));
+    for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<Index>(c.get_int("d" + std::to_string(i), -1));
+    return std::make_unique<Reshape>(std::move(s));
+  }
+  std::string describe() const override {
+    std::string s = "Reshape(";
+    for (std::size_t i = 0; i < target_.size(); ++i) s += (i ? ", " : "") + std::to_string(target_[i]);
+    return s + ")";
+  }
+  std::unique_ptr<Layer<T>> clone() const override { return this->template clone_as<Reshape>(); }
+
+ protected:
+  void add_config(LayerConfig& c) const override {
+    c.set("rank", double(target_.size()));
+    for (std::size_t i = 0; i < target_.size(); ++i) c.set("d" + std::to_string(i), double(target_[i]));
+  }
+  Shape do_build(const Shape& in, Rng&) override {
+    Index known = 1;
+    for (Index d : target_)
+      if (d != -1) known *= d;
+    Shape out;
+    for (Index d : target_) out.push_back(d == -1 ? in.size() / known : d);
+    if (out.size() != in.size()) this->fail_shape(in, "has " + std::to_string(in.size()) + " elements, not " + describe() + "'s");
+    return out;
+  }
+
+ private:
+  std::vector<Index> target_;
 };
 
 template <class T>
@@ -99,6 +153,7 @@ class ZeroPadding2D : public Layer<T> {
 };
 
 NN_REGISTER_LAYER(Flatten)
+NN_REGISTER_LAYER(Reshape)
 NN_REGISTER_LAYER(ZeroPadding2D)
 
 }  // namespace nn

@@ -28,6 +28,12 @@ template <class T>
 struct TrainContext {
   TrainContext(Model<T>& m, Optimizer<T>& o, History& h) : model(m), opt(o), history(h) {}
   Model<T>& model;  // a Sequential or a Graph
+  // The model as a Sequential (for its layers); throws if it is another kind.
+  Sequential<T>& sequential() const {
+    auto* s = dynamic_cast<Sequential<T>*>(&model);
+    if (!s) throw std::logic_error("TrainContext::sequential(): the model being trained is not a Sequential");
+    return *s;
+  }
   Optimizer<T>& opt;
   History& history;
   int epoch = 0;   // current epoch, from 0
