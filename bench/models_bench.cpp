@@ -2,7 +2,7 @@
 // workloads (W1-W3), training (forward + loss + backward + Adam step) and
 // inference (eval-mode forward), on synthetic data of the right shapes.
 //
-//   nn_bench_models [--workload W1|W2|W3] [--mode train|infer] [--threads N]
+//   nn_bench_models [--workload W1|W2|W3|W4] [--mode train|infer] [--threads N]
 //                   [--warmup N] [--iters N] [--summary]
 // Prints one JSON object per line: workload, mode, threads, batch,
 // images_per_second (median over iters), and the per-iteration seconds.
@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   int threads = 0, warmup = 3, iters = 20;
   bool summary = false, profile = false;
   cli::Cli cli("nn_bench_models", "Training and inference throughput of the benchmark workloads.");
-  cli.option("--workload", &workload, "W1|W2|W3", "workload")
+  cli.option("--workload", &workload, "W1|W2|W3|W4", "workload")
       .option("--mode", &mode, "train|infer", "what to time")
       .option("--threads", &threads, "N", "threads (0: OpenMP's default)")
       .option("--warmup", &warmup, "N", "untimed iterations first")
@@ -32,34 +32,43 @@ int main(int argc, char** argv) {
   try {
     if (threads > 0) nn::set_num_threads(threads);
     const auto w = workloads::get(workload);
-    auto model = workloads::build(workload);
-    if (summary) std::fprintf(stderr, "%s", model.summary().c_str());
     nn::Tensor<float> x(w.input.with_batch(w.batch)), y({w.batch}), grad;
     nn::Rng rng(7);
     x.fill_normal(rng, 0, 1);
     for (nn::Index i = 0; i < w.batch; ++i) y[i] = float(i % w.classes);
-    nn::SoftmaxCrossEntropy<float> loss;
-    nn::Adam<float> opt(model.parameters());
     std::vector<double> secs;
-    for (int it = 0; it < warmup + iters; ++it) {
-      if (it == warmup) {
-        if (profile) model.set_profiling(true);
-        nn::reset_thread_stats();
+    // One timed loop for both kinds of model (W1-W3 Sequential, W4 Graph).
+    auto run = [&](auto& model) {
+      if (summary) std::fprintf(stderr, "%s", model.summary().c_str());
+      nn::SoftmaxCrossEntropy<float> loss;
+      nn::Adam<float> opt(model.parameters());
+      for (int it = 0; it < warmup + iters; ++it) {
+        if (it == warmup) {
+          if (profile) model.set_profiling(true);
+          nn::reset_thread_stats();
+        }
+        const auto t0 = std::chrono::steady_clock::now();
+        if (mode == "train") {
+          model.zero_grad();
+          loss.compute(model.forward(x, true), y, &grad);
+          model.backward(grad);
+          opt.step();
+        } else {
+          const auto& out = model.forward(x, false);
+          if (!std::isfinite(out[0])) throw std::runtime_error("non-finite output");
+        }
+        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        if (it >= warmup) secs.push_back(s);
       }
-      const auto t0 = std::chrono::steady_clock::now();
-      if (mode == "train") {
-        model.zero_grad();
-        loss.compute(model.forward(x, true), y, &grad);
-        model.backward(grad);
-        opt.step();
-      } else {
-        const auto& out = model.forward(x, false);
-        if (!std::isfinite(out[0])) return 3;
-      }
-      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-      if (it >= warmup) secs.push_back(s);
+      if (profile) std::fprintf(stderr, "%s", model.profile().c_str());
+    };
+    if (workload == "W4") {
+      auto model = workloads::build_graph(workload);
+      run(model);
+    } else {
+      auto model = workloads::build(workload);
+      run(model);
     }
-    if (profile) std::fprintf(stderr, "%s", model.profile().c_str());
     std::vector<double> sorted = secs;
     std::sort(sorted.begin(), sorted.end());
     const double median = sorted[sorted.size() / 2];

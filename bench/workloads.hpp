@@ -2,11 +2,14 @@
 //   W1 mnist-lenet   batch 64,  1x28x28
 //   W2 grocery-seed  batch 32,  3x104x104 (the grocery blog's model, 5 classes)
 //   W3 small-cifar   batch 128, 3x32x32
+//   W4 resnet-64     batch 32,  3x64x64 (the Freiburg example's residual network, 25 classes; a Graph)
 // bench/compare/torch_models.py builds the same networks in PyTorch.
 #pragma once
 #include <nn/nn.hpp>
 
 #include <string>
+
+#include "../examples/common/resnet.hpp"
 
 namespace workloads {
 using F = float;
@@ -22,9 +25,18 @@ inline Workload get(const std::string& name) {
   if (name == "W1") return {"W1", 64, nn::Shape{1, 28, 28}, 10};
   if (name == "W2") return {"W2", 32, nn::Shape{3, 104, 104}, 5};
   if (name == "W3") return {"W3", 128, nn::Shape{3, 32, 32}, 10};
-  throw std::invalid_argument("unknown workload " + name + " (W1, W2, W3)");
+  if (name == "W4") return {"W4", 32, nn::Shape{3, 64, 64}, 25};
+  throw std::invalid_argument("unknown workload " + name + " (W1, W2, W3, W4)");
 }
 
+// W4, the residual network.
+inline nn::Graph<F> build_graph(const std::string& name, std::uint64_t seed = 1) {
+  const Workload w = get(name);
+  if (name != "W4") throw std::invalid_argument(name + " is a Sequential workload");
+  return resnet::build<F>(w.input[1], w.classes, seed);
+}
+
+// W1-W3.
 inline nn::Sequential<F> build(const std::string& name, std::uint64_t seed = 1) {
   const Workload w = get(name);
   nn::Sequential<F> m(w.input, seed);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The benchmark workloads W1-W3 in PyTorch, for side-by-side comparison.
+"""The benchmark workloads W1-W4 in PyTorch, for side-by-side comparison.
 
 Same networks, shapes, batch sizes and steps as bench/models_bench.cpp:
 training = forward + cross-entropy + backward + Adam step; inference =
@@ -14,6 +14,35 @@ import time
 
 import torch
 import torch.nn as nn
+
+
+class BasicBlock(nn.Module):
+    """W4's block, as examples/common/resnet.hpp: two 3x3 conv + BN, ReLU between
+    and after the sum; a 1x1 conv + BN shortcut where the shape changes."""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(cout)
+        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(cout)
+        self.short = None
+        if stride != 1 or cin != cout:
+            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        h = self.b2(self.c2(torch.relu(self.b1(self.c1(x)))))
+        return torch.relu(h + (x if self.short is None else self.short(x)))
+
+
+def resnet(classes):
+    layers = [nn.Conv2d(3, 32, 3, 1, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU()]
+    cin = 32
+    for i, c in enumerate([32, 64, 128, 256]):
+        layers += [BasicBlock(cin, c, 1 if i == 0 else 2), BasicBlock(c, c, 1)]
+        cin = c
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.3), nn.Linear(256, classes)]
+    return nn.Sequential(*layers)
 
 
 def build(name):
@@ -33,6 +62,8 @@ def build(name):
             nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
             nn.Flatten(), nn.Linear(4096, 512), nn.ELU(), nn.Linear(512, 10)), 128, (3, 32, 32), 10
+    if name == "W4":
+        return resnet(25), 32, (3, 64, 64), 25
     raise SystemExit(f"unknown workload {name}")
 
 

@@ -31,6 +31,7 @@
 
 #include "../common/example.hpp"
 #include "../common/freiburg.hpp"
+#include "../common/resnet.hpp"
 
 namespace {
 
@@ -101,39 +102,9 @@ nn::Sequential<F> strong_model(int size, int classes, std::uint64_t seed) {
   return m;
 }
 
-// A basic residual block: two 3x3 conv + batch norm, ReLU between and after
-// the sum; the shortcut is a 1x1 conv + batch norm where the shape changes.
-nn::NodeRef residual_block(nn::Graph<F>& g, nn::NodeRef x, int filters, int stride) {
-  auto h = g.add(nn::Conv2D<F>(filters, 3, stride, nn::Padding::same(), 1, false), x);
-  h = g.add(nn::ReLU<F>(), g.add(nn::BatchNorm<F>(), h));
-  h = g.add(nn::BatchNorm<F>(), g.add(nn::Conv2D<F>(filters, 3, 1, nn::Padding::same(), 1, false), h));
-  nn::NodeRef shortcut = x;
-  if (stride != 1 || g.nodes()[std::size_t(x.id)].shape[0] != filters)
-    shortcut = g.add(nn::BatchNorm<F>(), g.add(nn::Conv2D<F>(filters, 1, stride, nn::Padding::valid(), 1, false), x));
-  return g.add(nn::ReLU<F>(), g.add(nn::Add<F>(), {h, shortcut}));
-}
-
-// ResNet-style: a 3x3 stem of 32 channels, stages of two basic blocks with
-// 32 | 64 | 128 | 256 channels (stride 2 into each new stage), global
-// average pooling, dropout, linear classifier.
-nn::Graph<F> resnet_model(int size, int classes, std::uint64_t seed) {
-  nn::Graph<F> g(seed);
-  auto x = g.input({3, size, size}, "image");
-  auto h = g.add(nn::Conv2D<F>(32, 3, 1, nn::Padding::same(), 1, false), x);
-  h = g.add(nn::ReLU<F>(), g.add(nn::BatchNorm<F>(), h));
-  int stage = 0;
-  for (int filters : {32, 64, 128, 256}) {
-    h = residual_block(g, h, filters, stage++ == 0 ? 1 : 2);
-    h = residual_block(g, h, filters, 1);
-  }
-  h = g.add(nn::Dropout<F>(0.3), g.add(nn::GlobalAvgPool2D<F>(), h));
-  g.output(g.add(nn::Dense<F>(classes), h), "logits");
-  return g;
-}
-
 std::unique_ptr<nn::Model<F>> make_model(const Settings& s, int classes) {
   try {
-    if (s.model == "resnet") return std::make_unique<nn::Graph<F>>(resnet_model(s.image_size, classes, s.seed));
+    if (s.model == "resnet") return std::make_unique<nn::Graph<F>>(resnet::build<F>(s.image_size, classes, s.seed));
     return std::make_unique<nn::Sequential<F>>(s.model == "seed" ? seed_model(s.image_size, classes, s.seed)
                                                                  : strong_model(s.image_size, classes, s.seed));
   } catch (const std::invalid_argument& e) {
