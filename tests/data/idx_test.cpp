@@ -9,13 +9,6 @@ using namespace testutil;
 namespace fs = std::filesystem;
 
 namespace {
-std::string find_or_empty(const std::string& name) {
-  try {
-    return nn::data::find_dataset(name);
-  } catch (const nn::data::DatasetNotFound&) {
-    return "";
-  }
-}
 fs::path temp_dir(const std::string& name) {
   fs::path d = fs::temp_directory_path() / ("nn_test_" + name + "_" + std::to_string(::getpid()));
   fs::create_directories(d);

@@ -171,6 +171,16 @@ inline void check_loss_gradient(const nn::Loss<double>& loss, const Tensor<doubl
               loss.name() + " gradient");
 }
 
+// A dataset's directory (find_dataset), or "" when it is not there: the
+// caller skips with NN_SKIP.
+inline std::string find_or_empty(const std::string& name) {
+  try {
+    return nn::data::find_dataset(name);
+  } catch (const nn::data::DatasetNotFound&) {
+    return "";
+  }
+}
+
 // Golden fixtures written by tests/golden/make_golden.py.
 class Golden {
  public:

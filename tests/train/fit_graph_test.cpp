@@ -9,13 +9,6 @@ using namespace testutil;
 using F = float;
 
 namespace {
-std::string find_or_empty(const std::string& name) {
-  try {
-    return nn::data::find_dataset(name);
-  } catch (const nn::data::DatasetNotFound&) {
-    return "";
-  }
-}
 // Tags of a Fashion-MNIST class (0 T-shirt/top, 1 trouser, 2 pullover, 3 dress,
 // 4 coat, 5 sandal, 6 shirt, 7 sneaker, 8 bag, 9 ankle boot): upper body,
 // footwear, long sleeves, worn (not a bag).

@@ -375,12 +375,12 @@ class Graph : public Model<T> {
       for (std::size_t o = 0; o < outputs_.size(); ++o)
         if (outputs_[o] == int(i)) ins += " -> output '" + output_names_[o] + "'";
       os << std::setw(w0) << n.name.substr(0, w0 - 1) << std::setw(w1) << what.substr(0, w1 - 1) << std::setw(w2)
-         << batch_str(n.shape) << std::setw(w3) << group(np) << ins << "\n";
+         << batch_str(n.shape) << std::setw(w3) << detail::thousands(np) << ins << "\n";
     }
     os << rule << "\n"
-       << "Total params: " << group(trainable + fixed) << "\n"
-       << "Trainable params: " << group(trainable) << "\n"
-       << "Non-trainable params: " << group(fixed) << "\n";
+       << "Total params: " << detail::thousands(trainable + fixed) << "\n"
+       << "Trainable params: " << detail::thousands(trainable) << "\n"
+       << "Non-trainable params: " << detail::thousands(fixed) << "\n";
     return os.str();
   }
 
@@ -415,14 +415,6 @@ class Graph : public Model<T> {
   static std::string lower(std::string s) {
     for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
-  }
-  static std::string group(Index n) {
-    std::string s = std::to_string(n), out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      if (i && (s.size() - i) % 3 == 0) out += ',';
-      out += s[i];
-    }
-    return out;
   }
   std::string auto_name(const std::string& type) const {
     const std::string base = lower(type);

@@ -63,6 +63,16 @@ struct Step {
 };
 
 namespace detail {
+// 1234567 -> "1,234,567" (parameter counts in summaries).
+inline std::string thousands(Index n) {
+  std::string s = std::to_string(n), out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (i && (s.size() - i) % 3 == 0) out += ',';
+    out += s[i];
+  }
+  return out;
+}
+
 template <class T, class L>
 L* as(const Node<T>& n) {
   return n.kind == Node<T>::Kind::Layer ? dynamic_cast<L*>(n.layer) : nullptr;

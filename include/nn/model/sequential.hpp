@@ -263,25 +263,17 @@ class Sequential : public Model<T> {
       trainable += np, fixed += nb;
       std::string shape = l.built() ? batch_str(l.output_shape()) : "(unbuilt)";
       os << std::setw(w1) << (std::to_string(i) + " " + l.describe()).substr(0, w1 - 1) << std::setw(w2) << shape
-         << std::right << std::setw(w3 - 4) << group(np + nb) << std::left << "\n";
+         << std::right << std::setw(w3 - 4) << detail::thousands(np + nb) << std::left << "\n";
     }
     os << rule << "\n"
-       << "Total params: " << group(trainable + fixed) << "\n"
-       << "Trainable params: " << group(trainable) << "\n"
-       << "Non-trainable params: " << group(fixed) << "\n"
+       << "Total params: " << detail::thousands(trainable + fixed) << "\n"
+       << "Trainable params: " << detail::thousands(trainable) << "\n"
+       << "Non-trainable params: " << detail::thousands(fixed) << "\n"
        << std::string(w1 + w2 + w3, '_') << "\n";
     return os.str();
   }
 
  private:
-  static std::string group(Index n) {
-    std::string s = std::to_string(n), out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-      if (i && (s.size() - i) % 3 == 0) out += ',';
-      out += s[i];
-    }
-    return out;
-  }
   // The chain as nodes: node 0 is the input, node i + 1 calls layer i.
   void sync_nodes() {
     if (nodes_.size() == layers_.size() + 1) return;
