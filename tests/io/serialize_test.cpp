@@ -357,3 +357,54 @@ TEST_CASE("a graph's training state round-trips; a node reading a later node is 
                        nn::io::FormatError);
   std::remove(p.c_str());
 }
+
+namespace {
+// A layer from outside the library: y = scale * x.
+template <class T>
+class Scale : public nn::Layer<T> {
+ public:
+  explicit Scale(double s) : s_(s) {}
+  std::string type() const override { return "Scale"; }
+  static std::unique_ptr<nn::Layer<T>> from_config(const nn::LayerConfig& c) {
+    return std::make_unique<Scale>(c.get_real("scale"));
+  }
+  std::unique_ptr<nn::Layer<T>> clone() const override { return this->template clone_as<Scale>(); }
+
+ protected:
+  void add_config(nn::LayerConfig& c) const override { c.set("scale", s_); }
+  Shape do_build(const Shape& in, nn::Rng&) override { return in; }
+  const Tensor<T>& do_forward(const Tensor<T>& x, bool) override {
+    this->out_.resize(x.shape());
+    for (nn::Index i = 0; i < x.size(); ++i) this->out_[i] = static_cast<T>(s_) * x[i];
+    return this->out_;
+  }
+  const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy) override {
+    this->dx_.resize(x.shape());
+    for (nn::Index i = 0; i < x.size(); ++i) this->dx_[i] = static_cast<T>(s_) * dy[i];
+    return this->dx_;
+  }
+
+ private:
+  double s_;
+};
+NN_REGISTER_LAYER(Scale)
+}  // namespace
+
+TEST_CASE("a layer registered outside the library loads; a second factory for a name is an error") {
+  nn::Sequential<F> m(Shape{3}, 2);
+  m.add(nn::Dense<F>(4));
+  m.add(Scale<F>(2.5));
+  auto x = randn<F>({2, 3}, 1);
+  Tensor<F> before = m.forward(x).clone();
+  const std::string p = tmp_path("custom.nn");
+  nn::save_model(p, m);
+  auto loaded = nn::load_model<F>(p);
+  CHECK(loaded.summary() == m.summary());
+  const auto& after = loaded.forward(x);
+  CHECK(std::memcmp(after.data(), before.data(), size_t(before.size()) * sizeof(F)) == 0);
+  std::remove(p.c_str());
+  // the library's layers are known once a load has run for this scalar type
+  CHECK_THROWS_WITH_AS(nn::Registry<nn::Layer<F>>::add("Dense", &Scale<F>::from_config),
+                       doctest::Contains("two different factories for layer type 'Dense'"), std::logic_error);
+  CHECK_NOTHROW(nn::Registry<nn::Layer<F>>::add("Scale", &Scale<F>::from_config));
+}

@@ -7,7 +7,6 @@
 #pragma once
 #include "nn/kernels/activations.hpp"
 #include "nn/layers/layer.hpp"
-#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -156,12 +155,5 @@ class Softmax : public detail::Pointwise<T, Softmax<T>> {
   }
 };
 
-NN_REGISTER_LAYER(ReLU)
-NN_REGISTER_LAYER(LeakyReLU)
-NN_REGISTER_LAYER(ELU)
-NN_REGISTER_LAYER(SELU)
-NN_REGISTER_LAYER(Sigmoid)
-NN_REGISTER_LAYER(Tanh)
-NN_REGISTER_LAYER(Softmax)
 
 }  // namespace nn

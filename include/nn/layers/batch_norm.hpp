@@ -14,7 +14,6 @@
 
 #include "nn/kernels/batchnorm.hpp"
 #include "nn/layers/layer.hpp"
-#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -134,6 +133,5 @@ class BatchNorm : public Layer<T> {
   DeepTensor<T> gamma_, beta_, dgamma_, dbeta_, rmean_, rvar_, mean_, var_, invstd_, eval_invstd_;
 };
 
-NN_REGISTER_LAYER(BatchNorm)
 
 }  // namespace nn

@@ -8,7 +8,6 @@
 #include "nn/kernels/conv2d.hpp"
 #include "nn/kernels/conv2d_pool.hpp"
 #include "nn/layers/layer.hpp"
-#include "nn/layers/registry.hpp"
 #include "nn/layers/pooling.hpp"  // MaxPoolOutput: max-pool fusion
 
 namespace nn {
@@ -215,6 +214,5 @@ class Conv2D : public Layer<T> {
   DeepTensor<T> w_, dw_, b_, db_;
 };
 
-NN_REGISTER_LAYER(Conv2D)
 
 }  // namespace nn

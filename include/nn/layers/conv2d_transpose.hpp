@@ -15,7 +15,6 @@
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/reduce.hpp"
 #include "nn/layers/layer.hpp"
-#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -136,6 +135,5 @@ class Conv2DTranspose : public Layer<T> {
   DeepTensor<T> w_, dw_, b_, db_;
 };
 
-NN_REGISTER_LAYER(Conv2DTranspose)
 
 }  // namespace nn

@@ -4,7 +4,6 @@
 #pragma once
 #include "nn/kernels/gemm.hpp"
 #include "nn/layers/layer.hpp"
-#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -81,6 +80,5 @@ class Dense : public Layer<T> {
   DeepTensor<T> w_, dw_, b_, db_;
 };
 
-NN_REGISTER_LAYER(Dense)
 
 }  // namespace nn

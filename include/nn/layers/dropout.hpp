@@ -6,7 +6,6 @@
 #pragma once
 #include "nn/runtime/parallel.hpp"
 #include "nn/layers/layer.hpp"
-#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -79,6 +78,5 @@ class Dropout : public Layer<T> {
   DeepTensor<T> mask_;
 };
 
-NN_REGISTER_LAYER(Dropout)
 
 }  // namespace nn

@@ -7,7 +7,6 @@
 #include <cmath>
 
 #include "nn/layers/layer.hpp"
-#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -74,6 +73,5 @@ class Embedding : public Layer<T> {
   DeepTensor<T> w_, dw_;
 };
 
-NN_REGISTER_LAYER(Embedding)
 
 }  // namespace nn

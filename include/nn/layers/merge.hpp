@@ -16,7 +16,8 @@
 //   OVERWRITES and returns one gradient per input (merge-owned buffers,
 //   valid until the next backward).
 //
-// A merge registers itself for loading with NN_REGISTER_MERGE (registry.hpp).
+// Loading finds a merge by type name: the library's are listed in
+// NN_LIBRARY_MERGES (nn/io/layer_factory.hpp); others use NN_REGISTER_MERGE.
 // ================================================================================
 //
 //   Add, Multiply:    k inputs of one shape s -> s (element-wise sum, product)
@@ -37,7 +38,6 @@
 #include <vector>
 
 #include "nn/layers/layer.hpp"
-#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -372,10 +372,5 @@ class CosineSimilarity : public detail::AxisPair<T> {
   double eps_;
 };
 
-NN_REGISTER_MERGE(Add)
-NN_REGISTER_MERGE(Multiply)
-NN_REGISTER_MERGE(Concat)
-NN_REGISTER_MERGE(Dot)
-NN_REGISTER_MERGE(CosineSimilarity)
 
 }  // namespace nn

@@ -7,7 +7,6 @@
 #include <cmath>
 
 #include "nn/layers/layer.hpp"
-#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -82,6 +81,5 @@ class L2Normalize : public Layer<T> {
   Index outer_ = 1, len_ = 1, inner_ = 1;
 };
 
-NN_REGISTER_LAYER(L2Normalize)
 
 }  // namespace nn

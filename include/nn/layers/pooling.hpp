@@ -9,7 +9,6 @@
 
 #include "nn/kernels/pool2d.hpp"
 #include "nn/layers/layer.hpp"
-#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -185,8 +184,5 @@ class GlobalAvgPool2D : public Layer<T> {
   }
 };
 
-NN_REGISTER_LAYER(MaxPool2D)
-NN_REGISTER_LAYER(AvgPool2D)
-NN_REGISTER_LAYER(GlobalAvgPool2D)
 
 }  // namespace nn

@@ -1,5 +1,9 @@
-// nn/layers/registry.hpp — layers and merges register themselves by type
-// name, so that a saved model can be rebuilt from its configs.
+// nn/layers/registry.hpp — layer and merge factories by type name, so that a
+// saved model can be rebuilt from its configs (nn/io/layer_factory.hpp).
+//
+// The library's own layers are listed in nn/io/layer_factory.hpp and join
+// the registry on the first make_layer<T> / make_merge<T>. A layer of your
+// own registers itself:
 //
 //   template <class T> class MyLayer : public nn::Layer<T> {
 //     ...
@@ -10,7 +14,8 @@
 // from_config is the inverse of config(): it reads the values add_config()
 // wrote, with LayerConfig::get_int / get_real, which reject values a file
 // may hold but a constructor must never see (negative sizes, NaN).
-// Registration happens at program start for float and double.
+// NN_REGISTER_LAYER registers at program start for float and double, which
+// compiles the layer for both in every translation unit that sees the macro.
 #pragma once
 #include <map>
 #include <memory>
@@ -25,11 +30,13 @@ template <class Base>
 class Registry {
  public:
   using Factory = std::unique_ptr<Base> (*)(const LayerConfig&);
+  // Registers a type. Two factories under one name (a layer of your own
+  // named like a library layer) are an error rather than a silent choice.
   static bool add(const std::string& type, Factory f) {
-    table()[type] = f;
+    if (!table().emplace(type, f).second && table().at(type) != f)
+      throw std::logic_error("nn::Registry: two different factories for layer type '" + type + "'");
     return true;
   }
-  static bool has(const std::string& type) { return table().count(type) != 0; }
   static std::unique_ptr<Base> make(const LayerConfig& c) {
     auto it = table().find(c.type);
     if (it == table().end()) {

@@ -9,7 +9,6 @@
 
 #include "nn/runtime/parallel.hpp"
 #include "nn/layers/layer.hpp"
-#include "nn/layers/registry.hpp"
 
 namespace nn {
 
@@ -152,8 +151,5 @@ class ZeroPadding2D : public Layer<T> {
   Index t_, b_, l_, r_;
 };
 
-NN_REGISTER_LAYER(Flatten)
-NN_REGISTER_LAYER(Reshape)
-NN_REGISTER_LAYER(ZeroPadding2D)
 
 }  // namespace nn

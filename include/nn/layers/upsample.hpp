@@ -9,7 +9,6 @@
 #include <vector>
 
 #include "nn/layers/layer.hpp"
-#include "nn/layers/registry.hpp"
 #include "nn/runtime/parallel.hpp"
 
 namespace nn {
@@ -112,6 +111,5 @@ class Upsample2D : public Layer<T> {
   std::vector<Tap> rows_, cols_;
 };
 
-NN_REGISTER_LAYER(Upsample2D)
 
 }  // namespace nn
