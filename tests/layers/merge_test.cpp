@@ -3,6 +3,10 @@
 // in double, shape errors.
 #include "../support/test_util.hpp"
 
+#include <filesystem>
+#include <fstream>
+#include <regex>
+
 using namespace testutil;
 using D = double;
 
@@ -161,4 +165,42 @@ TEST_CASE("merges and L2Normalize round-trip through their configs") {
   unknown.type = "Frobnicate";
   CHECK_THROWS_WITH_AS(nn::make_layer<float>(unknown), doctest::Contains("unknown layer type 'Frobnicate'"),
                        std::invalid_argument);
+}
+
+// Every layer and merge the library defines (a `type()` returning a name in
+// include/nn/layers/) is known to the loader, for float and double: a new
+// layer missing from NN_LIBRARY_LAYERS fails here.
+TEST_CASE("the loader knows every layer and merge type defined in include/nn/layers") {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(NN_GOLDEN_DIR) / ".." / ".." / "include" / "nn" / "layers";
+  REQUIRE(fs::is_directory(dir));
+  const std::regex type_re(R"re(type\(\) const override \{ return "(\w+)"; \})re");
+  int seen = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    std::ifstream in(entry.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const bool merges = entry.path().filename() == "merge.hpp";
+    for (std::sregex_iterator m(text.begin(), text.end(), type_re), end; m != end; ++m) {
+      nn::LayerConfig c;
+      c.type = (*m)[1];
+      CAPTURE(c.type);
+      const auto known = [&](auto make) {
+        try {
+          make(c);
+        } catch (const std::invalid_argument& e) {  // a missing config value is fine here
+          return std::string(e.what()).find("unknown layer type") == std::string::npos;
+        }
+        return true;
+      };
+      if (merges) {
+        CHECK(known([](const nn::LayerConfig& k) { nn::make_merge<float>(k); }));
+        CHECK(known([](const nn::LayerConfig& k) { nn::make_merge<double>(k); }));
+      } else {
+        CHECK(known([](const nn::LayerConfig& k) { nn::make_layer<float>(k); }));
+        CHECK(known([](const nn::LayerConfig& k) { nn::make_layer<double>(k); }));
+      }
+      ++seen;
+    }
+  }
+  CHECK(seen >= 26);
 }
