@@ -7,7 +7,7 @@
 #include <sstream>
 #include <string>
 
-#include "nn/kernels/conv2d_direct.hpp"
+#include "nn/kernels/conv_select.hpp"
 #include "nn/kernels/cpu.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/runtime/parallel.hpp"

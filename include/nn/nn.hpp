@@ -15,6 +15,7 @@
 #include "nn/kernels/conv2d_winograd.hpp"
 #include "nn/kernels/winograd_transforms.hpp"
 #include "nn/kernels/conv2d_direct.hpp"
+#include "nn/kernels/conv_select.hpp"
 #include "nn/kernels/epilogue.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/pool2d.hpp"

@@ -98,7 +98,7 @@ TEST_CASE("conv2d_backward's input gradient by nn's columns matches the double r
       }
       g.infer_output();
       INFO("threads " << threads << " trial " << trial);
-      CHECK(nn::kernels::conv2d_uses_own_input_grad(g));
+      CHECK(nn::kernels::choose_conv<float>(g).input_grad == nn::kernels::ConvInputGrad::Im2colOwn);
       auto x = randn<float>({g.N, g.C, g.H, g.W}, rng());
       auto w = randn<float>({g.OC, g.C, g.KH, g.KW}, rng());
       auto dy = randn<float>({g.N, g.OC, g.OH, g.OW}, rng());

@@ -69,7 +69,7 @@ TEST_CASE("conv2d_forward on small maps (W1's second layer) takes the channel-ve
       if (trial == 5) g.H = 9, g.W = 7, g.KH = g.KW = 3, g.PT = g.PB = g.PL = g.PR = 1, g.C = 9;  // padded, 7 wide
       g.infer_output();
       INFO("threads " << threads << " trial " << trial << " N" << g.N << " C" << g.C << " OC" << g.OC);
-      CHECK(nn::kernels::conv2d_uses_oc_forward(g));
+      CHECK(nn::kernels::choose_conv<float>(g).forward == nn::kernels::ConvKernel::Channels);
       auto x = randn<float>({g.N, g.C, g.H, g.W}, rng());
       auto w = randn<float>({g.OC, g.C, g.KH, g.KW}, rng());
       auto b = randn<float>({g.OC}, rng());

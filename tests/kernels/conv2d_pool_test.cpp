@@ -93,12 +93,28 @@ TEST_CASE("the fused forward and weight gradient take the direct path where it r
   Conv2DGeom g;  // W1's first layer
   g.N = 64, g.C = 1, g.H = g.W = 28, g.OC = 32, g.KH = g.KW = 5;
   g.infer_output();
-  CHECK(nn::kernels::conv2d_pool_fuses(g));
-  g.C = 32, g.H = g.W = 12, g.OC = 64;  // W1's second: not the direct path (the channel-lane forward) ...
+  namespace k = nn::kernels;
+  const auto pool_of = [](const Conv2DGeom& c) {
+    Pool2DGeom p;
+    p.N = c.N, p.C = c.OC, p.H = c.OH, p.W = c.OW;
+    p.infer_output();
+    return p;
+  };
+  Pool2DGeom pg = pool_of(g);
+  auto c = k::choose_conv<float>(g, &pg, false);  // one input channel: no Winograd
+  CHECK(c.pool_forward == k::ConvKernel::Direct);
+  CHECK(c.pool_backward == k::ConvKernel::Direct);
+  CHECK(k::choose_conv<float>(g, &pg, true).pool_backward == k::ConvKernel::Unfused);  // dx needs the dense gradient
+  g.C = 32, g.H = g.W = 12, g.OC = 64;  // W1's second: Winograd
   g.infer_output();
-  CHECK_FALSE(nn::kernels::conv2d_pool_fuses(g));
-  Pool2DGeom pg;  // ... but Winograd, before it
-  pg.N = g.N, pg.C = g.OC, pg.H = g.OH, pg.W = g.OW;
-  pg.infer_output();
-  CHECK(nn::kernels::winograd::applies(g, pg));
+  pg = pool_of(g);
+  c = k::choose_conv<float>(g, &pg, true);
+  CHECK(c.pool_forward == k::ConvKernel::Winograd);
+  CHECK(c.pool_backward == k::ConvKernel::Winograd);
+  CHECK(c.forward == k::ConvKernel::Channels);  // alone, the channel-lane forward (small map)
+  k::set_conv_algorithm(k::ConvAlgorithm::Direct);  // no Winograd; the channel-lane forward does not pool in place
+  c = k::choose_conv<float>(g, &pg, true);
+  CHECK(c.pool_forward == k::ConvKernel::Unfused);
+  CHECK(c.str(true) == "forward channel-blocked + pool; dW direct; dX im2col (own gemm + gather)");
+  k::set_conv_algorithm(k::ConvAlgorithm::Auto);
 }

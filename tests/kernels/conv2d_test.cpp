@@ -117,14 +117,15 @@ TEST_CASE("direct conv (stride 1): forward, input and weight gradients match the
         g.C = 3, g.H = g.W = 12, g.OC = 5, g.KH = g.KW = 5, g.PT = g.PB = g.PL = g.PR = 0;
       g.infer_output();
       if (trial == 5 && nn::kernels::avx512_enabled()) {
-        CHECK(nn::kernels::conv2d_uses_direct(g));
-        CHECK_FALSE(nn::kernels::conv2d_uses_direct_backward(g));
+        const auto c = nn::kernels::choose_conv<float>(g);
+        CHECK(c.weight_grad == nn::kernels::ConvKernel::Direct);
+        CHECK(c.input_grad == nn::kernels::ConvInputGrad::Im2colOwn);
       }
       INFO("threads " << threads << " trial " << trial << " N" << g.N << " C" << g.C << " " << g.H << "x" << g.W
                       << " OC" << g.OC << " K" << g.KH << "x" << g.KW << " P" << g.PT << "," << g.PB << "," << g.PL
                       << "," << g.PR);
       if (nn::kernels::avx512_enabled() && !(g.KH == 1 && g.KW == 1 && g.PT + g.PB + g.PL + g.PR == 0))
-        CHECK(nn::kernels::conv2d_uses_direct(g));
+        CHECK(nn::kernels::choose_conv<float>(g).weight_grad == nn::kernels::ConvKernel::Direct);
       auto x = randn<float>({g.N, g.C, g.H, g.W}, rng());
       auto w = randn<float>({g.OC, g.C, g.KH, g.KW}, rng());
       auto b = randn<float>({g.OC}, rng());

@@ -52,6 +52,10 @@ TEST_CASE_TEMPLATE("Winograd F(4x4, RxR): A^T [(G g G^T) * (B^T d B)] A is the R
 }
 
 namespace {
+// Whether the selector (conv_select.hpp) runs this convolution + pool as Winograd.
+bool winograd_runs(const nn::kernels::Conv2DGeom& g, const nn::kernels::Pool2DGeom& pg) {
+  return nn::kernels::choose_conv<float>(g, &pg).pool_forward == nn::kernels::ConvKernel::Winograd;
+}
 // Reference: conv in double, then scale/shift, ReLU, 2x2 pool; returns the
 // pooled values and, per window, the winner and the gap to the runner-up.
 struct Ref {
@@ -134,7 +138,7 @@ TEST_CASE("Winograd conv + ReLU + max pool (5x5 and 3x3) equals the naive refere
       Conv2DGeom g;
       Pool2DGeom pg;
       if (!random_geometry(rng, trial, 70, w3_layer(32, 32, 32), g, pg)) continue;  // trial 1: W3's layer 2
-      REQUIRE(wg::applies(g, pg));
+      REQUIRE(winograd_runs(g, pg));
       const bool relu = trial % 4 != 3, use_scale = trial % 5 == 2;
       INFO("threads " << threads << " trial " << trial << " N" << g.N << " C" << g.C << " " << g.H << "x" << g.W
                       << " OC" << g.OC << " K" << g.KH << " P" << g.PT << "," << g.PB << "," << g.PL << "," << g.PR
@@ -183,7 +187,7 @@ TEST_CASE("Winograd conv + pool: a NaN input gives NaN outputs; ConvAlgorithm::D
   Pool2DGeom pg;
   pg.N = g.N, pg.C = g.OC, pg.H = g.OH, pg.W = g.OW;
   pg.infer_output();
-  CHECK(wg::applies(g, pg));
+  CHECK(winograd_runs(g, pg));
   auto x = randn<float>({g.N, g.C, g.H, g.W}, 5);
   auto w = randn<float>({g.OC, g.C, 5, 5}, 6, 0.05);
   auto b = randn<float>({g.OC}, 7);
@@ -204,21 +208,21 @@ TEST_CASE("Winograd conv + pool: a NaN input gives NaN outputs; ConvAlgorithm::D
   }
 
   nn::kernels::set_conv_algorithm(nn::kernels::ConvAlgorithm::Direct);
-  CHECK_FALSE(wg::applies(g, pg));
+  CHECK_FALSE(winograd_runs(g, pg));
   nn::kernels::set_conv_algorithm(nn::kernels::ConvAlgorithm::Auto);
   g.C = 8;  // too few input channels to pay
-  CHECK_FALSE(wg::applies(g, pg));
+  CHECK_FALSE(winograd_runs(g, pg));
   g.C = 32, g.KH = g.KW = 3;  // F(4x4, 3x3)
   g.infer_output();
   pg.H = g.OH, pg.W = g.OW;
   pg.infer_output();
-  CHECK(wg::applies(g, pg));
+  CHECK(winograd_runs(g, pg));
   g.KH = g.KW = 7;  // no transform for 7x7
   g.H = g.W = 14;
   g.infer_output();
   pg.H = g.OH, pg.W = g.OW;
   pg.infer_output();
-  CHECK_FALSE(wg::applies(g, pg));
+  CHECK_FALSE(winograd_runs(g, pg));
 }
 
 TEST_CASE("Winograd backward (conv + ReLU + max pool, 5x5 and 3x3) equals the naive backward in double") {
@@ -231,7 +235,7 @@ TEST_CASE("Winograd backward (conv + ReLU + max pool, 5x5 and 3x3) equals the na
       Conv2DGeom g;
       Pool2DGeom pg;  // up to 90 output channels: 1 to 6 vectors
       if (!random_geometry(rng, trial, 90, w3_layer(64, 64, 16), g, pg)) continue;  // trial 1: W3's layer 4
-      REQUIRE(wg::applies(g, pg));
+      REQUIRE(winograd_runs(g, pg));
       const bool relu = trial % 4 != 3, with_dx = trial % 5 != 4, with_db = trial % 6 != 5;
       INFO("threads " << threads << " trial " << trial << " N" << g.N << " C" << g.C << " " << g.H << "x" << g.W
                       << " OC" << g.OC << " K" << g.KH << " P" << g.PT << "," << g.PB << "," << g.PL << "," << g.PR
@@ -296,7 +300,7 @@ TEST_CASE("Winograd: a workspace reused for a grid of the same size but another 
     Pool2DGeom pg;
     pg.N = g.N, pg.C = g.OC, pg.H = g.OH, pg.W = g.OW;
     pg.infer_output();
-    REQUIRE(wg::applies(g, pg));
+    REQUIRE(winograd_runs(g, pg));
     auto x = randn<float>({g.N, g.C, g.H, g.W}, 11 + pass);
     auto w = randn<float>({g.OC, g.C, 3, 3}, 12, 0.1);
     auto b = randn<float>({g.OC}, 13);

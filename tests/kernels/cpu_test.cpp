@@ -24,14 +24,15 @@ TEST_CASE("Simd::Portable turns off every AVX-512 kernel choice") {
   k::Pool2DGeom pg;
   pg.C = g.OC, pg.H = g.OH, pg.W = g.OW;
   pg.infer_output();
-  CHECK_FALSE(k::conv2d_uses_direct(g));
-  CHECK_FALSE(k::winograd::applies(g, pg));
+  CHECK(k::choose_conv<float>(g, &pg, false) == k::choose_conv<double>(g, &pg, false));  // the reference kernels
+  CHECK(k::choose_conv<float>(g).forward == k::ConvKernel::Im2col);
   CHECK_FALSE(k::detail::use_packed<float>(512, 512, 512));
   CHECK(nn::build_info().find("nn kernels: portable") != std::string::npos);
 
   k::set_simd(k::Simd::Auto);
   CHECK(k::avx512_enabled() == k::cpu_has_avx512());
-  CHECK(k::conv2d_uses_direct(g) == k::cpu_has_avx512());
+  CHECK((k::choose_conv<float>(g).weight_grad == k::ConvKernel::Direct) == k::cpu_has_avx512());
+  CHECK((k::choose_conv<float>(g, &pg).pool_forward == k::ConvKernel::Winograd) == k::cpu_has_avx512());
   CHECK(k::detail::use_packed<float>(512, 512, 512) == k::cpu_has_avx512());
   CHECK((nn::build_info().find("nn kernels: AVX-512") != std::string::npos) == k::cpu_has_avx512());
 }

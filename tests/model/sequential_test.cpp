@@ -443,3 +443,46 @@ TEST_CASE("max-pool fusion routines reject a pool that does not fit and a backwa
   m.set_fusion(false);
   CHECK(m.plan(true).find("conv+relu+maxpool") == std::string::npos);
 }
+
+// The plan records, per convolution, the kernels conv_select.hpp chooses;
+// plan() and profile() print them; a new policy makes a new plan.
+TEST_CASE("the plan and the profile name the convolution kernels, on either SIMD path") {
+  namespace k = nn::kernels;
+  const k::Simd before = k::simd();
+  for (k::Simd path : {k::Simd::Auto, k::Simd::Portable}) {
+    k::set_simd(path);
+    CAPTURE(int(path));
+    nn::Sequential<F> m(Shape{1, 28, 28}, 3);  // W1's convolutions
+    auto& c1 = m.add<nn::Conv2D<F>>(32, 5);
+    m.add(nn::ReLU<F>());
+    auto& p1 = m.add(nn::MaxPool2D<F>(2));
+    auto& c2 = m.add<nn::Conv2D<F>>(64, 5);
+    m.add(nn::ReLU<F>());
+    auto& p2 = m.add(nn::MaxPool2D<F>(2));
+    m.add(nn::Flatten<F>());
+    m.add(nn::Dense<F>(10));
+    const auto first = k::choose_conv<F>(c1.geometry(), &p1.geometry(), false);
+    const auto second = k::choose_conv<F>(c2.geometry(), &p2.geometry(), true);
+    const std::string plan = m.plan(true);
+    CHECK(plan.find("[" + first.str(true, false) + "]") != std::string::npos);
+    CHECK(plan.find("[" + second.str(true, true) + "]") != std::string::npos);
+    if (k::avx512_enabled()) {
+      CHECK(first.str(true, false) == "forward direct; dW direct (from the pool's gradient)");
+      CHECK(second.str(true, true) == "forward winograd; backward winograd");
+    } else {
+      CHECK(first.str(true, false) == "forward im2col + pool; dW im2col");
+      CHECK(second.str(true, true) == "forward im2col + pool; dW im2col; dX im2col");
+    }
+    CHECK(m.plan(false).find("[" + second.str(false) + "]") != std::string::npos);
+    m.set_profiling(true);
+    auto x = randn<F>({2, 1, 28, 28}, 1);
+    const auto& y = m.forward(x, true);
+    m.backward(Tensor<F>(y.shape(), 1.0f));
+    CHECK(m.profile().find(second.str(true, true)) != std::string::npos);
+    // the policy changes: the next plan (and the kernels) follow
+    k::set_conv_algorithm(k::ConvAlgorithm::Im2col);
+    CHECK(m.plan(true).find("[forward im2col + pool; dW im2col; dX im2col]") != std::string::npos);
+    k::set_conv_algorithm(k::ConvAlgorithm::Auto);
+  }
+  k::set_simd(before);
+}

@@ -1,12 +1,9 @@
 // nn/kernels/conv2d.hpp — 2-D convolution (cross-correlation, as in PyTorch)
 // by im2col/col2im + GEMM, NCHW, with stride, asymmetric zero padding and
 // dilation. Parallel over the batch; each thread has its own column buffer.
-// For float on an AVX-512 CPU: with stride 1 and dilation 1, the forward pass
-// and the weight and input gradients use the direct kernels of
-// conv2d_direct.hpp, except forward passes on small maps, which run
-// conv2d_oc.hpp; input gradients the direct kernel does not do well run
-// im2col's product and col2im with nn's own kernels (gemm_small.hpp,
-// conv2d_input_grad.hpp).
+// For float on an AVX-512 CPU the direct kernels (conv2d_direct.hpp,
+// conv2d_oc.hpp) and nn's own input-gradient kernels (gemm_small.hpp,
+// conv2d_input_grad.hpp) run instead where conv_select.hpp chooses them.
 #pragma once
 #include <algorithm>
 #include <cstdint>
@@ -19,6 +16,7 @@
 #include "nn/kernels/conv2d_geom.hpp"
 #include "nn/kernels/conv2d_input_grad.hpp"
 #include "nn/kernels/conv2d_oc.hpp"
+#include "nn/kernels/conv_select.hpp"
 #include "nn/kernels/epilogue.hpp"
 #include "nn/kernels/gemm.hpp"
 #include "nn/kernels/gemm_small.hpp"
@@ -133,38 +131,6 @@ struct PooledGrad {
   const T* relu_y = nullptr;
   Index PQ = 0;
 };
-
-// True when the direct kernel runs this geometry (see conv2d_direct.hpp).
-inline bool conv2d_uses_direct(const Conv2DGeom& g) {
-  const bool pointwise = g.KH == 1 && g.KW == 1 && g.PT + g.PB + g.PL + g.PR == 0;
-  return conv_algorithm() != ConvAlgorithm::Im2col && avx512_enabled() && g.SH == 1 && g.SW == 1 &&
-         g.DH == 1 && g.DW == 1 && !pointwise;
-}
-// ... and the input gradient: also needs padding <= kernel - 1 on every side.
-// It computes the input gradient over dy padded by KH-1-PT etc., so small
-// maps with large kernels waste most of it on zeros (a 5x5 kernel on 8x8 maps
-// computes 3x the useful FLOPs, slower than im2col); above 1.5x, im2col does
-// the input gradient.
-inline bool conv2d_uses_direct_backward(const Conv2DGeom& g) {
-  const double wide_pixels = double(g.H) * double(g.OW + 2 * (g.KW - 1) - g.PL - g.PR);
-  return conv2d_uses_direct(g) && g.PT < g.KH && g.PB < g.KH && g.PL < g.KW && g.PR < g.KW &&
-         wide_pixels <= 1.5 * double(g.OH) * double(g.OW);
-}
-
-// ... and where the direct input gradient does not apply, gemm_small.hpp and
-// conv2d_input_grad.hpp (float, AVX-512) replace Eigen's GEMM and col2im.
-inline bool conv2d_uses_own_input_grad(const Conv2DGeom& g) {
-  return conv_algorithm() != ConvAlgorithm::Im2col && avx512_enabled() && !conv2d_uses_direct_backward(g);
-}
-
-// Forward passes where the wide direct kernel wastes more than a quarter of
-// its work (small maps: a 5x5 kernel with 8x8 outputs computes 96 pixels for 64) and the
-// taps are many enough to pay for a transpose run conv2d_oc.hpp instead.
-inline bool conv2d_uses_oc_forward(const Conv2DGeom& g) {
-  if (!conv2d_uses_direct(g) || g.col_rows() < 64) return false;
-  const Index Wp = g.W + g.PL + g.PR, wide = (g.OH * Wp + direct::kPix - 1) / direct::kPix * direct::kPix;
-  return double(wide) > 1.25 * double(g.OH * g.OW);
-}
 
 namespace detail {
 // The padded input plane of g as the direct kernels see it.
@@ -297,19 +263,20 @@ template <class T>
 void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& g, ConvWorkspace<T>& ws,
                     const Epilogue<T>& ep = {}) {
   const T* shift = fold_bias(b, ep, g.OC, ws.shift);
+  const ConvKernel algo = choose_conv<T>(g).forward;
   if constexpr (std::is_same<T, float>::value) {
-    if (conv2d_uses_oc_forward(g)) {
+    if (algo == ConvKernel::Channels) {
       detail::oc_forward(x, w, shift, y, g, ws, ep);
       return;
     }
-    if (conv2d_uses_direct(g)) {
+    if (algo == ConvKernel::Direct) {
       detail::direct_forward(x, w, shift, y, g, ws, ep);
       return;
     }
   }
   const Index K = g.col_rows(), P = g.col_cols();
   const nn::detail::Team team = nn::detail::plan_team(g.N > 1);
-  const bool pointwise = g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PT + g.PB + g.PL + g.PR == 0;
+  const bool pointwise = algo == ConvKernel::Gemm1x1;
   const Index rows = pointwise ? g.OH : conv_chunk_rows(g, ws.chunk_elems);
   ws.reserve(team.threads, pointwise ? 0 : K * rows * g.OW);
   nn::detail::parallel_for(team, g.N, 1, [&](Index n, int tid) {
@@ -345,12 +312,10 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& 
 template <class T>
 void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, const Conv2DGeom& g,
                      ConvWorkspace<T>& ws, const PooledGrad<T>* pooled = nullptr) {
-  bool direct_dx = false, direct_dw = false, own_dx = false;
-  if constexpr (std::is_same<T, float>::value) {
-    direct_dx = dx && conv2d_uses_direct_backward(g);
-    direct_dw = conv2d_uses_direct(g);
-    own_dx = dx && !direct_dx && conv2d_uses_own_input_grad(g);
-  }
+  const ConvChoice algo = choose_conv<T>(g, nullptr, dx != nullptr);
+  const bool direct_dw = algo.weight_grad == ConvKernel::Direct;
+  const bool direct_dx = dx && algo.input_grad == ConvInputGrad::Direct;
+  const bool own_dx = dx && algo.input_grad == ConvInputGrad::Im2colOwn;
   if (pooled && (dx || !direct_dw))
     throw std::logic_error("conv2d_backward: a pooled gradient needs the direct weight gradient and no dx");
   const bool im2col_dx = dx && !direct_dx && !own_dx;

@@ -22,8 +22,6 @@
 // over output channels.
 #pragma once
 #include <algorithm>
-#include <atomic>
-#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -39,31 +37,6 @@
 #define NN_DIRECT_CONV NN_X86_AVX512_KERNELS
 
 namespace nn::kernels {
-
-// Which convolution algorithm the float kernels use. Auto: the fastest that
-// applies — Winograd F(4x4, 5x5) for 5x5 convolutions followed by ReLU and
-// a 2x2 max pool (conv2d_winograd.hpp; float rounding ~1e-5 relative), the
-// direct kernels (stride 1, dilation 1, AVX-512 CPU), im2col + GEMM
-// elsewhere. Direct: the same without Winograd (every output a plain sum, as
-// im2col's). Im2col: always im2col + GEMM (for A/B measurements and tests).
-// The default comes from the environment variable
-// NN_CONV=auto|direct|im2col, else Auto.
-enum class ConvAlgorithm { Auto, Im2col, Direct };
-
-namespace detail {
-inline std::atomic<int>& conv_algorithm_state() {
-  static std::atomic<int> a{[] {
-    const char* e = std::getenv("NN_CONV");
-    const std::string v = e ? e : "";
-    return v == "im2col" ? int(ConvAlgorithm::Im2col) : v == "direct" ? int(ConvAlgorithm::Direct)
-                                                                       : int(ConvAlgorithm::Auto);
-  }()};
-  return a;
-}
-}  // namespace detail
-
-inline void set_conv_algorithm(ConvAlgorithm a) { detail::conv_algorithm_state() = int(a); }
-inline ConvAlgorithm conv_algorithm() { return ConvAlgorithm(detail::conv_algorithm_state().load()); }
 
 namespace direct {
 

@@ -18,10 +18,10 @@
 // bit (the same gradient values, added in the same order); the bias gradient
 // equals the unfused one up to float rounding (summed in another order).
 //
-// Before all of that, 5x5 and 3x3 convolutions with 16+ input channels and a
-// 2x2 / stride 2 pool run Winograd (conv2d_winograd.hpp: winograd::applies)
-// under ConvAlgorithm::Auto, forward and backward: faster, equal to the
-// unfused layers up to float rounding (~1e-5 relative) instead of bit for bit.
+// Where conv_select.hpp chooses Winograd (5x5 and 3x3 convolutions with 16+
+// input channels and a 2x2 / stride 2 pool, policy Auto), forward and
+// backward run conv2d_winograd.hpp: faster, equal to the unfused layers up to
+// float rounding (~1e-5 relative) instead of bit for bit.
 #pragma once
 #include <cstdint>
 #include <type_traits>
@@ -40,14 +40,6 @@ struct ConvPoolWorkspace {
   std::vector<T> y;  // the unfused path's full convolution output / its gradient
 };
 
-// True when the fused forward's direct path skips the full-size output (the
-// direct kernel's geometry, not the small-map channel kernel; Winograd, where
-// winograd::applies, skips it too). The backward skips the dense gradient
-// wherever the direct kernel runs and dx is not needed.
-inline bool conv2d_pool_fuses(const Conv2DGeom& g) {
-  return conv2d_uses_direct(g) && !conv2d_uses_oc_forward(g);
-}
-
 // yp (N, OC, POH, POW) = maxpool(epilogue(conv(x, w) + b)), pool geometry pg
 // over the convolution's (OC, OH, OW) output (pg.N is ignored); argmax (same
 // shape as yp), unless null, as maxpool2d_forward writes it.
@@ -55,12 +47,13 @@ template <class T>
 void conv2d_forward_maxpool(const T* x, const T* w, const T* b, T* yp, std::int32_t* argmax, const Conv2DGeom& g,
                             const Pool2DGeom& pg, ConvPoolWorkspace<T>& ws, const Epilogue<T>& ep = {}) {
   if constexpr (std::is_same<T, float>::value) {
-    if (winograd::applies(g, pg)) {
+    const ConvKernel algo = choose_conv<T>(g, &pg).pool_forward;
+    if (algo == ConvKernel::Winograd) {
       winograd::forward_maxpool(x, w, ep.scale, fold_bias(b, ep, g.OC, ws.conv.shift), ep.relu, yp, argmax, g, pg,
                                 ws.wino);
       return;
     }
-    if (conv2d_pool_fuses(g)) {
+    if (algo == ConvKernel::Direct) {
       const float* shift = fold_bias(b, ep, g.OC, ws.conv.shift);
       detail::direct_pack_weights(w, g, ws.conv);
       const direct::Plane pl = detail::direct_plane(g);
@@ -98,11 +91,12 @@ void conv2d_backward_maxpool(const T* x, const T* w, const T* dyp, const std::in
                              T* dx, T* dw, T* db, const Conv2DGeom& g, const Pool2DGeom& pg,
                              ConvPoolWorkspace<T>& ws) {
   if constexpr (std::is_same<T, float>::value) {
-    if (winograd::applies(g, pg)) {
+    const ConvKernel algo = choose_conv<T>(g, &pg, dx != nullptr).pool_backward;
+    if (algo == ConvKernel::Winograd) {
       winograd::backward_maxpool(x, w, dyp, argmax, relu_y, dx, dw, db, g, pg, ws.wino);
       return;
     }
-    if (!dx && conv2d_uses_direct(g)) {
+    if (algo == ConvKernel::Direct) {
       PooledGrad<float> pooled;
       pooled.dy = dyp, pooled.argmax = argmax, pooled.relu_y = relu_y, pooled.PQ = pg.OH * pg.OW;
       conv2d_backward(x, w, static_cast<const float*>(nullptr), dx, dw, db, g, ws.conv, &pooled);

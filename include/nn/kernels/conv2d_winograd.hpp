@@ -23,7 +23,7 @@
 // rounding is larger than in a direct sum: about 1e-5 (5x5) and 6e-6 (3x3)
 // relative to the output's magnitude (the direct sum: 2e-7). Pooled values
 // and their argmax can therefore differ from the direct kernels' on near
-// ties. ConvAlgorithm::Direct (conv2d_direct.hpp) switches it off.
+// ties. ConvAlgorithm::Direct (conv_select.hpp) switches it off.
 //
 // Layouts (per thread, for a chunk of S samples, T = S * tiles per sample):
 //   xq (Hq, Wq, Cp)      one sample's input, zero-padded, channels last
@@ -37,7 +37,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "nn/kernels/conv2d_direct.hpp"  // NN_DIRECT_CONV, conv_algorithm, direct::transpose
+#include "nn/kernels/conv2d_direct.hpp"  // NN_DIRECT_CONV, direct::transpose
 #include "nn/kernels/conv2d_geom.hpp"
 #include "nn/kernels/gemm_small.hpp"
 #include "nn/runtime/parallel.hpp"
@@ -47,18 +47,6 @@
 namespace nn::kernels::winograd {
 
 inline Index padded16(Index c) { return (c + 15) / 16 * 16; }
-
-// Whether conv2d_forward_maxpool runs this kernel: float on an AVX-512 CPU,
-// ConvAlgorithm::Auto, a 5x5 or 3x3 kernel with stride 1 and dilation 1, at
-// least 16 input channels (fewer leave the GEMMs too short to pay for the
-// transforms: a one-channel first layer stays direct), and a 2x2 /
-// stride 2 pool without padding.
-inline bool applies(const Conv2DGeom& g, const Pool2DGeom& pg) {
-  return conv_algorithm() == ConvAlgorithm::Auto && avx512_enabled() &&
-         ((g.KH == 5 && g.KW == 5) || (g.KH == 3 && g.KW == 3)) &&
-         g.SH == 1 && g.SW == 1 && g.DH == 1 && g.DW == 1 && g.C >= 16 && pg.KH == 2 && pg.KW == 2 &&
-         pg.SH == 2 && pg.SW == 2 && pg.PH == 0 && pg.PW == 0 && pg.H == g.OH && pg.W == g.OW;
-}
 
 struct Workspace {
   std::vector<float> wv;  // the weights transposed, (C*R*R, OCp)
@@ -294,7 +282,7 @@ __attribute__((target("avx512f"))) inline void run_chunk(const float* x, const f
 
 // yp (N, OC, POH, POW) = maxpool(act(scale * conv(x, w) + shift)) and argmax
 // (same shape, unless null) as conv2d_forward_maxpool: shift has the bias
-// folded in (may be null: 0), scale may be null (1). Needs applies(g, pg).
+// folded in (may be null: 0), scale may be null (1). Only where choose_conv (conv_select.hpp) picks Winograd.
 template <class F>
 void forward_maxpool_f(const float* x, const float* w, const float* scale, const float* shift, bool relu, float* yp,
                        std::int32_t* argmax, const Conv2DGeom& g, const Pool2DGeom& pg, Workspace& ws) {
@@ -551,7 +539,7 @@ __attribute__((target("avx512f"))) inline void backward_chunk(const float* x, co
 // accumulated. The transposed algorithm: M = A dy A^T per tile and output
 // channel, then per position dU = V^T M (the weights) and dV = M U^T (the
 // input), dw += G^T dU G and dx = sum over tiles of B dV B^T. About 1e-5
-// relative rounding, as the forward. Needs applies(g, pg).
+// relative rounding, as the forward. Only where choose_conv (conv_select.hpp) picks Winograd.
 //
 // The batch goes in chunks of S samples (as the forward) so that a chunk's V,
 // M and dV stay in L2 (a whole batch's can be several MB, which goes through

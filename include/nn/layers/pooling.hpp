@@ -53,6 +53,11 @@ class Pool2DBase : public Layer<T> {
     }
     return Shape{g_.C, g_.OH, g_.OW};
   }
+
+ public:
+  const kernels::Pool2DGeom& geometry() const { return g_; }
+
+ protected:
   Size2 k_, s_, p_;
   kernels::Pool2DGeom g_;
 };

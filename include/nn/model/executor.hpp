@@ -71,9 +71,13 @@ class Executor {
   const std::vector<Step>& plan(const std::vector<Node<T>>& nodes, const std::vector<int>& outputs, bool training,
                                 Fusion level) {
     const int k = (training ? 1 : 0) + 2 * static_cast<int>(level);
-    if (!planned_[k]) {
+    // A plan holds the convolution kernels chosen under the policy and SIMD
+    // setting of its time (conv_select.hpp); it is made again when they change.
+    const int policy = static_cast<int>(kernels::conv_algorithm()) * 2 + static_cast<int>(kernels::simd());
+    if (!planned_[k] || policy_[k] != policy) {
       plans_[k] = make_plan(nodes, outputs, training, level);
       planned_[k] = true;
+      policy_[k] = policy;
     }
     return plans_[k];
   }
@@ -92,13 +96,17 @@ class Executor {
     for (std::size_t i = 0; i < nodes.size(); ++i)
       if (nodes[i].kind == Node<T>::Kind::Input) acts_[i] = inputs.at(k++);
     if (profiling_ && prof_.size() != nodes.size()) prof_.assign(nodes.size(), {0.0, 0.0});
+    if (profiling_ && algo_.size() != nodes.size()) algo_.assign(nodes.size(), {});
     const auto& steps = plan(nodes, outputs, training, level);
     bool eval_fused = false;
     for (const Step& s : steps) {
       const auto t0 = profiling_ ? Clock::now() : Clock::time_point{};
       run_forward(nodes, s, training);
       if (s.kind != Step::Kind::Single && s.kind != Step::Kind::ReluPool && !training) eval_fused = true;
-      if (profiling_) prof_[static_cast<std::size_t>(s.first())].first += seconds(t0);
+      if (profiling_) {
+        prof_[static_cast<std::size_t>(s.first())].first += seconds(t0);
+        if (s.has_conv) algo_[static_cast<std::size_t>(s.first())] = s.algorithm;
+      }
     }
     outs_.clear();
     for (int o : outputs) outs_.push_back(acts_[static_cast<std::size_t>(o)]);
@@ -155,7 +163,11 @@ class Executor {
   void set_profiling(bool on, std::size_t nodes) {
     profiling_ = on;
     prof_.assign(nodes, {0.0, 0.0});
+    algo_.assign(nodes, {});
   }
+  // Per node: the convolution kernels its latest profiled step ran (empty
+  // for other nodes), as the plan records them.
+  const std::vector<std::string>& algorithms() const { return algo_; }
   bool profiling() const { return profiling_; }
   // Per node: forward and backward seconds (a fused step's forward is
   // charged to its first node, its backward to its last).
@@ -289,6 +301,7 @@ class Executor {
   }
 
   bool planned_[6] = {false, false, false, false, false, false};
+  int policy_[6] = {0, 0, 0, 0, 0, 0};
   std::vector<Step> plans_[6];
   std::vector<const Tensor<T>*> acts_, outs_, inputs_, xs_, grads_;
   std::vector<Tensor<T>> acc_;
@@ -297,6 +310,7 @@ class Executor {
   bool has_forward_ = false, last_training_ = true, last_eval_fused_ = false;
   bool profiling_ = false;
   std::vector<std::pair<double, double>> prof_;
+  std::vector<std::string> algo_;
 };
 
 }  // namespace nn

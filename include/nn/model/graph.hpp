@@ -392,13 +392,15 @@ class Graph : public Model<T> {
     double total = 0;
     for (auto& p : prof) total += p.first + p.second;
     os << std::left << std::setw(44) << "node" << std::right << std::setw(12) << "forward s" << std::setw(12)
-       << "backward s" << std::setw(8) << "share" << "\n";
+       << "backward s" << std::setw(8) << "share" << "  kernels\n";
     for (std::size_t i = 0; i < prof.size() && i < nodes_.size(); ++i) {
       if (nodes_[i].kind == Node<T>::Kind::Input) continue;
       os << std::left << std::setw(44) << (nodes_[i].name + " " + nodes_[i].describe()).substr(0, 43) << std::right
          << std::fixed << std::setprecision(4) << std::setw(12) << prof[i].first << std::setw(12) << prof[i].second
          << std::setprecision(1) << std::setw(7)
-         << (total > 0 ? 100 * (prof[i].first + prof[i].second) / total : 0.0) << "%\n";
+         << (total > 0 ? 100 * (prof[i].first + prof[i].second) / total : 0.0) << "%"
+         << (i < exec_.algorithms().size() && !exec_.algorithms()[i].empty() ? "  " + exec_.algorithms()[i] : "")
+         << "\n";
     }
     os << "total " << std::setprecision(4) << total << " s\n";
     return os.str();

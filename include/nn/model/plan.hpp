@@ -19,6 +19,10 @@
 //   ReluPool      ReLU -> MaxPool2D run forward as two steps; the backward is
 //                 the pool's through the ReLU (MaxPool2D::backward_through_relu),
 //                 the ReLU's own pass skipped
+// Every step that starts with a Conv2D also records the kernels that
+// nn/kernels/conv_select.hpp chooses for it, which are the ones that run
+// (for a conv reading a model input: when backward is not asked for input
+// gradients, the default).
 // Fusion levels: Off; Exact — only ReluPool, whose forward computes every
 // node's output (used to recompute a fused eval forward before a backward);
 // All.
@@ -58,6 +62,11 @@ struct Step {
   Kind kind = Kind::Single;
   std::vector<int> nodes;  // in order; the step's result is nodes.back()'s output
   bool affine = false, relu = false;  // ConvEpilogue: a BatchNorm, a ReLU follow the conv
+  // A step that starts with a Conv2D: the kernels conv_select.hpp chooses for
+  // it (with the pool, for ConvReluPool), and that choice in words.
+  bool has_conv = false;
+  kernels::ConvChoice conv;
+  std::string algorithm;
   int first() const { return nodes.front(); }
   int last() const { return nodes.back(); }
 };
@@ -76,6 +85,15 @@ inline std::string thousands(Index n) {
 template <class T, class L>
 L* as(const Node<T>& n) {
   return n.kind == Node<T>::Kind::Layer ? dynamic_cast<L*>(n.layer) : nullptr;
+}
+}  // namespace detail
+
+namespace detail {
+template <class T>
+void record_conv(Step& s, const Conv2D<T>& conv, const kernels::Pool2DGeom* pool, bool reads_input, bool training) {
+  s.has_conv = true;
+  s.conv = kernels::choose_conv<T>(conv.geometry(), pool, !reads_input);
+  s.algorithm = s.conv.str(training, !reads_input);
 }
 }  // namespace detail
 
@@ -105,6 +123,11 @@ std::vector<Step> make_plan(const std::vector<Node<T>>& nodes, const std::vector
       for (int j : nodes[i].inputs) ++readers[static_cast<std::size_t>(j)], reader[static_cast<std::size_t>(j)] = int(i);
   // The single reader of node i, if i is an inner node a group may absorb.
   auto next = [&](int i) { return readers[i] == 1 && !is_output[i] ? reader[i] : -1; };
+  // A layer that reads a model input computes no input gradient (the
+  // executor's default: backward(..., want_input_grads = false)).
+  auto reads_input = [&](const Node<T>& nd) {
+    return nodes[static_cast<std::size_t>(nd.inputs[0])].kind == K::Input;
+  };
 
   std::vector<Step> plan;
   std::vector<char> done(n, 0);
@@ -135,6 +158,13 @@ std::vector<Step> make_plan(const std::vector<Node<T>>& nodes, const std::vector
         }
         if (s.affine || s.relu) s.kind = Step::Kind::ConvEpilogue;
       }
+      const auto* conv = detail::as<T, Conv2D<T>>(nd);
+      const kernels::Pool2DGeom* pool = nullptr;
+      if (s.kind == Step::Kind::ConvReluPool)
+        pool = &detail::as<T, MaxPool2D<T>>(nodes[static_cast<std::size_t>(s.last())])->geometry();
+      detail::record_conv(s, *conv, pool, reads_input(nd), training);
+    } else if (const auto* conv = detail::as<T, Conv2D<T>>(nd)) {  // unfused: the layer's own kernels
+      detail::record_conv(s, *conv, nullptr, reads_input(nd), training);
     } else if (level != Fusion::Off && detail::as<T, ReLU<T>>(nd)) {
       const int p = next(i);
       if (p >= 0 && detail::as<T, MaxPool2D<T>>(nodes[p])) {
@@ -148,7 +178,8 @@ std::vector<Step> make_plan(const std::vector<Node<T>>& nodes, const std::vector
   return plan;
 }
 
-// One line per step: "3-5 conv+relu+maxpool: Conv2D(...) | ReLU | MaxPool2D(2, stride 2)".
+// One line per step: "node 3-5 conv+relu+maxpool: Conv2D(...) | ReLU | MaxPool2D(2, stride 2)
+// [forward winograd; backward winograd]".
 template <class T>
 std::string plan_str(const std::vector<Step>& plan, const std::vector<Node<T>>& nodes) {
   static const char* kinds[] = {"single", "alias (eval identity)", "conv+epilogue", "conv+relu+maxpool",
@@ -162,6 +193,7 @@ std::string plan_str(const std::vector<Step>& plan, const std::vector<Node<T>>& 
       const auto& nd = nodes[static_cast<std::size_t>(s.nodes[k])];
       os << (k ? " | " : "") << nd.describe();
     }
+    if (s.has_conv) os << " [" << s.algorithm << "]";
     os << "\n";
   }
   return os.str();

@@ -233,12 +233,16 @@ class Sequential : public Model<T> {
     double total = 0;
     for (auto& p : prof) total += p.first + p.second;
     os << std::left << std::setw(44) << "layer" << std::right << std::setw(12) << "forward s" << std::setw(12)
-       << "backward s" << std::setw(8) << "share" << "\n";
+       << "backward s" << std::setw(8) << "share" << "  kernels\n";
     for (std::size_t i = 0; i + 1 < prof.size() && i < layers_.size(); ++i) {
       const auto& p = prof[i + 1];
       os << std::left << std::setw(44) << (std::to_string(i) + " " + layers_[i]->describe()).substr(0, 43) << std::right
          << std::fixed << std::setprecision(4) << std::setw(12) << p.first << std::setw(12) << p.second
-         << std::setprecision(1) << std::setw(7) << (total > 0 ? 100 * (p.first + p.second) / total : 0.0) << "%\n";
+         << std::setprecision(1) << std::setw(7) << (total > 0 ? 100 * (p.first + p.second) / total : 0.0) << "%"
+         << (i + 1 < exec_.algorithms().size() && !exec_.algorithms()[i + 1].empty()
+                 ? "  " + exec_.algorithms()[i + 1]
+                 : "")
+         << "\n";
     }
     os << "total " << std::setprecision(4) << total << " s\n";
     return os.str();
