@@ -282,7 +282,8 @@ __attribute__((target("avx512f"))) inline void run_chunk(const float* x, const f
 
 // yp (N, OC, POH, POW) = maxpool(act(scale * conv(x, w) + shift)) and argmax
 // (same shape, unless null) as conv2d_forward_maxpool: shift has the bias
-// folded in (may be null: 0), scale may be null (1). Only where choose_conv (conv_select.hpp) picks Winograd.
+// folded in (may be null: 0), scale may be null (1). Only where choose_conv
+// (conv_select.hpp) picks Winograd.
 template <class F>
 void forward_maxpool_f(const float* x, const float* w, const float* scale, const float* shift, bool relu, float* yp,
                        std::int32_t* argmax, const Conv2DGeom& g, const Pool2DGeom& pg, Workspace& ws) {
@@ -539,7 +540,8 @@ __attribute__((target("avx512f"))) inline void backward_chunk(const float* x, co
 // accumulated. The transposed algorithm: M = A dy A^T per tile and output
 // channel, then per position dU = V^T M (the weights) and dV = M U^T (the
 // input), dw += G^T dU G and dx = sum over tiles of B dV B^T. About 1e-5
-// relative rounding, as the forward. Only where choose_conv (conv_select.hpp) picks Winograd.
+// relative rounding, as the forward. Only where choose_conv (conv_select.hpp)
+// picks Winograd.
 //
 // The batch goes in chunks of S samples (as the forward) so that a chunk's V,
 // M and dV stay in L2 (a whole batch's can be several MB, which goes through

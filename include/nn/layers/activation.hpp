@@ -155,5 +155,4 @@ class Softmax : public detail::Pointwise<T, Softmax<T>> {
   }
 };
 
-
 }  // namespace nn

@@ -133,5 +133,4 @@ class BatchNorm : public Layer<T> {
   DeepTensor<T> gamma_, beta_, dgamma_, dbeta_, rmean_, rvar_, mean_, var_, invstd_, eval_invstd_;
 };
 
-
 }  // namespace nn

@@ -214,5 +214,4 @@ class Conv2D : public Layer<T> {
   DeepTensor<T> w_, dw_, b_, db_;
 };
 
-
 }  // namespace nn

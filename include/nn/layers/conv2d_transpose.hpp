@@ -135,5 +135,4 @@ class Conv2DTranspose : public Layer<T> {
   DeepTensor<T> w_, dw_, b_, db_;
 };
 
-
 }  // namespace nn

@@ -80,5 +80,4 @@ class Dense : public Layer<T> {
   DeepTensor<T> w_, dw_, b_, db_;
 };
 
-
 }  // namespace nn

@@ -78,5 +78,4 @@ class Dropout : public Layer<T> {
   DeepTensor<T> mask_;
 };
 
-
 }  // namespace nn

@@ -73,5 +73,4 @@ class Embedding : public Layer<T> {
   DeepTensor<T> w_, dw_;
 };
 
-
 }  // namespace nn

@@ -55,8 +55,9 @@
 // parameters() / buffers() if it has any, add_config() for its
 // hyper-parameters, and a static from_config() that inverts it; then add its
 // name to NN_LIBRARY_LAYERS in nn/io/layer_factory.hpp (a layer outside the
-// library uses NN_REGISTER_LAYER, nn/layers/registry.hpp). Tests: a finite-difference gradient check in
-// tests/layers/gradcheck_test.cpp and PyTorch golden values in tests/golden/.
+// library uses NN_REGISTER_LAYER, nn/layers/registry.hpp). Tests: a
+// finite-difference gradient check in tests/layers/gradcheck_test.cpp and
+// PyTorch golden values in tests/golden/.
 // ================================================================================
 #pragma once
 #include <cmath>

@@ -372,5 +372,4 @@ class CosineSimilarity : public detail::AxisPair<T> {
   double eps_;
 };
 
-
 }  // namespace nn

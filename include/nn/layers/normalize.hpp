@@ -81,5 +81,4 @@ class L2Normalize : public Layer<T> {
   Index outer_ = 1, len_ = 1, inner_ = 1;
 };
 
-
 }  // namespace nn

@@ -189,5 +189,4 @@ class GlobalAvgPool2D : public Layer<T> {
   }
 };
 
-
 }  // namespace nn

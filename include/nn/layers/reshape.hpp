@@ -151,5 +151,4 @@ class ZeroPadding2D : public Layer<T> {
   Index t_, b_, l_, r_;
 };
 
-
 }  // namespace nn

@@ -111,5 +111,4 @@ class Upsample2D : public Layer<T> {
   std::vector<Tap> rows_, cols_;
 };
 
-
 }  // namespace nn

@@ -165,9 +165,12 @@ class Executor {
     prof_.assign(nodes, {0.0, 0.0});
     algo_.assign(nodes, {});
   }
-  // Per node: the convolution kernels its latest profiled step ran (empty
-  // for other nodes), as the plan records them.
-  const std::vector<std::string>& algorithms() const { return algo_; }
+  // The profile's kernels column for a node: "  " and the convolution
+  // kernels its latest profiled step ran, as the plan records them; empty
+  // for other nodes.
+  std::string kernels_column(std::size_t node) const {
+    return node < algo_.size() && !algo_[node].empty() ? "  " + algo_[node] : "";
+  }
   bool profiling() const { return profiling_; }
   // Per node: forward and backward seconds (a fused step's forward is
   // charged to its first node, its backward to its last).

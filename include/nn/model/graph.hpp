@@ -399,8 +399,7 @@ class Graph : public Model<T> {
          << std::fixed << std::setprecision(4) << std::setw(12) << prof[i].first << std::setw(12) << prof[i].second
          << std::setprecision(1) << std::setw(7)
          << (total > 0 ? 100 * (prof[i].first + prof[i].second) / total : 0.0) << "%"
-         << (i < exec_.algorithms().size() && !exec_.algorithms()[i].empty() ? "  " + exec_.algorithms()[i] : "")
-         << "\n";
+         << exec_.kernels_column(i) << "\n";
     }
     os << "total " << std::setprecision(4) << total << " s\n";
     return os.str();

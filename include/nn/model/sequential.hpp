@@ -239,10 +239,7 @@ class Sequential : public Model<T> {
       os << std::left << std::setw(44) << (std::to_string(i) + " " + layers_[i]->describe()).substr(0, 43) << std::right
          << std::fixed << std::setprecision(4) << std::setw(12) << p.first << std::setw(12) << p.second
          << std::setprecision(1) << std::setw(7) << (total > 0 ? 100 * (p.first + p.second) / total : 0.0) << "%"
-         << (i + 1 < exec_.algorithms().size() && !exec_.algorithms()[i + 1].empty()
-                 ? "  " + exec_.algorithms()[i + 1]
-                 : "")
-         << "\n";
+         << exec_.kernels_column(i + 1) << "\n";
     }
     os << "total " << std::setprecision(4) << total << " s\n";
     return os.str();
