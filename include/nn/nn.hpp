@@ -49,7 +49,9 @@
 #include "nn/losses/loss.hpp"
 #include "nn/losses/masked_cross_entropy.hpp"
 #include "nn/losses/mse.hpp"
+#include "nn/losses/soft_dice.hpp"
 #include "nn/losses/soft_f1.hpp"
+#include "nn/losses/weighted_sum.hpp"
 
 #include "nn/optim/adam.hpp"
 #include "nn/optim/optimizer.hpp"

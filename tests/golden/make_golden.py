@@ -287,8 +287,56 @@ def decoder():
     fx.save()
 
 
+def pixel_losses():
+    """Per-pixel cross-entropy on (N, C, H, W) logits and a soft-F1 (Dice) loss
+    written with autograd from its definition (macro over classes, softmax)."""
+    torch.manual_seed(77)
+    fx = Fixture("pixel_losses")
+    N, C, H, W = 2, 4, 3, 5
+    logits = torch.randn(N, C, H, W) * 2
+    labels = torch.randint(0, C, (N, H, W))
+    labels[0, 0, :] = 0  # class 0 dominates, as background does
+    weights = torch.rand(C) + 0.2
+    soft = torch.softmax(torch.randn(N, C, H, W), dim=1)
+    fx.add("logits", logits)
+    fx.add("labels", labels)
+    fx.add("weights", weights)
+    fx.add("soft", soft)
+    cases = {
+        "plain": dict(target=labels),
+        "sum": dict(target=labels, reduction="sum"),
+        "weighted": dict(target=labels, weight=weights),
+        "weighted_smooth": dict(target=labels, weight=weights, label_smoothing=0.1),
+        "soft": dict(target=soft),
+    }
+    for name, kw in cases.items():
+        x = logits.clone().requires_grad_(True)
+        target = kw.pop("target")
+        loss = F.cross_entropy(x, target, **kw)
+        loss.backward()
+        fx.add(f"ce.{name}.loss", loss)
+        fx.add(f"ce.{name}.grad", x.grad)
+
+    def dice(x, t, eps=1e-7, mean=True):
+        p = torch.softmax(x, dim=1)
+        dims = [0] + list(range(2, x.dim()))
+        tp = (p * t).sum(dims)
+        f1 = 2 * tp / (p.sum(dims) + t.sum(dims) + eps)
+        return (1 - f1).mean() if mean else (1 - f1).sum()
+
+    onehot = F.one_hot(labels, C).permute(0, 3, 1, 2).double()
+    for name, (t, mean) in {"labels": (onehot, True), "labels_sum": (onehot, False), "soft": (soft, True)}.items():
+        x = logits.clone().requires_grad_(True)
+        loss = dice(x, t, mean=mean)
+        loss.backward()
+        fx.add(f"dice.{name}.loss", loss)
+        fx.add(f"dice.{name}.grad", x.grad)
+    fx.save()
+
+
 FIXTURES = {"conv2d": conv2d, "maxpool2d": maxpool, "batchnorm": batchnorm, "activations": activations,
-            "losses": losses, "optimizers": optimizers, "graph": graph, "decoder": decoder}
+            "losses": losses, "optimizers": optimizers, "graph": graph, "decoder": decoder,
+            "pixel_losses": pixel_losses}
 
 if __name__ == "__main__":
     # make_golden.py [fixture ...]: all of them by default; the fixtures

@@ -170,3 +170,108 @@ TEST_CASE("MaskedSoftmaxCrossEntropy: gradients, masked logits ignored, bad targ
   CHECK_THROWS_WITH_AS(l(x, Tensor<D>::from({3, 5}, {1, 0, 0.5, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0})),
                        doctest::Contains("other than 1, 0 or -1"), std::invalid_argument);
 }
+
+TEST_CASE("per-pixel cross-entropy and SoftmaxDice: gradients by finite differences") {
+  auto x = randn({2, 3, 2, 3}, 11, 2.0);
+  auto labels = Tensor<D>::from({2, 2, 3}, {0, 0, 1, 2, 0, 0, 1, 1, 0, 2, 2, 0});
+  Tensor<D> soft({2, 3, 2, 3});
+  {
+    auto r = randn({2, 3, 2, 3}, 12);
+    for (Index n = 0; n < 2; ++n)  // softmax over the class axis at every position
+      for (Index s = 0; s < 6; ++s) {
+        double z = 0;
+        for (Index c = 0; c < 3; ++c) z += std::exp(r[(n * 3 + c) * 6 + s]);
+        for (Index c = 0; c < 3; ++c) soft[(n * 3 + c) * 6 + s] = std::exp(r[(n * 3 + c) * 6 + s]) / z;
+      }
+  }
+  std::vector<D> w{0.2, 1.5, 3.0};
+  check_loss_gradient(nn::SoftmaxCrossEntropy<D>(), x, labels);
+  check_loss_gradient(nn::SoftmaxCrossEntropy<D>(nn::Reduction::Sum, 0.1, w), x, labels);
+  check_loss_gradient(nn::SoftmaxCrossEntropy<D>(nn::Reduction::Mean, 0.0, w), x, soft);
+  check_loss_gradient(nn::SoftmaxDice<D>(), x, labels);
+  check_loss_gradient(nn::SoftmaxDice<D>(nn::Reduction::Sum), x, labels);
+  check_loss_gradient(nn::SoftmaxDice<D>(), x, soft);
+  auto x2 = randn({5, 4}, 13, 2.0);
+  check_loss_gradient(nn::SoftmaxDice<D>(), x2, Tensor<D>::from({5}, {0, 3, 3, 1, 0}));  // (N, C) too
+  nn::SoftmaxCrossEntropy<D> ce;
+  nn::SoftmaxDice<D> dice;
+  nn::WeightedSum<D> both({{&ce, 1.0}, {&dice, 0.5}});
+  CHECK(both.name() == "SoftmaxCrossEntropy + 0.5 * SoftmaxDice");
+  check_loss_gradient(both, x, labels);
+  CHECK(both(x, labels) == doctest::Approx(ce(x, labels) + 0.5 * dice(x, labels)).epsilon(1e-14));
+}
+
+TEST_CASE("per-pixel cross-entropy equals the (N*H*W, C) cross-entropy of the same pixels") {
+  auto x = randn({2, 3, 4, 2}, 21, 1.5);
+  Tensor<D> labels({2, 4, 2}), rows({16, 3}), row_labels({16});
+  nn::Rng r(22);
+  for (auto& v : labels) v = double(r.below(3));
+  for (Index n = 0; n < 2; ++n)
+    for (Index s = 0; s < 8; ++s) {
+      for (Index c = 0; c < 3; ++c) rows[(n * 8 + s) * 3 + c] = x[(n * 3 + c) * 8 + s];
+      row_labels[n * 8 + s] = labels[n * 8 + s];
+    }
+  nn::SoftmaxCrossEntropy<D> ce(nn::Reduction::Mean, 0.05, {1.0, 2.0, 0.5});
+  Tensor<D> g, g_rows;
+  CHECK(ce.compute(x, labels, &g) == doctest::Approx(ce.compute(rows, row_labels, &g_rows)).epsilon(1e-14));
+  for (Index n = 0; n < 2; ++n)
+    for (Index s = 0; s < 8; ++s)
+      for (Index c = 0; c < 3; ++c) CHECK(g[(n * 3 + c) * 8 + s] == doctest::Approx(g_rows[(n * 8 + s) * 3 + c]).epsilon(1e-14));
+}
+
+TEST_CASE("SoftmaxDice by hand: a perfect prediction scores 0, a uniform one 1 - mean_c 2 n_c / (n_c + N S / C)") {
+  // Two classes, four pixels, labels 0 0 0 1.
+  auto labels = Tensor<D>::from({1, 4}, {0, 0, 0, 1});
+  Tensor<D> sure({1, 2, 4}), flat({1, 2, 4});
+  for (Index s = 0; s < 4; ++s) sure[s] = labels[s] == 0 ? 50 : -50, sure[4 + s] = -sure[s];
+  nn::SoftmaxDice<D> dice(nn::Reduction::Mean, 0.0);
+  CHECK(dice(sure, labels) == doctest::Approx(0.0).epsilon(1e-12));
+  // p = 0.5 everywhere: class 0: TP 1.5, D 2 + 3; class 1: TP 0.5, D 2 + 1.
+  CHECK(dice(flat, labels) == doctest::Approx(1 - 0.5 * (3.0 / 5 + 1.0 / 3)).epsilon(1e-12));
+}
+
+TEST_CASE("pixel losses match PyTorch") {
+  Golden g("pixel_losses");
+  const auto& logits = g["logits"];
+  std::vector<D> w(g["weights"].begin(), g["weights"].end());
+  using CE = nn::SoftmaxCrossEntropy<D>;
+  const auto M = nn::Reduction::Mean;
+  std::vector<std::tuple<std::string, CE, const Tensor<D>*>> ces{
+      {"plain", CE(), &g["labels"]},          {"sum", CE(nn::Reduction::Sum), &g["labels"]},
+      {"weighted", CE(M, 0.0, w), &g["labels"]}, {"weighted_smooth", CE(M, 0.1, w), &g["labels"]},
+      {"soft", CE(), &g["soft"]}};
+  for (auto& [name, loss, target] : ces) {
+    CAPTURE(name);
+    Tensor<D> grad;
+    CHECK(loss.compute(logits, *target, &grad) == doctest::Approx(g["ce." + name + ".loss"][0]).epsilon(1e-12));
+    check_close(grad, g["ce." + name + ".grad"], 1e-12, 1e-10, "ce." + name);
+  }
+  std::vector<std::tuple<std::string, nn::SoftmaxDice<D>, const Tensor<D>*>> dices{
+      {"labels", nn::SoftmaxDice<D>(), &g["labels"]},
+      {"labels_sum", nn::SoftmaxDice<D>(nn::Reduction::Sum), &g["labels"]},
+      {"soft", nn::SoftmaxDice<D>(), &g["soft"]}};
+  for (auto& [name, loss, target] : dices) {
+    CAPTURE(name);
+    Tensor<D> grad;
+    CHECK(loss.compute(logits, *target, &grad) == doctest::Approx(g["dice." + name + ".loss"][0]).epsilon(1e-12));
+    check_close(grad, g["dice." + name + ".grad"], 1e-12, 1e-10, "dice." + name);
+  }
+}
+
+TEST_CASE("pixel losses reject bad input naming the loss, sample and position") {
+  nn::SoftmaxCrossEntropy<float> ce;
+  nn::SoftmaxDice<float> dice;
+  Tensor<float> x({2, 3, 2, 2}), g;
+  Tensor<float> bad({2, 2, 2});
+  bad[5] = 3;  // sample 1, position 1
+  CHECK_THROWS_WITH_AS(ce.compute(x, bad, &g), doctest::Contains("label 3 of sample 1 at position 1 is not a class in [0, 3)"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(dice.compute(x, bad, &g),
+                       doctest::Contains("SoftmaxDice: label 3 of sample 1 at position 1 is not a class in [0, 3)"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(ce.compute(x, Tensor<float>({2, 2, 3}), &g), doctest::Contains("target shape (2, 2, 3) matches neither"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(dice.compute(x, Tensor<float>({2, 3}), &g), doctest::Contains("is neither labels nor probabilities"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::WeightedSum<float>({{&ce, -1.0}}), doctest::Contains("weights must be finite"), std::invalid_argument);
+}

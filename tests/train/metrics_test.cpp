@@ -68,3 +68,30 @@ TEST_CASE("multi-label: per-tag F1 and subset accuracy at a threshold") {
   strict.update(x, y);
   CHECK(strict.value() == doctest::Approx(0.0));
 }
+
+TEST_CASE("per-pixel accuracy, confusion matrix and mean IoU on (N, C, H, W) logits") {
+  // One image of 2x2 pixels, 3 classes; predictions (argmax over C) 0 1 2 2, truth 0 1 1 2.
+  Tensor<F> x({1, 3, 2, 2});
+  const int pred[4] = {0, 1, 2, 2};
+  for (Index s = 0; s < 4; ++s) x[pred[s] * 4 + s] = 1.0f;
+  auto y = Tensor<F>::from({1, 2, 2}, {0, 1, 1, 2});
+  nn::Accuracy<F> acc;
+  acc.update(x, y);
+  CHECK(acc.value() == doctest::Approx(0.75));
+  nn::ConfusionMatrix m(3);
+  m.add_batch(x, y);
+  CHECK(m(1, 2) == 1);
+  CHECK(m(2, 2) == 1);
+  CHECK(m.total() == 4);
+  auto iou = nn::make_metric<F>("mean_iou");
+  iou->update(x, y);
+  CHECK(iou->value() == doctest::Approx((1.0 + 0.5 + 0.5) / 3));  // class 1: 1 / (2 + 1 - 1); class 2: 1 / (1 + 2 - 1)
+  auto copy = iou->clone();
+  iou->reset();
+  CHECK(iou->value() == 0.0);
+  CHECK(copy->value() == doctest::Approx(2.0 / 3));
+  CHECK_THROWS_WITH_AS(acc.update(x, Tensor<F>({1, 2, 3})), doctest::Contains("needs logits (N, C) and labels (N), or"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::ConfusionMatrix(4).add_batch(x, y), doctest::Contains("logits of 3 classes for a matrix of 4"),
+                       std::invalid_argument);
+}

@@ -1,15 +1,18 @@
 // nn/losses/cross_entropy.hpp — softmax cross-entropy from logits.
-//   logits (N, C); target either
-//     (N)    integer class labels stored as T, in [0, C), or
-//     (N, C) class probabilities (one-hot or soft; rows should sum to 1).
+//   logits (N, C) or (N, C, d1, ..., dk) (per-pixel: softmax over C at every
+//   position); target either
+//     (N) or (N, d1, ..., dk)   integer class labels stored as T, in [0, C), or
+//     the logits' shape         class probabilities (one-hot or soft; they should sum to 1 over C).
 // Options: class weights w (C), label smoothing eps in [0, 1).
 // Computed with log-sum-exp, never log(softmax). Matches PyTorch's
-// F.cross_entropy(logits, target, weight, label_smoothing, reduction):
+// F.cross_entropy(logits, target, weight, label_smoothing, reduction), which
+// treats every position of a (N, C, d...) input as one sample of (N*d..., C):
 //   every case is loss_n = -sum_c q_nc * log_softmax(x_n)_c with
 //     labels: q_n = (1 - eps) * w_y * onehot(y_n) + eps / C * w
 //     probs:  q_n = w * ((1 - eps) * t_n + eps / C)
-//   Mean divides by sum_n w_{y_n} for labels (N without weights) and by N
-//   for probabilities. Gradient: dL/dx_n = (sum_c q_nc * softmax(x_n) - q_n) / norm.
+//   Mean divides by sum_n w_{y_n} for labels (the number of samples or
+//   positions without weights) and by that number for probabilities.
+//   Gradient: dL/dx_n = (sum_c q_nc * softmax(x_n) - q_n) / norm.
 #pragma once
 #include <vector>
 
@@ -33,29 +36,67 @@ class SoftmaxCrossEntropy : public Loss<T> {
 
   T compute(const Tensor<T>& x, const Tensor<T>& target, Tensor<T>* grad) const override {
     this->check_batch(x);
-    if (x.rank() != 2) this->fail("logits must be (N, C), got " + x.shape().str());
-    const Index N = x.dim(0), C = x.dim(1);
-    const bool labels = target.rank() == 1;
-    if (labels ? target.dim(0) != N : target.shape() != x.shape())
-      this->fail("target shape " + target.shape().str() + " matches neither (N) labels nor (N, C) probabilities for logits " +
+    if (x.rank() < 2 || x.dim(1) < 1)
+      this->fail("logits must be (N, C) or (N, C, d1, ..., dk) with C >= 1, got " + x.shape().str());
+    const Index N = x.dim(0), C = x.dim(1), S = x.size() / (N * C);  // S positions per sample
+    const bool labels = target.rank() == x.rank() - 1;
+    bool fits = labels ? target.dim(0) == N : target.shape() == x.shape();
+    for (int d = 2; labels && d < x.rank(); ++d) fits = fits && target.dim(d - 1) == x.dim(d);
+    if (!fits) {
+      const std::string lab = x.rank() == 2 ? "(N) labels" : "(N, d...) labels";
+      const std::string prob = x.rank() == 2 ? "(N, C) probabilities" : "probabilities of the logits' shape";
+      this->fail("target shape " + target.shape().str() + " matches neither " + lab + " nor " + prob + " for logits " +
                  x.shape().str());
+    }
     if (!w_.empty() && static_cast<Index>(w_.size()) != C)
       this->fail(std::to_string(w_.size()) + " class weights for " + std::to_string(C) + " classes");
     this->check_finite(target, "target");
-    auto w = [&](Index c) { return w_.empty() ? T(1) : w_[static_cast<std::size_t>(c)]; };
+    if (S == 1) return rows(x.data(), target.data(), N, C, 1, labels, grad ? prepare(grad, x.shape()) : nullptr);
+    // (N, C, S) -> (N*S, C): every position is a row, as PyTorch counts it.
+    to_rows(x.data(), N, C, S, xt_);
+    if (!labels) to_rows(target.data(), N, C, S, tt_);
+    T* g = nullptr;
+    if (grad) gt_.resize(Shape{N * S, C}), g = gt_.data();
+    const T loss = rows(xt_.data(), labels ? target.data() : tt_.data(), N * S, C, S, labels, g);
+    if (grad) {
+      grad->resize(x.shape());
+      for (Index n = 0; n < N; ++n)
+        for (Index c = 0; c < C; ++c)
+          for (Index s = 0; s < S; ++s) (*grad)[(n * C + c) * S + s] = gt_[(n * S + s) * C + c];
+    }
+    return loss;
+  }
 
-    logp_.resize(x.shape());
-    kernels::log_softmax_forward(x.data(), logp_.data(), N, C);
-    q_.resize(x.shape());
+ private:
+  static T* prepare(Tensor<T>* grad, const Shape& s) {
+    grad->resize(s);
+    return grad->data();
+  }
+  static void to_rows(const T* src, Index N, Index C, Index S, DeepTensor<T>& dst) {
+    dst.resize(Shape{N * S, C});
+    for (Index n = 0; n < N; ++n)
+      for (Index c = 0; c < C; ++c)
+        for (Index s = 0; s < S; ++s) dst[(n * S + s) * C + c] = src[(n * C + c) * S + s];
+  }
+
+  // The loss of R rows of C logits; target: R labels or (R, C) probabilities;
+  // S (positions per sample) only names the sample in errors. g: (R, C) or null.
+  T rows(const T* x, const T* target, Index R, Index C, Index S, bool labels, T* g) const {
+    auto w = [&](Index c) { return w_.empty() ? T(1) : w_[static_cast<std::size_t>(c)]; };
+    logp_.resize(Shape{R, C});
+    kernels::log_softmax_forward(x, logp_.data(), R, C);
+    q_.resize(Shape{R, C});
     q_.zero();
     double norm = 0;
-    for (Index n = 0; n < N; ++n) {
+    for (Index n = 0; n < R; ++n) {
       T* q = q_.data() + n * C;
       if (labels) {
         const T v = target[n];
         if (!(v >= 0 && v < static_cast<T>(C)) || std::floor(v) != v) {
           std::ostringstream os;
-          os << "label " << v << " of sample " << n << " is not a class in [0, " << C << ")";
+          os << "label " << v << " of sample " << n / S;
+          if (S > 1) os << " at position " << n % S;
+          os << " is not a class in [0, " << C << ")";
           this->fail(os.str());
         }
         const Index y = static_cast<Index>(v);
@@ -63,7 +104,7 @@ class SoftmaxCrossEntropy : public Loss<T> {
         q[y] += (T(1) - eps_) * w(y);
         norm += w(y);
       } else {
-        const T* t = target.data() + n * C;
+        const T* t = target + n * C;
         for (Index c = 0; c < C; ++c) q[c] = w(c) * ((T(1) - eps_) * t[c] + eps_ / static_cast<T>(C));
         norm += 1;
       }
@@ -71,27 +112,25 @@ class SoftmaxCrossEntropy : public Loss<T> {
     if (this->reduction_ == Reduction::Sum) norm = 1;
     if (!(norm > 0)) this->fail("the class weights of this batch's labels sum to 0; the mean is undefined");
     double loss = 0;
-    for (Index i = 0; i < x.size(); ++i) loss -= static_cast<double>(q_[i]) * logp_[i];
+    for (Index i = 0; i < R * C; ++i) loss -= static_cast<double>(q_[i]) * logp_[i];
     loss /= norm;
-    if (grad) {
-      grad->resize(x.shape());
+    if (g) {
       const T inv = static_cast<T>(1.0 / norm);
-      for (Index n = 0; n < N; ++n) {
+      for (Index n = 0; n < R; ++n) {
         const T* q = q_.data() + n * C;
         const T* lp = logp_.data() + n * C;
-        T* g = grad->data() + n * C;
+        T* gr = g + n * C;
         T qs = 0;
         for (Index c = 0; c < C; ++c) qs += q[c];
-        for (Index c = 0; c < C; ++c) g[c] = (qs * std::exp(lp[c]) - q[c]) * inv;
+        for (Index c = 0; c < C; ++c) gr[c] = (qs * std::exp(lp[c]) - q[c]) * inv;
       }
     }
     return static_cast<T>(loss);
   }
 
- private:
   T eps_;
   std::vector<T> w_;
-  mutable DeepTensor<T> logp_, q_;  // scratch, reused between calls
+  mutable DeepTensor<T> logp_, q_, xt_, tt_, gt_;  // scratch, reused between calls
 };
 
 }  // namespace nn

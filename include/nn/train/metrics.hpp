@@ -1,7 +1,9 @@
 // nn/train/metrics.hpp — classification metrics.
 //
 // Streaming metrics for fit()/evaluate() (update per batch, value at the end):
-//   Accuracy, TopKAccuracy(k)                       logits (N, C), labels (N)
+//   Accuracy, TopKAccuracy(k)                       logits (N, C), labels (N), or per position
+//                                                   (N, C, d...) and (N, d...)
+//   MeanIoU                                         the same; segmentation mean IoU
 //   SubsetAccuracy(threshold), MacroF1Multilabel    logits (N, C), multi-hot (N, C)
 // and a ConfusionMatrix with everything computed from it:
 //   per-class precision / recall / F1, macro and micro F1, accuracy,
@@ -32,12 +34,16 @@ class Metric {
 };
 
 namespace detail {
+// Positions per sample of logits (N, C) with labels (N), or of per-position
+// logits (N, C, d1, ..., dk) with labels (N, d1, ..., dk); anything else throws.
 template <class T>
-Index argmax_row(const T* row, Index C) {
-  Index b = 0;
-  for (Index c = 1; c < C; ++c)
-    if (row[c] > row[b]) b = c;
-  return b;
+Index positions(const Tensor<T>& x, const Tensor<T>& y, const std::string& who) {
+  bool ok = x.rank() >= 2 && y.rank() == x.rank() - 1 && y.dim(0) == x.dim(0) && x.dim(1) >= 1;
+  for (int d = 2; ok && d < x.rank(); ++d) ok = y.dim(d - 1) == x.dim(d);
+  if (!ok)
+    throw std::invalid_argument(who + ": needs logits (N, C) and labels (N), or (N, C, d...) and (N, d...), got " +
+                                x.shape().str() + " and " + y.shape().str());
+  return x.dim(0) ? x.size() / (x.dim(0) * x.dim(1)) : 1;
 }
 }  // namespace detail
 
@@ -51,16 +57,14 @@ class TopKAccuracy : public Metric<T> {
   std::string name() const override { return k_ == 1 ? "accuracy" : "top" + std::to_string(k_) + "_accuracy"; }
   void reset() override { hit_ = n_ = 0; }
   void update(const Tensor<T>& x, const Tensor<T>& y) override {
-    if (x.rank() != 2 || y.rank() != 1 || y.dim(0) != x.dim(0))
-      throw std::invalid_argument(name() + ": needs logits (N, C) and labels (N), got " + x.shape().str() + " and " +
-                                  y.shape().str());
+    const Index S = detail::positions(x, y, name());
     const Index C = x.dim(1);
-    for (Index i = 0; i < x.dim(0); ++i) {
-      const T* r = x.data() + i * C;
+    for (Index i = 0; i < x.dim(0) * S; ++i) {
+      const T* r = x.data() + (i / S) * C * S + i % S;  // class c at r[c * S]
       const Index label = static_cast<Index>(y[i]);
       if (label < 0 || label >= C) throw std::invalid_argument(name() + ": label out of range");
       Index above = 0;  // classes strictly better than the true one (ties count for the label)
-      for (Index c = 0; c < C; ++c) above += r[c] > r[label];
+      for (Index c = 0; c < C; ++c) above += r[c * S] > r[label * S];
       hit_ += above < k_;
       ++n_;
     }
@@ -162,11 +166,21 @@ class ConfusionMatrix {
       throw std::out_of_range("ConfusionMatrix::add: class out of range");
     m_[std::size_t(truth * C_ + pred)] += count;
   }
-  // From logits (N, C) (argmax) and labels (N).
+  // From logits (N, C) (argmax) and labels (N), or per position from
+  // (N, C, d...) and (N, d...) (a segmentation's pixels).
   template <class T>
   void add_batch(const Tensor<T>& logits, const Tensor<T>& labels) {
-    for (Index i = 0; i < logits.dim(0); ++i)
-      add(Index(labels[i]), detail::argmax_row(logits.data() + i * logits.dim(1), logits.dim(1)));
+    const Index S = detail::positions(logits, labels, "ConfusionMatrix::add_batch"), C = logits.dim(1);
+    if (C != C_)
+      throw std::invalid_argument("ConfusionMatrix::add_batch: logits of " + std::to_string(C) + " classes for a matrix of " +
+                                  std::to_string(C_));
+    for (Index i = 0; i < logits.dim(0) * S; ++i) {
+      const T* r = logits.data() + (i / S) * C * S + i % S;
+      Index best = 0;
+      for (Index c = 1; c < C; ++c)
+        if (r[c * S] > r[best * S]) best = c;
+      add(Index(labels[i]), best);
+    }
   }
   Index classes() const { return C_; }
   long operator()(Index t, Index p) const { return m_[std::size_t(t * C_ + p)]; }
@@ -272,6 +286,30 @@ class ConfusionMatrix {
   Index C_;
   std::vector<long> m_;
   std::vector<std::string> names_;
+};
+
+// Segmentation: mean IoU over the classes present in the truth or the
+// prediction, from per-position logits (N, C, d...) and labels (N, d...)
+// (or (N, C) and (N)), over everything seen since reset().
+template <class T>
+class MeanIoU : public Metric<T> {
+ public:
+  std::string name() const override { return "mean_iou"; }
+  void reset() override { m_.reset(); }
+  void update(const Tensor<T>& x, const Tensor<T>& y) override {
+    detail::positions(x, y, name());
+    if (!m_) m_ = std::make_unique<ConfusionMatrix>(x.dim(1));
+    m_->add_batch(x, y);
+  }
+  double value() const override { return m_ ? m_->mean_iou() : 0.0; }
+  std::unique_ptr<Metric<T>> clone() const override {
+    auto c = std::make_unique<MeanIoU>();
+    if (m_) c->m_ = std::make_unique<ConfusionMatrix>(*m_);
+    return c;
+  }
+
+ private:
+  std::unique_ptr<ConfusionMatrix> m_;
 };
 
 }  // namespace nn
