@@ -1,8 +1,8 @@
 // nn_bench_models — whole-model throughput of the performance issue's
-// workloads (W1-W3), training (forward + loss + backward + Adam step) and
+// workloads (W1-W5), training (forward + loss + backward + Adam step) and
 // inference (eval-mode forward), on synthetic data of the right shapes.
 //
-//   nn_bench_models [--workload W1|W2|W3|W4] [--mode train|infer] [--threads N]
+//   nn_bench_models [--workload W1|W2|W3|W4|W5] [--mode train|infer] [--threads N]
 //                   [--warmup N] [--iters N] [--summary]
 // Prints one JSON object per line: workload, mode, threads, batch,
 // images_per_second (median over iters), and the per-iteration seconds.
@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   int threads = 0, warmup = 3, iters = 20;
   bool summary = false, profile = false;
   cli::Cli cli("nn_bench_models", "Training and inference throughput of the benchmark workloads.");
-  cli.option("--workload", &workload, "W1|W2|W3|W4", "workload")
+  cli.option("--workload", &workload, "W1|W2|W3|W4|W5", "workload")
       .option("--mode", &mode, "train|infer", "what to time")
       .option("--threads", &threads, "N", "threads (0: OpenMP's default)")
       .option("--warmup", &warmup, "N", "untimed iterations first")
@@ -32,12 +32,14 @@ int main(int argc, char** argv) {
   try {
     if (threads > 0) nn::set_num_threads(threads);
     const auto w = workloads::get(workload);
-    nn::Tensor<float> x(w.input.with_batch(w.batch)), y({w.batch}), grad;
+    // labels (N), or (N, H, W) for a per-pixel workload
+    nn::Tensor<float> x(w.input.with_batch(w.batch)), grad;
+    nn::Tensor<float> y(workloads::per_pixel(workload) ? nn::Shape{w.batch, w.input[1], w.input[2]} : nn::Shape{w.batch});
     nn::Rng rng(7);
     x.fill_normal(rng, 0, 1);
-    for (nn::Index i = 0; i < w.batch; ++i) y[i] = float(i % w.classes);
+    for (nn::Index i = 0; i < y.size(); ++i) y[i] = float(i % w.classes);
     std::vector<double> secs;
-    // One timed loop for both kinds of model (W1-W3 Sequential, W4 Graph).
+    // One timed loop for both kinds of model (W1-W3 Sequential, W4-W5 Graph).
     auto run = [&](auto& model) {
       if (summary) std::fprintf(stderr, "%s", model.summary().c_str());
       nn::SoftmaxCrossEntropy<float> loss;
@@ -62,7 +64,7 @@ int main(int argc, char** argv) {
       }
       if (profile) std::fprintf(stderr, "%s", model.profile().c_str());
     };
-    if (workload == "W4") {
+    if (workloads::is_graph(workload)) {
       auto model = workloads::build_graph(workload);
       run(model);
     } else {

@@ -3,6 +3,8 @@
 //   W2 grocery-seed  batch 32,  3x104x104 (the grocery blog's model, 5 classes)
 //   W3 small-cifar   batch 128, 3x32x32
 //   W4 resnet-64     batch 32,  3x64x64 (the Freiburg example's residual network, 25 classes; a Graph)
+//   W5 fcn-64        batch 32,  1x64x64 (the segmentation example's FCN: dilated and strided convs,
+//                    nearest upsampling, skip concatenations; 11 logits per pixel; a Graph)
 // bench/compare/torch_models.py builds the same networks in PyTorch.
 #pragma once
 #include <nn/nn.hpp>
@@ -10,6 +12,7 @@
 #include <string>
 
 #include "../examples/common/resnet.hpp"
+#include "../examples/segmentation/fcn.hpp"
 
 namespace workloads {
 using F = float;
@@ -26,13 +29,18 @@ inline Workload get(const std::string& name) {
   if (name == "W2") return {"W2", 32, nn::Shape{3, 104, 104}, 5};
   if (name == "W3") return {"W3", 128, nn::Shape{3, 32, 32}, 10};
   if (name == "W4") return {"W4", 32, nn::Shape{3, 64, 64}, 25};
-  throw std::invalid_argument("unknown workload " + name + " (W1, W2, W3, W4)");
+  if (name == "W5") return {"W5", 32, nn::Shape{1, 64, 64}, 11};
+  throw std::invalid_argument("unknown workload " + name + " (W1, W2, W3, W4, W5)");
 }
 
-// W4, the residual network.
+inline bool is_graph(const std::string& name) { return name == "W4" || name == "W5"; }
+inline bool per_pixel(const std::string& name) { return name == "W5"; }
+
+// W4, the residual network; W5, the segmentation network.
 inline nn::Graph<F> build_graph(const std::string& name, std::uint64_t seed = 1) {
   const Workload w = get(name);
-  if (name != "W4") throw std::invalid_argument(name + " is a Sequential workload");
+  if (!is_graph(name)) throw std::invalid_argument(name + " is a Sequential workload");
+  if (name == "W5") return fcn::build("dilated", w.input[1], w.input[2], 16, int(w.classes), seed);
   return resnet::build<F>(w.input[1], w.classes, seed);
 }
 

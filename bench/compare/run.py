@@ -14,7 +14,7 @@ Peers:
 A peer that is not installed is skipped, and the table says so.
 
   /usr/bin/python3 bench/compare/run.py --nn build-bench/bench/nn_bench_models \\
-      [--workloads W1,W2,W3,W4] [--modes train,infer] [--threads 2] [--repeats 3] [--json out.json] [--busy]
+      [--workloads W1,W2,W3,W4,W5] [--modes train,infer] [--threads 2] [--repeats 3] [--json out.json] [--busy]
 --iters (default 20) is multiplied for short steps (W1 x5 train, x20 inference;
 W2/W3 inference x4/x2) so that each timed window is about a second.
 --busy keeps one core busy with a spinning process during the measurements
@@ -159,7 +159,7 @@ def main():
                                  "--iters", str(iters(w, m)), "--warmup", str(warm(w, m))])
                     runs["nn"].append(r)
                     for p, (mk, env) in peers.items():
-                        if p == "tiny-dnn" and (m != "train" or w == "W2"):
+                        if p == "tiny-dnn" and (m != "train" or w not in ("W1", "W3")):
                             continue
                         runs[p].append(measure(mk(w, m), env))
                 for r in runs.get("torch", []):

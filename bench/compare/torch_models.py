@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""The benchmark workloads W1-W4 in PyTorch, for side-by-side comparison.
+"""The benchmark workloads W1-W5 in PyTorch, for side-by-side comparison.
 
 Same networks, shapes, batch sizes and steps as bench/models_bench.cpp:
-training = forward + cross-entropy + backward + Adam step; inference =
+training = forward + cross-entropy (per pixel for W5) + backward + Adam step; inference =
 eval-mode forward under no_grad. Prints one JSON object like nn_bench_models.
 
   /usr/bin/python3 torch_models.py --workload W1 --mode train --threads 2 [--channels-last]
@@ -45,6 +45,37 @@ def resnet(classes):
     return nn.Sequential(*layers)
 
 
+class FCN(nn.Module):
+    """W5, as examples/segmentation/fcn.hpp: encoder (w, 2w /2, 4w /2), four
+    dilated 3x3 convs (rates 1, 2, 4, 8), two nearest x2 upsamplings each
+    concatenated with the encoder feature of that size and followed by a 3x3
+    conv, a 1x1 head. Every 3x3 conv is followed by BN and ReLU. The strided
+    convs pad 1 on both sides where nn's "same" pads 0 top/left and 1
+    bottom/right: the same shapes and FLOPs."""
+
+    def __init__(self, width=16, classes=11):
+        super().__init__()
+
+        def cbr(cin, cout, stride=1, d=1):
+            return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, padding=d, dilation=d, bias=False),
+                                 nn.BatchNorm2d(cout), nn.ReLU())
+
+        w = width
+        self.e1, self.e2, self.e3 = cbr(1, w), cbr(w, 2 * w, 2), cbr(2 * w, 4 * w, 2)
+        self.context = nn.Sequential(*[cbr(4 * w, 4 * w, 1, d) for d in (1, 2, 4, 8)])
+        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.d2, self.d1 = cbr(6 * w, 2 * w), cbr(3 * w, w)
+        self.head = nn.Conv2d(w, classes, 1)
+
+    def forward(self, x):
+        e1 = self.e1(x)
+        e2 = self.e2(e1)
+        h = self.context(self.e3(e2))
+        h = self.d2(torch.cat([self.up(h), e2], 1))
+        h = self.d1(torch.cat([self.up(h), e1], 1))
+        return self.head(h)
+
+
 def build(name):
     if name == "W1":
         return nn.Sequential(
@@ -64,6 +95,8 @@ def build(name):
             nn.Flatten(), nn.Linear(4096, 512), nn.ELU(), nn.Linear(512, 10)), 128, (3, 32, 32), 10
     if name == "W4":
         return resnet(25), 32, (3, 64, 64), 25
+    if name == "W5":
+        return FCN(16, 11), 32, (1, 64, 64), 11
     raise SystemExit(f"unknown workload {name}")
 
 
@@ -93,7 +126,8 @@ def main():
     torch.manual_seed(1)
     model, batch, shape, classes = build(a.workload)
     x = torch.randn(batch, *shape)
-    y = torch.arange(batch) % classes
+    # labels (N), or (N, H, W) for the per-pixel W5, as nn_bench_models fills them
+    y = torch.arange(batch) % classes if a.workload != "W5" else (torch.arange(batch * 64 * 64) % classes).reshape(batch, 64, 64)
     if a.channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)

@@ -46,10 +46,19 @@ class Upsample2D : public Layer<T> {
   // weights (1 - a, a), columns likewise (nearest: one tap, weight 1).
   const Tensor<T>& do_forward(const Tensor<T>& x, bool) override {
     this->out_.resize(this->output_shape().with_batch(x.dim(0)));
-    const Index OH = H_ * s_.h, OW = W_ * s_.w;
+    const Index OH = H_ * s_.h, OW = W_ * s_.w, SH = s_.h, SW = s_.w;
     nn::detail::parallel_for(x.dim(0) * C_, x.dim(0) * C_ * OH * OW >= (1 << 15), 1, [&](Index p, int) {
       const T* xp = x.data() + p * H_ * W_;
       T* yp = this->out_.data() + p * OH * OW;
+      if (mode_ == Mode::Nearest) {  // each input pixel fills an SH x SW block
+        for (Index h = 0; h < H_; ++h) {
+          T* row = yp + h * SH * OW;
+          for (Index w = 0; w < W_; ++w)
+            for (Index j = 0; j < SW; ++j) row[w * SW + j] = xp[h * W_ + w];
+          for (Index i = 1; i < SH; ++i) std::copy(row, row + OW, row + i * OW);
+        }
+        return;
+      }
       for (Index oh = 0; oh < OH; ++oh) {
         const Tap& r = rows_[static_cast<std::size_t>(oh)];
         for (Index ow = 0; ow < OW; ++ow) {
@@ -61,15 +70,25 @@ class Upsample2D : public Layer<T> {
     });
     return this->out_;
   }
-  // Each plane's gradient scatters from its own output plane: planes run in parallel.
+  // Each plane's gradient comes from its own output plane: planes run in parallel.
   const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy) override {
     if (!this->input_grad()) return this->none_;
     this->dx_.resize(x.shape());
-    this->dx_.zero();
-    const Index OH = H_ * s_.h, OW = W_ * s_.w;
+    const Index OH = H_ * s_.h, OW = W_ * s_.w, SH = s_.h, SW = s_.w;
     nn::detail::parallel_for(x.dim(0) * C_, x.dim(0) * C_ * OH * OW >= (1 << 15), 1, [&](Index p, int) {
       const T* g = dy.data() + p * OH * OW;
       T* dxp = this->dx_.data() + p * H_ * W_;
+      if (mode_ == Mode::Nearest) {  // each input pixel sums its SH x SW block
+        for (Index h = 0; h < H_; ++h)
+          for (Index w = 0; w < W_; ++w) {
+            T acc = 0;
+            for (Index i = 0; i < SH; ++i)
+              for (Index j = 0; j < SW; ++j) acc += g[(h * SH + i) * OW + w * SW + j];
+            dxp[h * W_ + w] = acc;
+          }
+        return;
+      }
+      std::fill(dxp, dxp + H_ * W_, T(0));
       for (Index oh = 0; oh < OH; ++oh) {
         const Tap& r = rows_[static_cast<std::size_t>(oh)];
         for (Index ow = 0; ow < OW; ++ow) {

@@ -13,6 +13,7 @@
 // A class absent from a batch's target and prediction scores F1 = 0 with a
 // zero gradient: a constant in the loss, no pull.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 #include <vector>
