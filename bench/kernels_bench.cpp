@@ -232,4 +232,30 @@ void BM_softmax_cross_entropy(benchmark::State& st) {
 BENCHMARK(BM_softmax_cross_entropy)->Unit(benchmark::kMicrosecond)->UseRealTime();
 }  // namespace
 
+// The segmentation FCN's context layer (W5) as training runs it, forward +
+// backward (data, weights) of the layer: N=32, 64->64 channels, 16x16, 3x3,
+// "same" padding; dilation 1, 2, 4, 8 (args 1, 2, 4, 8): the same FLOPs, so
+// GFLOP/s compares the dilated kernels with the plain one directly. Arg 0 is
+// Conv2DTranspose(64, 3, stride 1, padding 1): again the same FLOPs.
+void BM_context_layer(benchmark::State& st) {
+  setup_threads();
+  const Index d = st.range(0);
+  std::unique_ptr<nn::Layer<float>> layer;
+  if (d == 0) layer = std::make_unique<nn::Conv2DTranspose<float>>(64, 3, 1, 1, 0, 1, false);
+  else layer = std::make_unique<nn::Conv2D<float>>(64, 3, 1, nn::Padding::same(), d, false);
+  nn::Rng rng(1);
+  layer->build(nn::Shape{64, 16, 16}, rng);
+  nn::Tensor<float> x({32, 64, 16, 16}), dy({32, 64, 16, 16});
+  x.fill_normal(rng, 0, 1), dy.fill_normal(rng, 0, 1);
+  for (auto _ : st) {
+    for (auto& p : layer->parameters()) p.grad->zero();
+    const auto& y = layer->forward(x, true);
+    benchmark::DoNotOptimize(layer->backward(x, y, dy).data());
+    benchmark::ClobberMemory();
+  }
+  const double flops = 3 * 2.0 * 32 * 64 * 16 * 16 * 64 * 9;
+  st.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+}
+BENCHMARK(BM_context_layer)->ArgName("dilation")->Arg(1)->Arg(2)->Arg(4)->Arg(8)->Arg(0)->Unit(benchmark::kMillisecond)->UseRealTime();
+
 BENCHMARK_MAIN();

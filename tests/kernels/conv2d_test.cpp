@@ -58,6 +58,9 @@ TEST_CASE_TEMPLATE("conv2d forward and backward match the direct reference", T, 
       CHECK(worst(dx.data(), dxr.data(), dx.size(), tol, tol) <= 1.0);
       CHECK(worst(dw.data(), dwr.data(), dw.size(), tol * 10, tol) <= 1.0);
       CHECK(worst(db.data(), dbr.data(), db.size(), tol * 10, tol) <= 1.0);
+      Tensor<T> dx2(x.shape(), T(7));  // the input gradient alone (a transposed conv's forward): overwritten
+      nn::kernels::conv2d_backward_data(w.data(), dy.data(), dx2.data(), g, ws);
+      CHECK(worst(dx2.data(), dxr.data(), dx2.size(), tol, tol) <= 1.0);
     }
   }
   nn::set_num_threads(1);
@@ -152,6 +155,9 @@ TEST_CASE("direct conv (stride 1): forward, input and weight gradients match the
                                      db2.data(), g, ws);
         CHECK(worst(dw2.data(), dwr.data(), dw2.size(), 1e-3, 1e-4) <= 1.0);
         CHECK(worst(db2.data(), dbr.data(), db2.size(), 1e-3, 1e-4) <= 1.0);
+        Tensor<float> dx3(x.shape(), 5.0f);  // the input gradient alone, by the same choice of kernel
+        nn::kernels::conv2d_backward_data(w.data(), dy.data(), dx3.data(), g, ws);
+        CHECK(worst(dx3.data(), dxr.data(), dx3.size(), 1e-4, 1e-4) <= 1.0);
       }
       nn::kernels::set_conv_algorithm(ConvAlgorithm::Auto);
     }

@@ -406,4 +406,47 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
     for (Index o = 0; o < g.OC; ++o) db[o] += total[WS + o];
 }
 
+// dx (N, C, H, W) = the input gradient of conv(x, w) for dy (N, OC, OH, OW),
+// overwritten; the weights' gradient is not computed. This is also the
+// forward pass of a transposed convolution (nn/layers/conv2d_transpose.hpp).
+// The kernel is choose_conv's input-gradient choice; samples run in parallel.
+template <class T>
+void conv2d_backward_data(const T* w, const T* dy, T* dx, const Conv2DGeom& g, ConvWorkspace<T>& ws) {
+  const ConvInputGrad algo = choose_conv<T>(g, nullptr, true).input_grad;
+  if constexpr (std::is_same<T, float>::value)
+    if (algo == ConvInputGrad::Direct) {
+      detail::direct_backward_data(dy, w, dx, g, ws);
+      return;
+    }
+  bool own = false;
+  if constexpr (std::is_same<T, float>::value) own = algo == ConvInputGrad::Im2colOwn;
+  const Index K = g.col_rows(), P = g.col_cols();
+  const nn::detail::Team team = nn::detail::plan_team(g.N > 1);
+  const Index rows = conv_chunk_rows(g, ws.chunk_elems);
+  ws.reserve(team.threads, K * rows * g.OW);
+  if constexpr (std::is_same<T, float>::value)
+    if (own) small::pad_rows_transposed(w, g.OC, K, ws.apack);  // (K, OC)
+  nn::detail::parallel_for(team, g.N, 1, [&](Index n, int tid) {
+    T* col = ws.col[static_cast<std::size_t>(tid)].data();
+    const T* dyn = dy + n * g.OC * P;
+    T* dxn = dx + n * g.C * g.H * g.W;
+    std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
+    for (Index oh0 = 0; oh0 < g.OH; oh0 += rows) {
+      const Index oh1 = std::min(g.OH, oh0 + rows), p0 = oh0 * g.OW, Pc = (oh1 - oh0) * g.OW;
+      // dcol (K, Pc) = w^T (K, OC) * dy_n[:, p0:p0+Pc] (OC, Pc); dx_n += col2im(dcol)
+      if constexpr (std::is_same<T, float>::value)
+        if (own) {
+          small::gemm(ws.apack.data(), K, g.OC, dyn + p0, P, Pc, col, Pc);
+          if (g.SW == 1 && g.KW <= 64)
+            input_grad::col2im_gather(col, g, dxn, oh0, oh1);
+          else
+            col2im(col, g, dxn, oh0, oh1);
+          continue;
+        }
+      gemm<T>(true, false, K, Pc, g.OC, T(1), w, K, dyn + p0, P, T(0), col, Pc);
+      col2im(col, g, dxn, oh0, oh1);
+    }
+  });
+}
+
 }  // namespace nn::kernels

@@ -3,11 +3,12 @@
 //   x (N, C, H, W) -> y (N, filters, OH, OW),
 //   OH = (H - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
 //   weight (C, filters, KH, KW) and bias (filters), as PyTorch's ConvTranspose2d.
-// It runs as the convolution it transposes: a convolution with input y's
-// shape, C output channels and the same kernel, stride, padding and
-// dilation maps y back to x's shape; forward is that convolution's
-// input-gradient (columns w^T x, then col2im) and backward its forward
-// (dx = w * im2col(dy)) and weight gradient.
+// It runs as the convolution it transposes, on the convolution kernels: a
+// convolution g with input y's shape, C output channels and the same kernel,
+// stride, padding and dilation maps y back to x's shape, with the same weight
+// layout; forward is g's input gradient (conv2d_backward_data), backward's dx
+// is g's forward of dy, and dw is g's weight gradient with dy as its input
+// and x as its output gradient. The kernels choose_conv picks for g run.
 #pragma once
 #include <vector>
 
@@ -88,41 +89,33 @@ class Conv2DTranspose : public Layer<T> {
     }
     return Shape{filters_, OH, OW};
   }
-  // Per sample: cols (K, P) = w^T (K, C_in) * x_n (C_in, P); y_n = col2im(cols) + bias.
   const Tensor<T>& do_forward(const Tensor<T>& x, bool) override {
-    const Index N = x.dim(0), K = g_.col_rows(), P = g_.col_cols(), Y = g_.C * g_.H * g_.W;
-    this->out_.resize(this->output_shape().with_batch(N));
-    col_.resize(static_cast<std::size_t>(K * P));
-    for (Index n = 0; n < N; ++n) {
-      T* yn = this->out_.data() + n * Y;
-      kernels::gemm<T>(true, false, K, P, g_.OC, T(1), w_.data(), K, x.data() + n * g_.OC * P, P, T(0), col_.data(), P);
-      std::fill(yn, yn + Y, T(0));
-      kernels::col2im(col_.data(), g_, yn);
-      if (has_bias_)
+    g_.N = x.dim(0);
+    this->out_.resize(this->output_shape().with_batch(g_.N));
+    kernels::conv2d_backward_data<T>(w_.data(), x.data(), this->out_.data(), g_, ws_);
+    if (has_bias_) {
+      const Index HW = g_.H * g_.W;
+      for (Index n = 0; n < g_.N; ++n)
         for (Index c = 0; c < g_.C; ++c) {
-          T* plane = yn + c * g_.H * g_.W;
-          for (Index i = 0; i < g_.H * g_.W; ++i) plane[i] += b_[c];
+          T* plane = this->out_.data() + (n * g_.C + c) * HW;
+          for (Index i = 0; i < HW; ++i) plane[i] += b_[c];
         }
     }
     return this->out_;
   }
-  // Per sample: cols = im2col(dy_n); dw (C_in, K) += x_n (C_in, P) * cols^T;
-  // dx_n (C_in, P) = w (C_in, K) * cols; db += the sums of dy's planes.
   const Tensor<T>& do_backward(const Tensor<T>& x, const Tensor<T>&, const Tensor<T>& dy) override {
-    const Index N = x.dim(0), K = g_.col_rows(), P = g_.col_cols(), Y = g_.C * g_.H * g_.W;
-    col_.resize(static_cast<std::size_t>(K * P));
-    if (this->input_grad()) this->dx_.resize(x.shape());
-    for (Index n = 0; n < N; ++n) {
-      const T* dyn = dy.data() + n * Y;
-      kernels::im2col(dyn, g_, col_.data());
-      kernels::gemm<T>(false, true, g_.OC, K, P, T(1), x.data() + n * g_.OC * P, P, col_.data(), P, T(1), dw_.data(), K);
-      if (this->input_grad())
-        kernels::gemm<T>(false, false, g_.OC, P, K, T(1), w_.data(), K, col_.data(), P, T(0), this->dx_.data() + n * g_.OC * P,
-                         P);
-      if (has_bias_)
-        for (Index c = 0; c < g_.C; ++c) db_[c] += kernels::sum_fixed(dyn + c * g_.H * g_.W, g_.H * g_.W);
+    g_.N = x.dim(0);
+    // dw += g's weight gradient: g's input is dy, its output gradient x
+    kernels::conv2d_backward<T>(dy.data(), w_.data(), x.data(), nullptr, dw_.data(), nullptr, g_, ws_);
+    if (has_bias_) {
+      const Index HW = g_.H * g_.W;
+      for (Index n = 0; n < g_.N; ++n)
+        for (Index c = 0; c < g_.C; ++c) db_[c] += kernels::sum_fixed(dy.data() + (n * g_.C + c) * HW, HW);
     }
-    return this->input_grad() ? this->dx_ : this->none_;
+    if (!this->input_grad()) return this->none_;
+    this->dx_.resize(x.shape());
+    kernels::conv2d_forward<T>(dy.data(), w_.data(), nullptr, this->dx_.data(), g_, ws_);
+    return this->dx_;
   }
 
  private:
@@ -131,7 +124,7 @@ class Conv2DTranspose : public Layer<T> {
   bool has_bias_;
   Init winit_, binit_;
   kernels::Conv2DGeom g_;
-  std::vector<T> col_;
+  kernels::ConvWorkspace<T> ws_;
   DeepTensor<T> w_, dw_, b_, db_;
 };
 
