@@ -3,8 +3,8 @@
 //   W2 grocery-seed  batch 32,  3x104x104 (the grocery blog's model, 5 classes)
 //   W3 small-cifar   batch 128, 3x32x32
 //   W4 resnet-64     batch 32,  3x64x64 (the Freiburg example's residual network, 25 classes; a Graph)
-//   W5 fcn-64        batch 32,  1x64x64 (the segmentation example's FCN: dilated and strided convs,
-//                    nearest upsampling, skip concatenations; 11 logits per pixel; a Graph)
+//   W5 fcn-64        batch 32,  1x64x64 (the segmentation example's FCN with --upsample transposed:
+//                    dilated, strided and transposed convs, skip concatenations; 11 logits per pixel; a Graph)
 // bench/compare/torch_models.py builds the same networks in PyTorch.
 #pragma once
 #include <nn/nn.hpp>
@@ -40,7 +40,7 @@ inline bool per_pixel(const std::string& name) { return name == "W5"; }
 inline nn::Graph<F> build_graph(const std::string& name, std::uint64_t seed = 1) {
   const Workload w = get(name);
   if (!is_graph(name)) throw std::invalid_argument(name + " is a Sequential workload");
-  if (name == "W5") return fcn::build("dilated", w.input[1], w.input[2], 16, int(w.classes), seed);
+  if (name == "W5") return fcn::build("dilated", w.input[1], w.input[2], 16, int(w.classes), seed, "transposed");
   return resnet::build<F>(w.input[1], w.classes, seed);
 }
 

@@ -46,10 +46,10 @@ def resnet(classes):
 
 
 class FCN(nn.Module):
-    """W5, as examples/segmentation/fcn.hpp: encoder (w, 2w /2, 4w /2), four
-    dilated 3x3 convs (rates 1, 2, 4, 8), two nearest x2 upsamplings each
-    concatenated with the encoder feature of that size and followed by a 3x3
-    conv, a 1x1 head. Every 3x3 conv is followed by BN and ReLU. The strided
+    """W5, as examples/segmentation/fcn.hpp with --upsample transposed: encoder
+    (w, 2w /2, 4w /2), four dilated 3x3 convs (rates 1, 2, 4, 8), two 2x2
+    stride-2 transposed convs, each followed by a concatenation with the
+    encoder feature of that size and a 3x3 conv, a 1x1 head. Every 3x3 conv is followed by BN and ReLU. The strided
     convs pad 1 on both sides where nn's "same" pads 0 top/left and 1
     bottom/right: the same shapes and FLOPs."""
 
@@ -63,7 +63,7 @@ class FCN(nn.Module):
         w = width
         self.e1, self.e2, self.e3 = cbr(1, w), cbr(w, 2 * w, 2), cbr(2 * w, 4 * w, 2)
         self.context = nn.Sequential(*[cbr(4 * w, 4 * w, 1, d) for d in (1, 2, 4, 8)])
-        self.up = nn.Upsample(scale_factor=2, mode="nearest")
+        self.up2, self.up1 = nn.ConvTranspose2d(4 * w, 4 * w, 2, 2), nn.ConvTranspose2d(2 * w, 2 * w, 2, 2)
         self.d2, self.d1 = cbr(6 * w, 2 * w), cbr(3 * w, w)
         self.head = nn.Conv2d(w, classes, 1)
 
@@ -71,8 +71,8 @@ class FCN(nn.Module):
         e1 = self.e1(x)
         e2 = self.e2(e1)
         h = self.context(self.e3(e2))
-        h = self.d2(torch.cat([self.up(h), e2], 1))
-        h = self.d1(torch.cat([self.up(h), e1], 1))
+        h = self.d2(torch.cat([self.up2(h), e2], 1))
+        h = self.d1(torch.cat([self.up1(h), e1], 1))
         return self.head(h)
 
 

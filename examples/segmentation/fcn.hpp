@@ -9,6 +9,8 @@
 //            1, 1, 1, 1 ("plain": the same parameters, a smaller view)
 //   decoder  up x2, concat e2, conv 3x3 (2w); up x2, concat e1, conv 3x3 (w)
 //   head     conv 1x1 -> 11 logits per pixel
+// "up x2" is nearest upsampling, or with upsample = "transposed" a learned
+// 2x2 transposed convolution of stride 2 (same channels, with bias).
 #pragma once
 #include <nn/nn.hpp>
 
@@ -27,9 +29,11 @@ inline nn::NodeRef conv_bn_relu(nn::Graph<F>& g, nn::NodeRef x, nn::Index filter
 }
 
 inline nn::Graph<F> build(const std::string& context, nn::Index H, nn::Index W, nn::Index width, int classes,
-                          std::uint64_t seed) {
+                          std::uint64_t seed, const std::string& upsample = "nearest") {
   if (context != "dilated" && context != "plain")
     throw std::invalid_argument("context must be 'dilated' or 'plain', not '" + context + "'");
+  if (upsample != "nearest" && upsample != "transposed")
+    throw std::invalid_argument("upsample must be 'nearest' or 'transposed', not '" + upsample + "'");
   if (H % 4 || W % 4) throw std::invalid_argument("the image sides must be multiples of 4");
   nn::Graph<F> g(seed);
   auto x = g.input({1, H, W}, "image");
@@ -37,9 +41,13 @@ inline nn::Graph<F> build(const std::string& context, nn::Index H, nn::Index W, 
   auto e2 = conv_bn_relu(g, e1, 2 * width, 2);
   auto h = conv_bn_relu(g, e2, 4 * width, 2);
   for (nn::Index rate : {1, 2, 4, 8}) h = conv_bn_relu(g, h, 4 * width, 1, context == "dilated" ? rate : 1);
-  h = g.add(nn::Upsample2D<F>(2), h);
+  auto up = [&](nn::NodeRef in, nn::Index channels) {
+    if (upsample == "nearest") return g.add(nn::Upsample2D<F>(2), in);
+    return g.add(nn::Conv2DTranspose<F>(channels, 2, 2), in);
+  };
+  h = up(h, 4 * width);
   h = conv_bn_relu(g, g.add(nn::Concat<F>(0), {h, e2}), 2 * width);
-  h = g.add(nn::Upsample2D<F>(2), h);
+  h = up(h, 2 * width);
   h = conv_bn_relu(g, g.add(nn::Concat<F>(0), {h, e1}), width);
   g.output(g.add(nn::Conv2D<F>(classes, 1), h), "mask");
   return g;
@@ -65,6 +73,8 @@ inline double receptive_field(const nn::Graph<F>& g) {
       jump[i] *= double(std::max(geo.SH, geo.SW));
     } else if (n.layer->type() == "Upsample2D") {
       jump[i] /= 2.0;  // the network above upsamples by 2 only
+    } else if (n.layer->type() == "Conv2DTranspose") {
+      jump[i] /= 2.0;  // 2x2, stride 2: each output pixel sees one input pixel
     }
   }
   return rf[std::size_t(g.output_nodes()[0])];

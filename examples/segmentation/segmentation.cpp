@@ -12,6 +12,8 @@
 // --compare trains, for each of --seeds seeds, the three losses with the
 // dilated context and --loss with the plain one (same parameters), and writes
 // the table of test pixel accuracy, mean pixel accuracy and mean IoU.
+// --upsample transposed learns the decoder's upsampling (2x2 transposed
+// convolutions of stride 2) instead of repeating pixels.
 //
 // Writes to --out: history.csv, curves.png, metrics.json, confusion.csv,
 // overlays.png (input, truth, prediction of 8 test canvases), model.nn and
@@ -33,7 +35,7 @@ namespace {
 using F = float;
 
 struct Settings {
-  std::string loss = "ce+dice", context = "dilated";
+  std::string loss = "ce+dice", context = "dilated", upsample = "nearest";
   double bg_weight = 1.0;
   int width = 16, side = 64, train_canvases = 6000, val_canvases = 500, test_canvases = 1000;
   std::uint64_t canvas_seed = 1;
@@ -79,7 +81,7 @@ const nn::Loss<F>& make_loss(const std::string& name, double bg_weight, std::vec
 Result run(const Data& d, const Settings& s, const std::string& context, const std::string& loss_name,
            std::uint64_t seed, const example::Common& c, const std::string& history_csv, bool verbose,
            nn::Graph<F>* keep_model = nullptr) {
-  auto model = fcn::build(context, s.side, s.side, s.width, segdata::kClasses, seed);
+  auto model = fcn::build(context, s.side, s.side, s.width, segdata::kClasses, seed, s.upsample);
   Result r;
   r.receptive_field = fcn::receptive_field(model);
   for (auto& p : model.parameters()) r.params += long(p.value->size());
@@ -166,6 +168,7 @@ int main(int argc, char** argv) {
   ex.cli()
       .option("--loss", &s.loss, "ce|dice|ce+dice", "per-pixel loss")
       .option("--context", &s.context, "dilated|plain", "the context module's convolutions")
+      .option("--upsample", &s.upsample, "nearest|transposed", "the decoder's x2 upsampling")
       .option("--bg-weight", &s.bg_weight, "X", "cross-entropy weight of the background class")
       .option("--width", &s.width, "N", "channels of the first layer (x2, x4 deeper)")
       .option("--canvas", &s.side, "N", "canvas side in pixels, a multiple of 4, >= 32")
@@ -177,6 +180,7 @@ int main(int argc, char** argv) {
   ex.parse(argc, argv);
   if (s.loss != "ce" && s.loss != "dice" && s.loss != "ce+dice") ex.fail("--loss must be ce, dice or ce+dice");
   if (s.context != "dilated" && s.context != "plain") ex.fail("--context must be dilated or plain");
+  if (s.upsample != "nearest" && s.upsample != "transposed") ex.fail("--upsample must be nearest or transposed");
   if (!(s.bg_weight > 0)) ex.fail("--bg-weight must be > 0");
   if (s.width < 1 || s.side < 32 || s.side % 4 || s.train_canvases < 1 || s.test_canvases < 1)
     ex.fail("--width >= 1, --canvas >= 32 and a multiple of 4, --train-canvases and --test-canvases >= 1");
@@ -260,7 +264,7 @@ int main(int argc, char** argv) {
       }
       j.set("seeds", seeds).set("epochs", c.epochs).set("train_canvases", s.train_canvases)
           .set("test_canvases", s.test_canvases).set("canvas", s.side).set("width", s.width)
-          .set("bg_weight", s.bg_weight).set("quick", c.quick).set("build", nn::build_info());
+          .set("bg_weight", s.bg_weight).set("upsample", s.upsample).set("quick", c.quick).set("build", nn::build_info());
       j.save(c.out + "/compare.json");
       std::printf("wrote %s/{compare.csv, compare.json, compare/}\n", c.out.c_str());
       return 0;
@@ -287,6 +291,7 @@ int main(int argc, char** argv) {
         .set_array("train_class_shares", shares)
         .set("loss", s.loss)
         .set("context", s.context)
+        .set("upsample", s.upsample)
         .set("bg_weight", s.bg_weight)
         .set("receptive_field", r.receptive_field)
         .set("params", r.params)

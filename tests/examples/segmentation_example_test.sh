@@ -32,6 +32,10 @@ if [ "$mode" = quick ]; then
   cat "$work/seg.txt"
   [ -s "$work/masks/test_canvas.mask.png" ] || fail "segment wrote no mask"
   grep -q "digits:" "$work/seg.txt" || fail "segment printed no digits line"
+  "$bin" --quick --epochs 1 --upsample transposed --out "$work/tr" > "$work/tr.txt" 2>&1 ||
+    { cat "$work/tr.txt"; fail "--upsample transposed --quick"; }
+  grep -q "Conv2DTranspose" "$work/tr.txt" || fail "--upsample transposed: no Conv2DTranspose in the summary"
+  grep -q "reloaded, it gives the same test predictions" "$work/tr.txt" || fail "--upsample transposed: no reload check"
   "$bin" --quick --compare --seeds 2 --out "$work/cmp" > "$work/cmp.txt" 2>&1 || { cat "$work/cmp.txt"; fail "--compare --quick"; }
   [ "$(wc -l < "$work/cmp/compare.csv")" -eq 9 ] || fail "compare.csv: expected 4 variants x 2 seeds + header"
   grep -q '"dilated_minus_plain_p"' "$work/cmp/compare.json" || fail "compare.json lacks the paired test"
@@ -39,7 +43,7 @@ if [ "$mode" = quick ]; then
   echo "quick runs passed"
   exit 0
 fi
-for args in "--bogus" "--loss focal" "--context wide" "--canvas 30" "--seeds 0" "--bg-weight 0" "--epochs x"; do
+for args in "--bogus" "--loss focal" "--context wide" "--upsample cubic" "--canvas 30" "--seeds 0" "--bg-weight 0" "--epochs x"; do
   # shellcheck disable=SC2086
   "$bin" $args > /dev/null 2> "$work/err.txt"
   rc=$?
