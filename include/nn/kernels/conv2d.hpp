@@ -300,6 +300,29 @@ void conv2d_forward(const T* x, const T* w, const T* b, T* y, const Conv2DGeom& 
   });
 }
 
+namespace detail {
+// dx_n += col2im(dcol) with dcol (K, Pc) = w^T (K, OC) * dy_n[:, p0:p0+Pc] (OC, Pc)
+// for the output rows [oh0, oh1) (p0 = oh0 * OW, Pc their pixels), through the
+// column buffer col; `own` (float) uses w^T packed in ws.apack.
+template <class T>
+void input_grad_rows(const T* w, const T* dyn, T* dxn, T* col, Index oh0, Index oh1, bool own, const Conv2DGeom& g,
+                     const ConvWorkspace<T>& ws) {
+  const Index K = g.col_rows(), P = g.col_cols(), p0 = oh0 * g.OW, Pc = (oh1 - oh0) * g.OW;
+  if constexpr (std::is_same<T, float>::value)
+    if (own) {
+      small::gemm(ws.apack.data(), K, g.OC, dyn + p0, P, Pc, col, Pc);
+      if (g.SW == 1 && g.KW <= 64)
+        input_grad::col2im_gather(col, g, dxn, oh0, oh1);
+      else
+        col2im(col, g, dxn, oh0, oh1);
+      return;
+    }
+  (void)own;
+  gemm<T>(true, false, K, Pc, g.OC, T(1), w, K, dyn + p0, P, T(0), col, Pc);
+  col2im(col, g, dxn, oh0, oh1);
+}
+}  // namespace detail
+
 // Given dy (N, OC, OH, OW):
 //   dx (N, C, H, W)      is overwritten (skipped when null)
 //   dw (OC, C, KH, KW)   is accumulated (+=)
@@ -362,20 +385,7 @@ void conv2d_backward(const T* x, const T* w, const T* dy, T* dx, T* dw, T* db, c
           // part (OC, K) += dy_n[:, p0:p0+Pc] (OC, Pc) * col^T (Pc, K)
           gemm<T>(false, true, g.OC, K, Pc, T(1), dyn + p0, P, col, Pc, T(1), part, K);
         }
-        if (dxn) {
-          // dcol (K, Pc) = w^T (K, OC) * dy_n[:, p0:p0+Pc] (OC, Pc); dx_n += col2im(dcol)
-          if constexpr (std::is_same<T, float>::value)
-            if (own_dx) {
-              small::gemm(ws.apack.data(), K, g.OC, dyn + p0, P, Pc, col, Pc);
-              if (g.SW == 1 && g.KW <= 64)
-                input_grad::col2im_gather(col, g, dxn, oh0, oh1);
-              else
-                col2im(col, g, dxn, oh0, oh1);
-              continue;
-            }
-          gemm<T>(true, false, K, Pc, g.OC, T(1), w, K, dyn + p0, P, T(0), col, Pc);
-          col2im(col, g, dxn, oh0, oh1);
-        }
+        if (dxn) detail::input_grad_rows(w, dyn, dxn, col, oh0, oh1, own_dx, g, ws);
       }
     }
   });
@@ -431,21 +441,8 @@ void conv2d_backward_data(const T* w, const T* dy, T* dx, const Conv2DGeom& g, C
     const T* dyn = dy + n * g.OC * P;
     T* dxn = dx + n * g.C * g.H * g.W;
     std::fill(dxn, dxn + g.C * g.H * g.W, T(0));
-    for (Index oh0 = 0; oh0 < g.OH; oh0 += rows) {
-      const Index oh1 = std::min(g.OH, oh0 + rows), p0 = oh0 * g.OW, Pc = (oh1 - oh0) * g.OW;
-      // dcol (K, Pc) = w^T (K, OC) * dy_n[:, p0:p0+Pc] (OC, Pc); dx_n += col2im(dcol)
-      if constexpr (std::is_same<T, float>::value)
-        if (own) {
-          small::gemm(ws.apack.data(), K, g.OC, dyn + p0, P, Pc, col, Pc);
-          if (g.SW == 1 && g.KW <= 64)
-            input_grad::col2im_gather(col, g, dxn, oh0, oh1);
-          else
-            col2im(col, g, dxn, oh0, oh1);
-          continue;
-        }
-      gemm<T>(true, false, K, Pc, g.OC, T(1), w, K, dyn + p0, P, T(0), col, Pc);
-      col2im(col, g, dxn, oh0, oh1);
-    }
+    for (Index oh0 = 0; oh0 < g.OH; oh0 += rows)
+      detail::input_grad_rows(w, dyn, dxn, col, oh0, std::min(g.OH, oh0 + rows), own, g, ws);
   });
 }
 
