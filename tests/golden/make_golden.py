@@ -123,6 +123,18 @@ def activations():
     fx.save()
 
 
+def cross_entropy_cases(fx, logits, cases):
+    """ce.<name>.loss and ce.<name>.grad of F.cross_entropy for each case
+    (a dict of its keyword arguments, the target under "target")."""
+    for name, kw in cases.items():
+        x = logits.clone().requires_grad_(True)
+        target = kw.pop("target")
+        loss = F.cross_entropy(x, target, **kw)
+        loss.backward()
+        fx.add(f"ce.{name}.loss", loss)
+        fx.add(f"ce.{name}.grad", x.grad)
+
+
 def losses():
     fx = Fixture("losses")
     N, C = 6, 5
@@ -143,13 +155,7 @@ def losses():
         "soft": dict(target=soft),
         "soft_weighted_smooth": dict(target=soft, weight=weights, label_smoothing=0.1),
     }
-    for name, kw in cases.items():
-        x = logits.clone().requires_grad_(True)
-        target = kw.pop("target")
-        loss = F.cross_entropy(x, target, **kw)
-        loss.backward()
-        fx.add(f"ce.{name}.loss", loss)
-        fx.add(f"ce.{name}.grad", x.grad)
+    cross_entropy_cases(fx, logits, cases)
 
     x0 = torch.randn(4, 7) * 3
     t = (torch.rand(4, 7) > 0.5).double()
@@ -309,13 +315,7 @@ def pixel_losses():
         "weighted_smooth": dict(target=labels, weight=weights, label_smoothing=0.1),
         "soft": dict(target=soft),
     }
-    for name, kw in cases.items():
-        x = logits.clone().requires_grad_(True)
-        target = kw.pop("target")
-        loss = F.cross_entropy(x, target, **kw)
-        loss.backward()
-        fx.add(f"ce.{name}.loss", loss)
-        fx.add(f"ce.{name}.grad", x.grad)
+    cross_entropy_cases(fx, logits, cases)
 
     def dice(x, t, eps=1e-7, mean=True):
         p = torch.softmax(x, dim=1)
