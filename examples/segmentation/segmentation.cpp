@@ -238,7 +238,7 @@ int main(int argc, char** argv) {
           nn::io::write_file_atomic(c.out + "/compare.csv", csv);
         }
       nn::io::JsonObject j;
-      std::printf("\n| context | loss | pixel accuracy | mean pixel accuracy | mean IoU | receptive field | params | s/run |\n"
+      std::printf("\n| context | loss | pixel accuracy | mean pixel accuracy | mean IoU | receptive field | trainable params | s/run |\n"
                   "|---|---|---|---|---|---|---|---|\n");
       for (const auto& v : variants) {
         const std::string name = v.context + " " + v.loss;
