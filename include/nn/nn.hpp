@@ -73,6 +73,8 @@
 #include "nn/data/image_folder.hpp"
 #include "nn/data/split.hpp"
 
+#include "nn/image/integral.hpp"
+
 #include "nn/io/atomic_file.hpp"
 #include "nn/io/json.hpp"
 #include "nn/io/layer_factory.hpp"
