@@ -50,6 +50,7 @@
 #include "nn/losses/masked_cross_entropy.hpp"
 #include "nn/losses/mse.hpp"
 #include "nn/losses/soft_dice.hpp"
+#include "nn/losses/softmax_bce.hpp"
 #include "nn/losses/soft_f1.hpp"
 #include "nn/losses/weighted_sum.hpp"
 

@@ -334,9 +334,34 @@ def pixel_losses():
     fx.save()
 
 
+def softmax_bce():
+    """Keras' binary cross-entropy on softmax probabilities: p clipped to
+    [1e-7, 1 - 1e-7], -(t log p + (1 - t) log(1 - p)) averaged over the
+    N x C entries; autograd through the clamp and the softmax."""
+    torch.manual_seed(91)
+    fx = Fixture("softmax_bce")
+    N, C = 6, 5
+    logits = torch.randn(N, C) * 3
+    logits[0] = torch.tensor([30.0, -30.0, 0.0, 1.0, -2.0])  # a saturated row: some p clipped
+    labels = torch.tensor([0, 3, 1, 4, 4, 2])
+    fx.add("logits", logits)
+    fx.add("labels", labels)
+    eps = 1e-7
+    t = F.one_hot(labels, C).double()
+    for name, mean in {"mean": True, "sum": False}.items():
+        x = logits.clone().requires_grad_(True)
+        p = torch.softmax(x, dim=1).clamp(eps, 1 - eps)
+        per = -(t * torch.log(p) + (1 - t) * torch.log(1 - p))
+        loss = per.mean() if mean else per.mean(dim=1).sum()
+        loss.backward()
+        fx.add(f"{name}.loss", loss)
+        fx.add(f"{name}.grad", x.grad)
+    fx.save()
+
+
 FIXTURES = {"conv2d": conv2d, "maxpool2d": maxpool, "batchnorm": batchnorm, "activations": activations,
             "losses": losses, "optimizers": optimizers, "graph": graph, "decoder": decoder,
-            "pixel_losses": pixel_losses}
+            "pixel_losses": pixel_losses, "softmax_bce": softmax_bce}
 
 if __name__ == "__main__":
     # make_golden.py [fixture ...]: all of them by default; the fixtures

@@ -275,3 +275,27 @@ TEST_CASE("pixel losses reject bad input naming the loss, sample and position") 
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(nn::WeightedSum<float>({{&ce, -1.0}}), doctest::Contains("weights must be finite"), std::invalid_argument);
 }
+
+TEST_CASE("SoftmaxBCE (Keras' binary cross-entropy on a softmax): value by hand, gradients, PyTorch") {
+  // Two classes, p = (0.5, 0.5), label 0: each entry -log(0.5); mean over the 2 entries.
+  nn::SoftmaxBCE<D> bce;
+  CHECK(bce(Tensor<D>({1, 2}), Tensor<D>::from({1}, {0})) == doctest::Approx(std::log(2.0)).epsilon(1e-14));
+  auto x = randn({5, 4}, 31, 1.5);  // no entry near the clipping bounds
+  check_loss_gradient(bce, x, Tensor<D>::from({5}, {0, 3, 2, 2, 1}));
+  check_loss_gradient(nn::SoftmaxBCE<D>(nn::Reduction::Sum), x, Tensor<D>::from({5}, {1, 1, 0, 3, 2}));
+  Tensor<D> onehot({5, 4});
+  for (Index n = 0; n < 5; ++n) onehot(n, (n * 3) % 4) = 1;
+  check_loss_gradient(bce, x, onehot);
+  Golden g("softmax_bce");
+  for (std::string name : {"mean", "sum"}) {
+    CAPTURE(name);
+    nn::SoftmaxBCE<D> loss(name == "mean" ? nn::Reduction::Mean : nn::Reduction::Sum);
+    Tensor<D> grad;
+    CHECK(loss.compute(g["logits"], g["labels"], &grad) == doctest::Approx(g[name + ".loss"][0]).epsilon(1e-12));
+    check_close(grad, g[name + ".grad"], 1e-12, 1e-10, "softmax_bce." + name);
+  }
+  CHECK_THROWS_WITH_AS(bce.compute(x, Tensor<D>::from({5}, {0, 4, 0, 0, 0}), nullptr),
+                       doctest::Contains("label 4 of sample 1 is not a class in [0, 4)"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(nn::SoftmaxBCE<D>(nn::Reduction::Mean, 0.0), doctest::Contains("eps must be in (0, 0.5)"),
+                       std::invalid_argument);
+}

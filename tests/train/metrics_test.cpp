@@ -95,3 +95,29 @@ TEST_CASE("per-pixel accuracy, confusion matrix and mean IoU on (N, C, H, W) log
   CHECK_THROWS_WITH_AS(nn::ConfusionMatrix(4).add_batch(x, y), doctest::Contains("logits of 3 classes for a matrix of 4"),
                        std::invalid_argument);
 }
+
+TEST_CASE("binary accuracy of a softmax, as Keras counts it") {
+  // 2 samples, 5 classes. Sample 0: confident and right (5 of 5 entries);
+  // sample 1: confident and wrong (3 of 5: two entries differ).
+  auto x = Tensor<F>::from({2, 5}, {10, 0, 0, 0, 0,  //
+                                    0, 10, 0, 0, 0});
+  auto y = Tensor<F>::from({2}, {0, 2});
+  nn::SoftmaxBinaryAccuracy<F> m;
+  m.update(x, y);
+  CHECK(m.value() == doctest::Approx(8.0 / 10));
+  // uniform probabilities (0.2 each): every entry rounds to 0, 4 of 5 right per sample
+  m.reset();
+  m.update(Tensor<F>({3, 5}), Tensor<F>::from({3}, {0, 1, 2}));
+  CHECK(m.value() == doctest::Approx(0.8));
+  // two classes at exactly 0.5: round half to even gives 0 for both
+  m.reset();
+  m.update(Tensor<F>({1, 2}), Tensor<F>::from({1}, {1}));
+  CHECK(m.value() == doctest::Approx(0.5));
+  // one-hot targets give the same as labels
+  auto onehot = Tensor<F>::from({2, 5}, {1, 0, 0, 0, 0, 0, 0, 1, 0, 0});
+  auto by_name = nn::make_metric<F>("binary_accuracy");
+  by_name->update(x, onehot);
+  CHECK(by_name->value() == doctest::Approx(0.8));
+  CHECK_THROWS_WITH_AS(m.update(x, Tensor<F>({3})), doctest::Contains("binary_accuracy: needs logits (N, C)"),
+                       std::invalid_argument);
+}

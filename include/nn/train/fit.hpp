@@ -35,7 +35,8 @@
 //
 // Metrics by name: "accuracy", "topK_accuracy" (e.g. "top5_accuracy"),
 // "subset_accuracy" and "macro_f1" (multi-label, threshold 0.5), "mean_iou"
-// (segmentation). With label targets the default is {"accuracy"}.
+// (segmentation), "binary_accuracy" (Keras' binary accuracy of a softmax).
+// With label targets the default is {"accuracy"}.
 #pragma once
 #include <chrono>
 #include <cmath>
@@ -64,12 +65,13 @@ std::unique_ptr<Metric<T>> make_metric(const std::string& name) {
   if (name == "subset_accuracy") return std::make_unique<SubsetAccuracy<T>>();
   if (name == "macro_f1") return std::make_unique<MultilabelF1<T>>();
   if (name == "mean_iou") return std::make_unique<MeanIoU<T>>();
+  if (name == "binary_accuracy") return std::make_unique<SoftmaxBinaryAccuracy<T>>();
   if (name.size() > 12 && name.compare(0, 3, "top") == 0 && name.compare(name.size() - 9, 9, "_accuracy") == 0) {
     const int k = std::atoi(name.substr(3, name.size() - 12).c_str());
     if (k >= 1) return std::make_unique<TopKAccuracy<T>>(k);
   }
   throw std::invalid_argument("unknown metric '" + name +
-                              "' (known: accuracy, topK_accuracy, subset_accuracy, macro_f1, mean_iou)");
+                              "' (known: accuracy, topK_accuracy, subset_accuracy, macro_f1, mean_iou, binary_accuracy)");
 }
 
 // The loss of one output of a model, its weight in the total and its metrics.

@@ -4,6 +4,8 @@
 //   Accuracy, TopKAccuracy(k)                       logits (N, C), labels (N), or per position
 //                                                   (N, C, d...) and (N, d...)
 //   MeanIoU                                         the same; segmentation mean IoU
+//   SoftmaxBinaryAccuracy                           logits (N, C), labels (N): Keras' binary
+//                                                   accuracy of a softmax output
 //   SubsetAccuracy(threshold), MacroF1Multilabel    logits (N, C), multi-hot (N, C)
 // and a ConfusionMatrix with everything computed from it:
 //   per-class precision / recall / F1, macro and micro F1, accuracy,
@@ -11,6 +13,8 @@
 //   printed with class names, or saved as CSV.
 // Metrics are tested on small inputs against values computed by hand.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <iomanip>
 #include <memory>
 #include <sstream>
@@ -82,6 +86,42 @@ class Accuracy : public TopKAccuracy<T> {
  public:
   Accuracy() : TopKAccuracy<T>(1) {}
   std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<Accuracy>(*this); }
+};
+
+// Keras' binary_accuracy on a softmax output: the fraction of the N x C
+// entries where round(softmax(x)) equals the one-hot target (labels (N)) or
+// the target thresholded at 0.5 ((N, C)). round is half-to-even, so 0.5 counts
+// as 0. With C classes a model that predicts nothing scores (C - 1) / C.
+template <class T>
+class SoftmaxBinaryAccuracy : public Metric<T> {
+ public:
+  std::string name() const override { return "binary_accuracy"; }
+  void reset() override { hit_ = n_ = 0; }
+  void update(const Tensor<T>& x, const Tensor<T>& y) override {
+    const bool labels = y.rank() == 1;
+    if (x.rank() != 2 || (labels ? y.dim(0) != x.dim(0) : y.shape() != x.shape()))
+      throw std::invalid_argument(name() + ": needs logits (N, C) and labels (N) or targets (N, C), got " +
+                                  x.shape().str() + " and " + y.shape().str());
+    const Index C = x.dim(1);
+    std::vector<double> p(static_cast<std::size_t>(C));
+    for (Index i = 0; i < x.dim(0); ++i) {
+      const T* r = x.data() + i * C;
+      double m = r[0], z = 0;
+      for (Index c = 1; c < C; ++c) m = std::max(m, double(r[c]));
+      for (Index c = 0; c < C; ++c) z += p[std::size_t(c)] = std::exp(double(r[c]) - m);
+      for (Index c = 0; c < C; ++c) {
+        const bool on = p[std::size_t(c)] / z > 0.5;
+        const bool truth = labels ? Index(y[i]) == c : y(i, c) > T(0.5);
+        hit_ += on == truth;
+      }
+      n_ += C;
+    }
+  }
+  double value() const override { return n_ ? double(hit_) / double(n_) : 0.0; }
+  std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<SoftmaxBinaryAccuracy>(*this); }
+
+ private:
+  long hit_ = 0, n_ = 0;
 };
 
 // Multi-label: a sample counts when every tag's prediction (sigmoid(logit) >=
