@@ -19,10 +19,16 @@ data=$(sed -n 's/^data: //p' "$work/probe.txt")
 
 outputs="history.csv metrics.json curves.png confusion.png confusion.csv predictions.png model.nn classes.txt last.nn"
 if [ "$mode" = quick ]; then
-  # seed model, official split 0: every output, and the loss went down within the epoch
-  "$fg" --quick --split 0 --out "$work/seed0" > "$work/seed0.txt" 2>&1 || { cat "$work/seed0.txt"; fail "seed --quick --split 0"; }
+  # seed model, official split 0, with the blog's loss (Keras' BCE on the softmax): every output, both
+  # accuracies recorded, and the loss went down within the epoch
+  "$fg" --quick --split 0 --loss bce --out "$work/seed0" > "$work/seed0.txt" 2>&1 || { cat "$work/seed0.txt"; fail "seed --quick --split 0 --loss bce"; }
   cat "$work/seed0.txt"
   for f in $outputs; do [ -s "$work/seed0/$f" ] || fail "missing output seed0/$f"; done
+  head -1 "$work/seed0/history.csv" | grep -q "binary_accuracy.*val_accuracy.*val_binary_accuracy" ||
+    fail "history.csv lacks the binary accuracy: $(head -1 "$work/seed0/history.csv")"
+  grep -q '"loss": "bce"' "$work/seed0/metrics.json" || fail "metrics.json does not name the loss"
+  bin=$(json_number "$work/seed0/metrics.json" test_binary_accuracy)
+  awk -v b="$bin" 'BEGIN { exit !(b >= 0 && b <= 1) }' || fail "test_binary_accuracy '$bin' is not a fraction"
   [ ! -e "$work/seed0/best.nn" ] || fail "an official split has no validation set, so no best.nn"
   start=$(json_number "$work/seed0/metrics.json" first_epoch_loss_start)
   end=$(json_number "$work/seed0/metrics.json" first_epoch_loss_end)
@@ -85,6 +91,7 @@ expect_error 1 "--image-size 4 is too small for the strong model" "$fg" --quick 
 expect_error 1 "splits/train3.txt: cannot open" "$fg" $run --split 3 --out "$work/o"
 expect_error 2 "--model must be seed, strong or resnet" "$fg" --model huge
 expect_error 2 "--split must be 0, 1, 2, 3, 4, all or random" "$fg" --split 5
+expect_error 2 "--loss must be ce or bce" "$fg" --loss hinge
 expect_error 2 "bad value 'many' for --epochs" "$fg" --epochs many
 expect_error 1 "no such folder" "$fg" --data "$work/nowhere"
 # groceries_predict
