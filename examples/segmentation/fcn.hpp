@@ -132,8 +132,7 @@ inline int draw_legend(nn::plot::Image& img, int x0, int y0) {
 // A colour PNG of one mask (H x W classes).
 inline void save_mask_png(const std::string& path, const std::vector<int>& mask, nn::Index H, nn::Index W) {
   nn::plot::Image img{int(W), int(H)};
-  for (nn::Index i = 0; i < H; ++i)
-    for (nn::Index j = 0; j < W; ++j) img.set(int(j), int(i), color(mask[std::size_t(i * W + j)]));
+  draw(img, 0, 0, 1, H, W, nullptr, mask.data());
   img.save_png(path);
 }
 

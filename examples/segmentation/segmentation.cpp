@@ -42,7 +42,8 @@ struct Settings {
 };
 
 struct Data {
-  segdata::Canvases train, val, test;
+  nn::data::TensorDataset<F> train, val;  // canvases (N, 1, H, W) and their label maps (N, H, W)
+  segdata::Canvases test;
 };
 
 struct Result {
@@ -84,19 +85,18 @@ Result run(const Data& d, const Settings& s, const std::string& context, const s
   auto model = fcn::build(context, s.side, s.side, s.width, segdata::kClasses, seed, s.upsample);
   Result r;
   r.receptive_field = fcn::receptive_field(model);
-  for (auto& p : model.parameters()) r.params += long(p.value->size());
+  r.params = long(model.num_parameters());
   if (verbose) std::cout << model.summary();
   std::vector<std::unique_ptr<nn::Loss<F>>> keep;
   const auto& loss = make_loss(loss_name, s.bg_weight, keep);
   nn::Adam<F> opt(model.parameters(), {c.lr});
-  nn::data::TensorDataset<F> train(d.train.x.clone(), d.train.y.clone()), val(d.val.x.clone(), d.val.y.clone());
   nn::FitOptions<F> o;
-  o.epochs = c.epochs, o.batch_size = c.batch, o.seed = seed, o.validation = &val;
+  o.epochs = c.epochs, o.batch_size = c.batch, o.seed = seed, o.validation = &d.val;
   o.metrics = {"accuracy", "mean_iou"};
   if (!verbose) o.progress = nn::Progress::Off;
   o.callbacks = {std::make_shared<nn::LRScheduler<F>>(std::make_shared<nn::CosineLR>(c.epochs, 0.0), c.lr),
                  std::make_shared<nn::CSVLogger<F>>(history_csv)};
-  r.trained = example::train(model, loss, opt, train, o);
+  r.trained = example::train(model, loss, opt, d.train, o);
   model.eval();
   const nn::Index N = d.test.x.dim(0);
   for (nn::Index b = 0; b < N; b += 100) {  // (100, 11, H, W) logits at a time
@@ -146,13 +146,8 @@ void save_overlays(const std::string& path, const segdata::Canvases& test, const
 
 // The first test canvas as a grey PNG: an input for `segment`.
 void save_canvas_png(const std::string& path, const segdata::Canvases& test) {
-  const nn::Index H = test.x.dim(2), W = test.x.dim(3);
-  nn::plot::Image img{int(W), int(H)};
-  for (nn::Index i = 0; i < H; ++i)
-    for (nn::Index j = 0; j < W; ++j) {
-      const auto v = std::uint8_t(std::lround(255.0f * std::clamp(test.x[i * W + j], 0.0f, 1.0f)));
-      img.set(int(j), int(i), {v, v, v});
-    }
+  nn::plot::Image img{int(test.x.dim(3)), int(test.x.dim(2))};
+  fcn::draw(img, 0, 0, 1, test.x.dim(2), test.x.dim(3), test.x.data(), nullptr);
   img.save_png(path);
 }
 
@@ -196,11 +191,12 @@ int main(int argc, char** argv) {
     for (nn::Index i = 0; i < 55000; ++i) train_pool[std::size_t(i)] = i;
     for (nn::Index i = 0; i < 5000; ++i) val_pool[std::size_t(i)] = 55000 + i;
     for (nn::Index i = 0; i < mn.test_y.size(); ++i) test_pool[std::size_t(i)] = i;
-    Data d;
-    d.train = segdata::make_canvases(mn.train_x, mn.train_y, train_pool, s.train_canvases, s.side, s.side, s.canvas_seed);
-    d.val = segdata::make_canvases(mn.train_x, mn.train_y, val_pool, s.val_canvases, s.side, s.side, s.canvas_seed + 1000);
-    d.test = segdata::make_canvases(mn.test_x, mn.test_y, test_pool, s.test_canvases, s.side, s.side, s.canvas_seed + 2000);
-    const auto shares = segdata::class_shares(d.train.y);
+    auto tr = segdata::make_canvases(mn.train_x, mn.train_y, train_pool, s.train_canvases, s.side, s.side, s.canvas_seed);
+    auto va = segdata::make_canvases(mn.train_x, mn.train_y, val_pool, s.val_canvases, s.side, s.side, s.canvas_seed + 1000);
+    const Data d{{std::move(tr.x), std::move(tr.y)},
+                 {std::move(va.x), std::move(va.y)},
+                 segdata::make_canvases(mn.test_x, mn.test_y, test_pool, s.test_canvases, s.side, s.side, s.canvas_seed + 2000)};
+    const auto shares = segdata::class_shares(d.train.targets());
     std::printf("canvases %dx%d: %d train, %d validation (MNIST train digits), %d test (MNIST test digits)\n", s.side,
                 s.side, s.train_canvases, s.val_canvases, s.test_canvases);
     std::printf("training pixels: background %.1f%%, digits 0-9 %.2f%%-%.2f%% each\n", 100 * shares[10],

@@ -271,8 +271,8 @@ TEST_CASE("pixel losses reject bad input naming the loss, sample and position") 
                        std::invalid_argument);
   CHECK_THROWS_WITH_AS(ce.compute(x, Tensor<float>({2, 2, 3}), &g), doctest::Contains("target shape (2, 2, 3) matches neither"),
                        std::invalid_argument);
-  CHECK_THROWS_WITH_AS(dice.compute(x, Tensor<float>({2, 3}), &g), doctest::Contains("is neither labels nor probabilities"),
-                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(dice.compute(x, Tensor<float>({2, 3}), &g),
+                       doctest::Contains("SoftmaxDice: target shape (2, 3) matches neither"), std::invalid_argument);
   CHECK_THROWS_WITH_AS(nn::WeightedSum<float>({{&ce, -1.0}}), doctest::Contains("weights must be finite"), std::invalid_argument);
 }
 

@@ -36,49 +36,22 @@ class SoftmaxCrossEntropy : public Loss<T> {
 
   T compute(const Tensor<T>& x, const Tensor<T>& target, Tensor<T>* grad) const override {
     this->check_batch(x);
-    if (x.rank() < 2 || x.dim(1) < 1)
-      this->fail("logits must be (N, C) or (N, C, d1, ..., dk) with C >= 1, got " + x.shape().str());
+    const bool labels = this->label_targets(x, target);
     const Index N = x.dim(0), C = x.dim(1), S = x.size() / (N * C);  // S positions per sample
-    const bool labels = target.rank() == x.rank() - 1;
-    bool fits = labels ? target.dim(0) == N : target.shape() == x.shape();
-    for (int d = 2; labels && d < x.rank(); ++d) fits = fits && target.dim(d - 1) == x.dim(d);
-    if (!fits) {
-      const std::string lab = x.rank() == 2 ? "(N) labels" : "(N, d...) labels";
-      const std::string prob = x.rank() == 2 ? "(N, C) probabilities" : "probabilities of the logits' shape";
-      this->fail("target shape " + target.shape().str() + " matches neither " + lab + " nor " + prob + " for logits " +
-                 x.shape().str());
-    }
     if (!w_.empty() && static_cast<Index>(w_.size()) != C)
       this->fail(std::to_string(w_.size()) + " class weights for " + std::to_string(C) + " classes");
-    this->check_finite(target, "target");
-    if (S == 1) return rows(x.data(), target.data(), N, C, 1, labels, grad ? prepare(grad, x.shape()) : nullptr);
-    // (N, C, S) -> (N*S, C): every position is a row, as PyTorch counts it.
-    to_rows(x.data(), N, C, S, xt_);
-    if (!labels) to_rows(target.data(), N, C, S, tt_);
-    T* g = nullptr;
-    if (grad) gt_.resize(Shape{N * S, C}), g = gt_.data();
-    const T loss = rows(xt_.data(), labels ? target.data() : tt_.data(), N * S, C, S, labels, g);
-    if (grad) {
-      grad->resize(x.shape());
-      for (Index n = 0; n < N; ++n)
-        for (Index c = 0; c < C; ++c)
-          for (Index s = 0; s < S; ++s) (*grad)[(n * C + c) * S + s] = gt_[(n * S + s) * C + c];
-    }
+    if (grad) grad->resize(x.shape());
+    if (S == 1) return rows(x.data(), target.data(), N, C, 1, labels, grad ? grad->data() : nullptr);
+    xt_.resize(Shape{N * S, C});
+    detail::to_class_rows(x.data(), N, C, S, xt_.data());
+    if (!labels) tt_.resize(Shape{N * S, C}), detail::to_class_rows(target.data(), N, C, S, tt_.data());
+    if (grad) gt_.resize(Shape{N * S, C});
+    const T loss = rows(xt_.data(), labels ? target.data() : tt_.data(), N * S, C, S, labels, grad ? gt_.data() : nullptr);
+    if (grad) detail::from_class_rows(gt_.data(), N, C, S, grad->data());
     return loss;
   }
 
  private:
-  static T* prepare(Tensor<T>* grad, const Shape& s) {
-    grad->resize(s);
-    return grad->data();
-  }
-  static void to_rows(const T* src, Index N, Index C, Index S, DeepTensor<T>& dst) {
-    dst.resize(Shape{N * S, C});
-    for (Index n = 0; n < N; ++n)
-      for (Index c = 0; c < C; ++c)
-        for (Index s = 0; s < S; ++s) dst[(n * S + s) * C + c] = src[(n * C + c) * S + s];
-  }
-
   // The loss of R rows of C logits; target: R labels or (R, C) probabilities;
   // S (positions per sample) only names the sample in errors. g: (R, C) or null.
   T rows(const T* x, const T* target, Index R, Index C, Index S, bool labels, T* g) const {
@@ -91,15 +64,7 @@ class SoftmaxCrossEntropy : public Loss<T> {
     for (Index n = 0; n < R; ++n) {
       T* q = q_.data() + n * C;
       if (labels) {
-        const T v = target[n];
-        if (!(v >= 0 && v < static_cast<T>(C)) || std::floor(v) != v) {
-          std::ostringstream os;
-          os << "label " << v << " of sample " << n / S;
-          if (S > 1) os << " at position " << n % S;
-          os << " is not a class in [0, " << C << ")";
-          this->fail(os.str());
-        }
-        const Index y = static_cast<Index>(v);
+        const Index y = this->class_of(target[n], C, n, S);
         for (Index c = 0; c < C; ++c) q[c] = eps_ / static_cast<T>(C) * w(c);
         q[y] += (T(1) - eps_) * w(y);
         norm += w(y);

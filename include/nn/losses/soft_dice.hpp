@@ -15,9 +15,9 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
-#include <sstream>
 #include <vector>
 
+#include "nn/kernels/activations.hpp"
 #include "nn/losses/loss.hpp"
 
 namespace nn {
@@ -32,79 +32,57 @@ class SoftmaxDice : public Loss<T> {
 
   T compute(const Tensor<T>& x, const Tensor<T>& target, Tensor<T>* grad) const override {
     this->check_batch(x);
-    if (x.rank() < 2 || x.dim(1) < 1)
-      this->fail("logits must be (N, C) or (N, C, d1, ..., dk) with C >= 1, got " + x.shape().str());
-    const Index N = x.dim(0), C = x.dim(1), S = x.size() / (N * C);
-    const bool labels = target.rank() == x.rank() - 1;
-    bool fits = labels ? target.dim(0) == N : target.shape() == x.shape();
-    for (int d = 2; labels && d < x.rank(); ++d) fits = fits && target.dim(d - 1) == x.dim(d);
-    if (!fits)
-      this->fail("target shape " + target.shape().str() + " is neither labels nor probabilities for logits " +
-                 x.shape().str());
-    this->check_finite(target, "target");
-    const std::size_t n_all = static_cast<std::size_t>(x.size());
-    p_.assign(n_all, 0.0);
-    t_.assign(n_all, 0.0);
-    // x (N, C, S): class c of position s of sample n at (n * C + c) * S + s.
-    for (Index n = 0; n < N; ++n)
-      for (Index s = 0; s < S; ++s) {
-        const Index base = n * C * S + s;
-        double m = x[base];
-        for (Index c = 1; c < C; ++c) m = std::max(m, static_cast<double>(x[base + c * S]));
-        double z = 0;
-        for (Index c = 0; c < C; ++c) z += p_[std::size_t(base + c * S)] = std::exp(static_cast<double>(x[base + c * S]) - m);
-        for (Index c = 0; c < C; ++c) p_[std::size_t(base + c * S)] /= z;
-        if (labels) {
-          const T v = target[n * S + s];
-          if (!(v >= 0 && v < static_cast<T>(C)) || std::floor(v) != v) {
-            std::ostringstream os;
-            os << "label " << v << " of sample " << n;
-            if (S > 1) os << " at position " << s;
-            os << " is not a class in [0, " << C << ")";
-            this->fail(os.str());
-          }
-          t_[std::size_t(base + static_cast<Index>(v) * S)] = 1.0;
-        } else {
-          for (Index c = 0; c < C; ++c) t_[std::size_t(base + c * S)] = target[base + c * S];
-        }
-      }
+    const bool labels = this->label_targets(x, target);
+    const Index N = x.dim(0), C = x.dim(1), S = x.size() / (N * C), R = N * S;
+    // Every position a row of C classes: p (R, C) the softmax, t (R, C) one-hot or the target.
+    const T* xr = x.data();
+    if (S > 1) xt_.resize(Shape{R, C}), detail::to_class_rows(x.data(), N, C, S, xt_.data()), xr = xt_.data();
+    p_.resize(Shape{R, C});
+    kernels::softmax_forward(xr, p_.data(), R, C);
+    t_.resize(Shape{R, C});
+    if (labels) {
+      t_.zero();
+      for (Index r = 0; r < R; ++r) t_[r * C + this->class_of(target[r], C, r, S)] = T(1);
+    } else if (S > 1) {
+      detail::to_class_rows(target.data(), N, C, S, t_.data());
+    } else {
+      std::copy(target.begin(), target.end(), t_.begin());
+    }
     const double scale = this->reduction_ == Reduction::Mean ? 1.0 / static_cast<double>(C) : 1.0;
     std::vector<double> tp(static_cast<std::size_t>(C), 0.0), den(static_cast<std::size_t>(C), eps_);
-    for (Index n = 0; n < N; ++n)
-      for (Index c = 0; c < C; ++c)
-        for (Index s = 0; s < S; ++s) {
-          const std::size_t i = std::size_t((n * C + c) * S + s);
-          tp[std::size_t(c)] += p_[i] * t_[i];
-          den[std::size_t(c)] += p_[i] + t_[i];
-        }
+    for (Index r = 0; r < R; ++r)
+      for (Index c = 0; c < C; ++c) {
+        const double pv = p_[r * C + c], tv = t_[r * C + c];
+        tp[std::size_t(c)] += pv * tv;
+        den[std::size_t(c)] += pv + tv;
+      }
     double loss = 0;
     for (Index c = 0; c < C; ++c)
       loss += (1.0 - (den[std::size_t(c)] > 0 ? 2.0 * tp[std::size_t(c)] / den[std::size_t(c)] : 0.0)) * scale;
     if (grad) {
-      grad->resize(x.shape());
-      std::vector<double> g(static_cast<std::size_t>(C));
-      for (Index n = 0; n < N; ++n)
-        for (Index s = 0; s < S; ++s) {
-          const Index base = n * C * S + s;
-          double pg = 0;
-          for (Index c = 0; c < C; ++c) {
-            const std::size_t i = std::size_t(base + c * S), cc = std::size_t(c);
-            const double D = den[cc];
-            g[cc] = D > 0 ? -scale * (2.0 * t_[i] / D - 2.0 * tp[cc] / (D * D)) : 0.0;
-            pg += p_[i] * g[cc];
-          }
-          for (Index c = 0; c < C; ++c) {
-            const std::size_t i = std::size_t(base + c * S);
-            (*grad)[base + c * S] = static_cast<T>(p_[i] * (g[std::size_t(c)] - pg));
-          }
+      // g = dL/dp (R, C), then through the softmax
+      g_.resize(Shape{R, C});
+      for (Index r = 0; r < R; ++r)
+        for (Index c = 0; c < C; ++c) {
+          const double D = den[std::size_t(c)];
+          g_[r * C + c] =
+              static_cast<T>(D > 0 ? -scale * (2.0 * t_[r * C + c] / D - 2.0 * tp[std::size_t(c)] / (D * D)) : 0.0);
         }
+      grad->resize(x.shape());
+      if (S == 1) {
+        kernels::softmax_backward(p_.data(), g_.data(), grad->data(), R, C);
+      } else {
+        gx_.resize(Shape{R, C});
+        kernels::softmax_backward(p_.data(), g_.data(), gx_.data(), R, C);
+        detail::from_class_rows(gx_.data(), N, C, S, grad->data());
+      }
     }
     return static_cast<T>(loss);
   }
 
  private:
   double eps_;
-  mutable std::vector<double> p_, t_;  // scratch, reused between calls
+  mutable DeepTensor<T> xt_, p_, t_, g_, gx_;  // scratch, reused between calls
 };
 
 }  // namespace nn

@@ -15,9 +15,8 @@
 #pragma once
 #include <algorithm>
 #include <cmath>
-#include <sstream>
-#include <vector>
 
+#include "nn/kernels/activations.hpp"
 #include "nn/losses/loss.hpp"
 
 namespace nn {
@@ -33,50 +32,30 @@ class SoftmaxBCE : public Loss<T> {
   T compute(const Tensor<T>& x, const Tensor<T>& target, Tensor<T>* grad) const override {
     this->check_batch(x);
     if (x.rank() != 2 || x.dim(1) < 1) this->fail("logits must be (N, C), got " + x.shape().str());
+    const bool labels = this->label_targets(x, target);
     const Index N = x.dim(0), C = x.dim(1);
-    const bool labels = target.rank() == 1;
-    if (labels ? target.dim(0) != N : target.shape() != x.shape())
-      this->fail("target shape " + target.shape().str() + " matches neither (N) labels nor (N, C) probabilities for logits " +
-                 x.shape().str());
-    this->check_finite(target, "target");
     const double norm = this->reduction_ == Reduction::Mean ? double(N * C) : double(C);
-    if (grad) grad->resize(x.shape());
-    std::vector<double> p(static_cast<std::size_t>(C)), g(static_cast<std::size_t>(C)), t(static_cast<std::size_t>(C));
+    p_.resize(x.shape());
+    kernels::softmax_forward(x.data(), p_.data(), N, C);
+    if (grad) g_.resize(x.shape());
     double loss = 0;
     for (Index n = 0; n < N; ++n) {
-      const T* xr = x.data() + n * C;
-      if (labels) {
-        const T v = target[n];
-        if (!(v >= 0 && v < static_cast<T>(C)) || std::floor(v) != v) {
-          std::ostringstream os;
-          os << "label " << v << " of sample " << n << " is not a class in [0, " << C << ")";
-          this->fail(os.str());
-        }
-        std::fill(t.begin(), t.end(), 0.0);
-        t[static_cast<std::size_t>(v)] = 1.0;
-      } else {
-        for (Index c = 0; c < C; ++c) t[std::size_t(c)] = target[n * C + c];
-      }
-      double m = xr[0], z = 0;
-      for (Index c = 1; c < C; ++c) m = std::max(m, static_cast<double>(xr[c]));
-      for (Index c = 0; c < C; ++c) z += p[std::size_t(c)] = std::exp(static_cast<double>(xr[c]) - m);
-      double pg = 0;
+      const Index y = labels ? this->class_of(target[n], C, n, 1) : -1;
       for (Index c = 0; c < C; ++c) {
-        const std::size_t k = std::size_t(c);
-        p[k] /= z;
-        const double pc = std::clamp(p[k], eps_, 1.0 - eps_);
-        loss -= t[k] * std::log(pc) + (1.0 - t[k]) * std::log(1.0 - pc);
-        g[k] = p[k] > eps_ && p[k] < 1.0 - eps_ ? -(t[k] / pc - (1.0 - t[k]) / (1.0 - pc)) / norm : 0.0;
-        pg += p[k] * g[k];
+        const double p = p_[n * C + c], t = labels ? double(c == y) : double(target[n * C + c]);
+        const double pc = std::clamp(p, eps_, 1.0 - eps_);
+        loss -= t * std::log(pc) + (1.0 - t) * std::log(1.0 - pc);
+        // dL/dp; 0 where p is clipped, as the clip's gradient is
+        if (grad) g_[n * C + c] = static_cast<T>(p > eps_ && p < 1.0 - eps_ ? -(t / pc - (1.0 - t) / (1.0 - pc)) / norm : 0.0);
       }
-      if (grad)
-        for (Index c = 0; c < C; ++c) (*grad)[n * C + c] = static_cast<T>(p[std::size_t(c)] * (g[std::size_t(c)] - pg));
     }
+    if (grad) grad->resize(x.shape()), kernels::softmax_backward(p_.data(), g_.data(), grad->data(), N, C);
     return static_cast<T>(loss / norm);
   }
 
  private:
   double eps_;
+  mutable DeepTensor<T> p_, g_;  // scratch, reused between calls
 };
 
 }  // namespace nn

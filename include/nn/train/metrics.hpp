@@ -17,11 +17,13 @@
 #include <cmath>
 #include <iomanip>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "nn/io/atomic_file.hpp"
+#include "nn/kernels/activations.hpp"
 #include "nn/tensor/tensor.hpp"
 
 namespace nn {
@@ -103,14 +105,11 @@ class SoftmaxBinaryAccuracy : public Metric<T> {
       throw std::invalid_argument(name() + ": needs logits (N, C) and labels (N) or targets (N, C), got " +
                                   x.shape().str() + " and " + y.shape().str());
     const Index C = x.dim(1);
-    std::vector<double> p(static_cast<std::size_t>(C));
+    std::vector<T> p(static_cast<std::size_t>(C));
     for (Index i = 0; i < x.dim(0); ++i) {
-      const T* r = x.data() + i * C;
-      double m = r[0], z = 0;
-      for (Index c = 1; c < C; ++c) m = std::max(m, double(r[c]));
-      for (Index c = 0; c < C; ++c) z += p[std::size_t(c)] = std::exp(double(r[c]) - m);
+      kernels::softmax_forward(x.data() + i * C, p.data(), 1, C);
       for (Index c = 0; c < C; ++c) {
-        const bool on = p[std::size_t(c)] / z > 0.5;
+        const bool on = p[std::size_t(c)] > T(0.5);
         const bool truth = labels ? Index(y[i]) == c : y(i, c) > T(0.5);
         hit_ += on == truth;
       }
@@ -338,18 +337,14 @@ class MeanIoU : public Metric<T> {
   void reset() override { m_.reset(); }
   void update(const Tensor<T>& x, const Tensor<T>& y) override {
     detail::positions(x, y, name());
-    if (!m_) m_ = std::make_unique<ConfusionMatrix>(x.dim(1));
+    if (!m_) m_.emplace(x.dim(1));
     m_->add_batch(x, y);
   }
   double value() const override { return m_ ? m_->mean_iou() : 0.0; }
-  std::unique_ptr<Metric<T>> clone() const override {
-    auto c = std::make_unique<MeanIoU>();
-    if (m_) c->m_ = std::make_unique<ConfusionMatrix>(*m_);
-    return c;
-  }
+  std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<MeanIoU>(*this); }
 
  private:
-  std::unique_ptr<ConfusionMatrix> m_;
+  std::optional<ConfusionMatrix> m_;  // made on the first batch, which gives the number of classes
 };
 
 }  // namespace nn
