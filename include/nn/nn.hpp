@@ -30,6 +30,7 @@
 
 #include "nn/layers/activation.hpp"
 #include "nn/layers/batch_norm.hpp"
+#include "nn/layers/concept_similarity.hpp"
 #include "nn/layers/conv2d.hpp"
 #include "nn/layers/conv2d_transpose.hpp"
 #include "nn/layers/dense.hpp"

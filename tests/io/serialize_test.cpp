@@ -61,12 +61,13 @@ TEST_CASE("save/load round trip reproduces outputs for every layer type") {
   const auto& after = loaded.forward(x);
   REQUIRE(after.shape() == before.shape());
   CHECK(std::memcmp(after.data(), before.data(), size_t(before.size()) * sizeof(F)) == 0);
-  // Flatten, Embedding, ReLU live in a second model (Embedding needs id inputs)
+  // Flatten, Embedding, ReLU, ConceptSimilarity live in a second model (Embedding needs id inputs)
   nn::Sequential<F> e(Shape{5}, 2);
   e.add(nn::Embedding<F>(9, 3));
   e.add(nn::ReLU<F>());
   e.add(nn::Flatten<F>());
   e.add(nn::Dense<F>(2));
+  e.add(nn::ConceptSimilarity<F>(4));
   auto ids = Tensor<F>::from({2, 5}, {0, 1, 2, 3, 8, 8, 7, 6, 5, 4});
   Tensor<F> eb = e.forward(ids, false).clone();
   nn::save_model(p, e);

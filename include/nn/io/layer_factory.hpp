@@ -12,6 +12,7 @@
 
 #include "nn/layers/activation.hpp"
 #include "nn/layers/batch_norm.hpp"
+#include "nn/layers/concept_similarity.hpp"
 #include "nn/layers/conv2d.hpp"
 #include "nn/layers/conv2d_transpose.hpp"
 #include "nn/layers/dense.hpp"
@@ -27,7 +28,7 @@
 #define NN_LIBRARY_LAYERS(X)                                                                        \
   X(Dense) X(Conv2D) X(Conv2DTranspose) X(BatchNorm) X(Dropout) X(Embedding) X(MaxPool2D)          \
   X(AvgPool2D) X(GlobalAvgPool2D) X(Upsample2D) X(Flatten) X(Reshape) X(ZeroPadding2D)             \
-  X(L2Normalize) X(ReLU) X(LeakyReLU) X(ELU) X(SELU) X(Sigmoid) X(Tanh) X(Softmax)
+  X(L2Normalize) X(ConceptSimilarity) X(ReLU) X(LeakyReLU) X(ELU) X(SELU) X(Sigmoid) X(Tanh) X(Softmax)
 #define NN_LIBRARY_MERGES(X) X(Add) X(Multiply) X(Concat) X(Dot) X(CosineSimilarity)
 
 namespace nn {

@@ -15,7 +15,17 @@
 //          + sum_{k in inactive[n]} max(0, margin - ||e_n - W_k||)
 //    Mean divides by N. Gradients go to both e and W (W is usually an
 //    Embedding's weight or any trainable table).
+//
+// 3. CosinePushPull — ConceptPushPull on unit vectors, written on their
+//    cosines, so that it is an ordinary Loss of a graph output (the output of
+//    a ConceptSimilarity layer, which holds the concept table):
+//      c (N, K): cos(e_n, w_k);  t (N, K): 1 where concept k is active, else 0
+//      with unit vectors |e - w|^2 = 2 - 2c, so
+//      l_n = sum_{t=1} (2 - 2c) + sum_{t=0} max(0, margin - sqrt(2 - 2c))
+//    The default margin sqrt(2) pushes inactive concepts to cos <= 0; active
+//    ones are pulled toward cos = 1. Mean divides by N.
 #pragma once
+#include <cmath>
 #include <vector>
 
 #include "nn/losses/loss.hpp"
@@ -139,6 +149,52 @@ class ConceptPushPull {
   [[noreturn]] void fail(const std::string& msg) const { throw std::invalid_argument(name() + ": " + msg); }
   double margin_;
   Reduction reduction_;
+};
+
+template <class T>
+class CosinePushPull : public Loss<T> {
+ public:
+  explicit CosinePushPull(double margin = std::sqrt(2.0), Reduction r = Reduction::Mean)
+      : Loss<T>(r), margin_(margin) {
+    if (!(margin > 0 && margin <= 2)) throw std::invalid_argument("CosinePushPull: margin must be in (0, 2]");
+  }
+  std::string name() const override { return "CosinePushPull"; }
+  T compute(const Tensor<T>& c, const Tensor<T>& t, Tensor<T>* grad) const override {
+    this->check_same(c, t);
+    if (c.rank() != 2) this->fail("cosines must be (N, K), got " + c.shape().str());
+    const double norm = this->reduction_ == Reduction::Mean ? static_cast<double>(c.dim(0)) : 1.0;
+    if (grad) grad->resize(c.shape());
+    double loss = 0;
+    for (Index i = 0; i < c.size(); ++i) {
+      const double cv = static_cast<double>(c[i]);
+      if (!(cv >= -1.0001 && cv <= 1.0001)) {
+        std::ostringstream os;
+        os << "input element " << i << " is " << c[i] << ", not a cosine in [-1, 1]";
+        this->fail(os.str());
+      }
+      double g = 0;
+      if (t[i] == T(1)) {  // pull
+        loss += 2.0 - 2.0 * cv;
+        g = -2.0;
+      } else if (t[i] == T(0)) {  // push
+        const double d = std::sqrt(std::max(0.0, 2.0 - 2.0 * cv));
+        if (d < margin_) {
+          loss += margin_ - d;
+          if (d > 0) g = 1.0 / d;  // at d = 0 the gradient is undefined; 0 as in ConceptPushPull
+        }
+      } else {
+        std::ostringstream os;
+        os << "target element " << i << " is " << t[i] << "; targets must be 1 (active) or 0 (inactive)";
+        this->fail(os.str());
+      }
+      if (grad) (*grad)[i] = static_cast<T>(g / norm);
+    }
+    return static_cast<T>(loss / norm);
+  }
+  double margin() const { return margin_; }
+
+ private:
+  double margin_;
 };
 
 }  // namespace nn
