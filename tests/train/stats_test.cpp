@@ -27,3 +27,29 @@ TEST_CASE("paired t-test by hand") {
   CHECK(same.p == 1.0);
   CHECK_THROWS_AS(nn::stats::paired_t_test({1}, {2}), std::invalid_argument);
 }
+
+TEST_CASE("Wilson interval by hand; it stays inside [0, 1]") {
+  const auto a = nn::stats::wilson_interval(50, 100);
+  CHECK(a.low == doctest::Approx(0.40383).epsilon(1e-4));
+  CHECK(a.high == doctest::Approx(0.59617).epsilon(1e-4));
+  const auto zero = nn::stats::wilson_interval(0, 20);
+  CHECK(zero.low == 0.0);
+  CHECK(zero.high == doctest::Approx(0.16113).epsilon(1e-4));  // z^2 / (n + z^2)
+  const auto all = nn::stats::wilson_interval(20, 20);
+  CHECK(all.high == 1.0);
+  CHECK(all.low == doctest::Approx(1 - 0.16113).epsilon(1e-4));
+  CHECK_THROWS_AS(nn::stats::wilson_interval(5, 4), std::invalid_argument);
+  CHECK_THROWS_AS(nn::stats::wilson_interval(0, 0), std::invalid_argument);
+}
+
+TEST_CASE("average precision by hand: steps, ties, perfect and reversed rankings") {
+  using nn::stats::average_precision;
+  // hits at ranks 1 and 3: 1/2 * 1 + 1/2 * 2/3
+  CHECK(average_precision({0.9, 0.8, 0.7, 0.6}, {1, 0, 1, 0}) == doctest::Approx(0.5 + 1.0 / 3));
+  CHECK(average_precision({0.1, 0.2, 0.3}, {0, 1, 1}) == doctest::Approx(1.0));
+  CHECK(average_precision({0.3, 0.2, 0.1}, {0, 0, 1}) == doctest::Approx(1.0 / 3));
+  CHECK(average_precision({0.5, 0.5}, {1, 0}) == doctest::Approx(0.5));  // one tied step
+  CHECK(average_precision({0.5, 0.4}, {0, 0}) == 0.0);
+  CHECK_THROWS_AS(average_precision({0.5}, {1, 0}), std::invalid_argument);
+  CHECK_THROWS_AS(average_precision({0.5}, {2}), std::invalid_argument);
+}

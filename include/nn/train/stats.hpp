@@ -1,12 +1,18 @@
 // nn/train/stats.hpp — small statistics for comparing runs across seeds.
 //   mean(v), stddev(v) (sample, n - 1)
 //   paired_t_test(a, b) -> {mean_diff, sd_diff, t, df, p}  (two-sided)
+//   wilson_interval(k, n, z) -> {low, high}: a binomial proportion's interval
+//   average_precision(scores, labels): the area under the precision-recall steps
 // The p-value uses Student's t distribution through the regularized
 // incomplete beta function: p = I_{df / (df + t^2)}(df / 2, 1 / 2).
 #pragma once
+#include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
+#include <numeric>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace nn::stats {
@@ -97,6 +103,53 @@ inline PairedTest paired_t_test(const std::vector<double>& a, const std::vector<
   }
   r.p = t_two_sided_p(r.t, r.df);
   return r;
+}
+
+struct Interval {
+  double low = 0, high = 0;
+};
+
+// Wilson's score interval for k successes in n trials (z = 1.96: 95%). Unlike
+// p ± z sqrt(p (1 - p) / n) it stays inside [0, 1] and does not collapse to a
+// point at k = 0 or k = n.
+inline Interval wilson_interval(long k, long n, double z = 1.959963984540054) {
+  if (n < 1 || k < 0 || k > n || !(z > 0))
+    throw std::invalid_argument("wilson_interval: needs 0 <= k <= n, n >= 1, z > 0");
+  const double N = double(n), p = double(k) / N, z2 = z * z;
+  const double centre = (p + z2 / (2 * N)) / (1 + z2 / N);
+  const double half = z / (1 + z2 / N) * std::sqrt(p * (1 - p) / N + z2 / (4 * N * N));
+  return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
+}
+
+// Average precision of a ranking (as scikit-learn's average_precision_score):
+// samples sorted by score, highest first; at each distinct score the recall
+// gained times the precision there, summed. Tied scores form one step.
+// labels: 1 positive, 0 negative. No positive at all gives 0.
+inline double average_precision(const std::vector<double>& scores, const std::vector<int>& labels) {
+  if (scores.size() != labels.size())
+    throw std::invalid_argument("average_precision: " + std::to_string(scores.size()) + " scores for " +
+                                std::to_string(labels.size()) + " labels");
+  std::vector<std::size_t> order(scores.size());
+  std::iota(order.begin(), order.end(), std::size_t(0));
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return scores[a] > scores[b]; });
+  long positives = 0;
+  for (int l : labels) {
+    if (l != 0 && l != 1) throw std::invalid_argument("average_precision: labels must be 0 or 1");
+    positives += l;
+  }
+  if (positives == 0) return 0.0;
+  double ap = 0, recall_before = 0;
+  long tp = 0, seen = 0;
+  for (std::size_t i = 0; i < order.size();) {
+    std::size_t j = i;
+    for (; j < order.size() && scores[order[j]] == scores[order[i]]; ++j) tp += labels[order[j]];
+    seen += long(j - i);
+    const double recall = double(tp) / double(positives);
+    ap += (recall - recall_before) * double(tp) / double(seen);
+    recall_before = recall;
+    i = j;
+  }
+  return ap;
 }
 
 }  // namespace nn::stats
