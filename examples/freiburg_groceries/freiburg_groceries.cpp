@@ -15,6 +15,15 @@
 //                   (nn::SoftmaxBCE), as the blog did, instead of softmax
 //                   cross-entropy. Every run records both the categorical
 //                   accuracy and Keras' binary accuracy (history, metrics.json).
+//   --keras-defaults  seed model: batch norm and Adam with Keras' defaults
+//                   (moving averages kept with 0.99, i.e. momentum 0.01 in
+//                   nn's PyTorch convention; batch-norm eps 1e-3; Adam eps
+//                   1e-7) instead of PyTorch's (0.1, 1e-5, 1e-8).
+//   --balance before-split  the blog's order: augmented balancing copies are
+//                   made over all images first, then the set is shuffled and
+//                   split, so copies of one photo can be in training and in
+//                   validation or test. The default (train) balances the
+//                   training part only, after the split; none does not balance.
 //
 // Writes to --out (for --split all: one folder per split plus a summary):
 //   history.csv, curves.png, metrics.json, confusion.png, confusion.csv,
@@ -45,8 +54,9 @@ namespace fs = std::filesystem;
 // The example's own flags; the common ones (epochs, batch, lr, seed, ...)
 // are in example::Common, where 0 means "the model's default".
 struct Settings : example::Common {
-  std::string model = "seed", classes, split, loss = "ce";
+  std::string model = "seed", classes, split, loss = "ce", balance = "train";
   int image_size = 0, patience = 40;
+  bool keras_defaults = false;
   bool skip_bad = false;
 };
 
@@ -55,13 +65,13 @@ struct Settings : example::Common {
 // dropout, Dense 64 ReLU + dropout, Dense classes. Keras folds the ReLUs into
 // the Conv2D/Dense rows; here they are rows of their own. Weights start from
 // Keras' default, Glorot uniform.
-nn::Sequential<F> seed_model(int size, int classes, std::uint64_t seed) {
+nn::Sequential<F> seed_model(int size, int classes, std::uint64_t seed, bool keras_defaults) {
   const nn::Init glorot = nn::Init::GlorotUniform;
   nn::Sequential<F> m(nn::Shape{3, size, size}, seed);
   m.add(nn::ZeroPadding2D<F>(1));
   m.add<nn::Conv2D<F>>(32, 3, 1, nn::Padding::valid(), 1, true, glorot);
   m.add(nn::ReLU<F>());
-  m.add(nn::BatchNorm<F>());
+  m.add(keras_defaults ? nn::BatchNorm<F>(0.01, 1e-3) : nn::BatchNorm<F>());
   m.add(nn::MaxPool2D<F>(2));
   m.add(nn::Dropout<F>(0.2));
   for (int i = 0; i < 4; ++i) {
@@ -109,13 +119,60 @@ nn::Sequential<F> strong_model(int size, int classes, std::uint64_t seed) {
 std::unique_ptr<nn::Model<F>> make_model(const Settings& s, int classes) {
   try {
     if (s.model == "resnet") return std::make_unique<nn::Graph<F>>(resnet::build<F>(s.image_size, classes, s.seed));
-    return std::make_unique<nn::Sequential<F>>(s.model == "seed" ? seed_model(s.image_size, classes, s.seed)
+    return std::make_unique<nn::Sequential<F>>(s.model == "seed" ? seed_model(s.image_size, classes, s.seed, s.keras_defaults)
                                                                  : strong_model(s.image_size, classes, s.seed));
   } catch (const std::invalid_argument& e) {
     throw std::runtime_error("--image-size " + std::to_string(s.image_size) + " is too small for the " + s.model +
                              " model (" + std::string(s.model == "seed" ? "it needs at least 92" : "it needs at least 8") +
                              "): " + e.what());
   }
+}
+
+// The seed model's augmentation: flips, shifts of a tenth of the image, rotations up to 15 degrees.
+nn::data::Augment seed_augment(int image_size) {
+  nn::data::Augment a;
+  a.hflip = true;
+  a.translate = image_size / 10;
+  a.rotate_degrees = 15;
+  return a;
+}
+
+// The blog's data preparation: minority classes are topped up with augmented
+// copies over the whole image set, then the set is shuffled and split
+// 70/20/10. ds holds every original once and each copy as its own, fixed
+// augmented image; shared[k] counts the samples of part k whose photo is
+// also in part 0 (training), as itself or as a copy.
+struct LeakySplit {
+  std::unique_ptr<nn::data::TensorDataset<F>> ds;
+  std::vector<std::vector<nn::Index>> parts;
+  std::size_t shared[3] = {0, 0, 0};
+};
+
+LeakySplit balance_then_split(const groceries::Images& imgs, const nn::data::Augment& aug, std::uint64_t seed) {
+  std::vector<nn::Index> all(imgs.labels.size());
+  std::iota(all.begin(), all.end(), nn::Index(0));
+  const std::vector<nn::Index> order = nn::data::balance_by_oversampling(all, imgs.labels, seed);
+  const nn::Shape xs = imgs.ds->input_shape(), ys = imgs.ds->target_shape();
+  const nn::Index n = nn::Index(order.size()), dx = xs.size(), dy = ys.size();
+  nn::Tensor<F> x(xs.with_batch(n)), y(ys.with_batch(n));
+  std::vector<int> labels(order.size());
+  std::vector<char> seen(imgs.labels.size(), 0);
+  nn::Rng rng(seed ^ 0x6c65616b79ULL);
+  for (nn::Index i = 0; i < n; ++i) {
+    const nn::Index src = order[std::size_t(i)];
+    imgs.ds->load(src, x.data() + i * dx, y.data() + i * dy);
+    labels[std::size_t(i)] = imgs.labels[std::size_t(src)];
+    if (seen[std::size_t(src)]) aug.apply(x.data() + i * dx, xs[0], xs[1], xs[2], rng);
+    seen[std::size_t(src)] = 1;
+  }
+  LeakySplit l;
+  l.parts = nn::data::stratified_split(labels, {0.7, 0.2, 0.1}, seed);
+  std::vector<char> in_train(imgs.labels.size(), 0);
+  for (nn::Index i : l.parts[0]) in_train[std::size_t(order[std::size_t(i)])] = 1;
+  for (int k = 1; k < 3; ++k)
+    for (nn::Index i : l.parts[std::size_t(k)]) l.shared[k] += in_train[std::size_t(order[std::size_t(i)])];
+  l.ds = std::make_unique<nn::data::TensorDataset<F>>(std::move(x), std::move(y));
+  return l;
 }
 
 struct RunResult {
@@ -143,6 +200,7 @@ RunResult train_and_test(const example::Example& ex, const Settings& s, const st
   std::unique_ptr<nn::Optimizer<F>> opt;
   nn::AdamOptions ao;
   ao.lr = s.lr;
+  if (s.keras_defaults) ao.eps = 1e-7;
   if (ours) {
     ao.weight_decay = 0.05;
     opt = std::make_unique<nn::AdamW<F>>(model.parameters(), ao);
@@ -160,9 +218,7 @@ RunResult train_and_test(const example::Example& ex, const Settings& s, const st
   o.callbacks = ex.callbacks(out, &val != &test ? "val_accuracy" : "");
   if (s.model == "seed") {
     // the blog: rotations, shifts and flips for the balancing copies; early stopping
-    o.augment.hflip = true;
-    o.augment.translate = s.image_size / 10;
-    o.augment.rotate_degrees = 15;
+    o.augment = seed_augment(s.image_size);
     // only on a real validation split: the official splits have none, and
     // stopping or restoring on their test set would select on it
     if (&val != &test)
@@ -204,6 +260,8 @@ RunResult train_and_test(const example::Example& ex, const Settings& s, const st
   ex.metrics(t, trained)
       .set("model", s.model)
       .set("loss", s.loss)
+      .set("keras_defaults", s.keras_defaults)
+      .set("balance", s.balance)
       .set("test_binary_accuracy", binary.value())
       .set("best_val_binary_accuracy", *std::max_element(vb.begin(), vb.end()))
       .set("final_val_binary_accuracy", vb.back())
@@ -303,6 +361,11 @@ int main(int argc, char** argv) {
       .option("--patience", &s.patience, "N", "seed model, random split: early stopping patience in epochs")
       .option("--loss", &s.loss, "ce|bce",
               "softmax cross-entropy, or Keras' binary cross-entropy on the softmax (the blog's loss)")
+      .flag("--keras-defaults", &s.keras_defaults,
+            "seed model: Keras' batch-norm (momentum 0.99 as Keras counts it, eps 1e-3) and Adam (eps 1e-7) defaults")
+      .option("--balance", &s.balance, "train|before-split|none",
+              "random split: balance the training part by augmented copies, balance all images before splitting "
+              "(the blog's order: copies of a photo can land in validation and test), or do not balance")
       .flag("--skip-bad", &s.skip_bad, "leave out (and count) images that are missing or cannot be decoded");
   // epochs 0: 200 with early stopping (seed), 20 (strong, resnet); batch 0: 32 / 64;
   // lr 0: 1e-3 Adam (seed), 2e-3 AdamW with 1 warm-up epoch and cosine decay (strong, resnet)
@@ -310,6 +373,8 @@ int main(int argc, char** argv) {
     const bool seed = s.model == "seed";
     if (!seed && s.model != "strong" && s.model != "resnet") ex.fail("--model must be seed, strong or resnet");
     if (s.loss != "ce" && s.loss != "bce") ex.fail("--loss must be ce or bce");
+    if (s.balance != "train" && s.balance != "before-split" && s.balance != "none")
+      ex.fail("--balance must be train, before-split or none");
     if (s.classes.empty()) s.classes = seed ? "top5" : "all";
     if (s.split.empty()) s.split = seed ? "random" : "all";
     if (s.split != "all" && s.split != "random" && !(s.split.size() == 1 && s.split[0] >= '0' && s.split[0] <= '4'))
@@ -342,12 +407,27 @@ int main(int argc, char** argv) {
     io.skip_bad = s.skip_bad;
     const int per_class_cap = s.quick ? 200 : 0;
 
+    if (s.split == "random" && s.balance == "before-split") {
+      groceries::Images imgs = cat.load_folder(chosen, io, per_class_cap);
+      LeakySplit l = balance_then_split(imgs, seed_augment(s.image_size), s.seed);
+      std::printf("the blog's order: %lld images balanced to %lld by augmented copies, then split 70/20/10: %zu train, "
+                  "%zu validation, %zu test; %zu validation and %zu test images are a photo (or a copy of one) "
+                  "that is also in training\n",
+                  static_cast<long long>(imgs.ds->size()), static_cast<long long>(l.ds->size()), l.parts[0].size(),
+                  l.parts[1].size(), l.parts[2].size(), l.shared[1], l.shared[2]);
+      nn::data::Subset<F> train(*l.ds, l.parts[0]), val(*l.ds, l.parts[1]), test(*l.ds, l.parts[2]);
+      train_and_test(ex, s, names, train, val, test, s.out, "freiburg " + s.model + ", balanced before the split",
+                     "validation split (balanced before splitting)");
+      return 0;
+    }
     if (s.split == "random") {
       groceries::Images imgs = cat.load_folder(chosen, io, per_class_cap);
       auto parts = nn::data::stratified_split(imgs.labels, {0.7, 0.2, 0.1}, s.seed);
-      const auto balanced = nn::data::balance_by_oversampling(parts[0], imgs.labels, s.seed);
-      std::printf("seeded stratified 70/20/10 split: %zu train (%zu after balancing by augmented oversampling), "
-                  "%zu validation, %zu test\n", parts[0].size(), balanced.size(), parts[1].size(), parts[2].size());
+      const auto balanced =
+          s.balance == "none" ? parts[0] : nn::data::balance_by_oversampling(parts[0], imgs.labels, s.seed);
+      std::printf("seeded stratified 70/20/10 split: %zu train (%zu %s), %zu validation, %zu test\n", parts[0].size(),
+                  balanced.size(), s.balance == "none" ? "used as they are, not balanced" : "after balancing by augmented oversampling",
+                  parts[1].size(), parts[2].size());
       nn::data::Subset<F> train(*imgs.ds, balanced), val(*imgs.ds, parts[1]), test(*imgs.ds, parts[2]);
       train_and_test(ex, s, names, train, val, test, s.out, "freiburg " + s.model + ", random split", "validation split");
       return 0;
