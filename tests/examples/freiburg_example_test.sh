@@ -39,6 +39,14 @@ if [ "$mode" = quick ]; then
   "$fg" --quick --out "$work/seedr" > "$work/seedr.txt" 2>&1 || { cat "$work/seedr.txt"; fail "seed --quick"; }
   grep -q "after balancing by augmented oversampling" "$work/seedr.txt" || fail "no balancing reported"
   for f in $outputs best.nn; do [ -s "$work/seedr/$f" ] || fail "missing output seedr/$f"; done
+  # the blog's order (balancing copies before the split) with Keras' constants
+  "$fg" --quick --balance before-split --keras-defaults --out "$work/blog" > "$work/blog.txt" 2>&1 ||
+    { cat "$work/blog.txt"; fail "seed --quick --balance before-split --keras-defaults"; }
+  grep -q "the blog's order: .* then split 70/20/10" "$work/blog.txt" || fail "--balance before-split: no split reported"
+  grep -q "BatchNorm(momentum 0.01, eps 0.001)" "$work/blog.txt" || fail "--keras-defaults: batch norm not Keras'"
+  grep -q '"balance": "before-split"' "$work/blog/metrics.json" || fail "metrics.json does not name the balancing"
+  "$fg" --quick --balance none --out "$work/nobal" > "$work/nobal.txt" 2>&1 || { cat "$work/nobal.txt"; fail "seed --quick --balance none"; }
+  grep -q "used as they are, not balanced" "$work/nobal.txt" || fail "--balance none: not reported"
   # strong model, two official splits: per-split folders and the summary
   "$fg" --quick --model strong --split all --out "$work/strong" > "$work/strong.txt" 2>&1 || { cat "$work/strong.txt"; fail "strong --quick --split all"; }
   for k in 0 1 2 3 4; do for f in $outputs; do [ -s "$work/strong/split$k/$f" ] || fail "missing output strong/split$k/$f"; done; done
@@ -92,6 +100,7 @@ expect_error 1 "splits/train3.txt: cannot open" "$fg" $run --split 3 --out "$wor
 expect_error 2 "--model must be seed, strong or resnet" "$fg" --model huge
 expect_error 2 "--split must be 0, 1, 2, 3, 4, all or random" "$fg" --split 5
 expect_error 2 "--loss must be ce or bce" "$fg" --loss hinge
+expect_error 2 "--balance must be train, before-split or none" "$fg" --balance sideways
 expect_error 2 "bad value 'many' for --epochs" "$fg" --epochs many
 expect_error 1 "no such folder" "$fg" --data "$work/nowhere"
 # groceries_predict
