@@ -33,6 +33,16 @@ inline std::vector<double> column(const nn::Tensor<F>& t, nn::Index k) {
 
 inline double sigmoid(double x) { return 1.0 / (1.0 + std::exp(-x)); }
 
+// Logits (N, T) -> per-column probabilities: T vectors of N sigmoids.
+inline std::vector<std::vector<double>> sigmoid_columns(const nn::Tensor<F>& logits) {
+  std::vector<std::vector<double>> p;
+  for (nn::Index k = 0; k < logits.dim(1); ++k) {
+    p.push_back(column(logits, k));
+    for (auto& v : p.back()) v = sigmoid(v);
+  }
+  return p;
+}
+
 struct Counts {
   long tp = 0, fp = 0, fn = 0;
   double f1() const { return 2.0 * double(tp) + double(fp + fn) > 0 ? 2.0 * double(tp) / (2.0 * double(tp) + double(fp + fn)) : 0.0; }
@@ -190,13 +200,7 @@ inline std::vector<std::vector<std::vector<double>>> linear_probe(const nn::Tens
   nn::fit(probe, loss, opt, ds, o);
   std::vector<std::vector<std::vector<double>>> out;
   for (const auto* f : score) {
-    const auto logits = nn::predict(probe, standardize(*f));
-    std::vector<std::vector<double>> p(static_cast<std::size_t>(T));
-    for (nn::Index t = 0; t < T; ++t) {
-      p[std::size_t(t)] = column(logits, t);
-      for (auto& v : p[std::size_t(t)]) v = sigmoid(v);
-    }
-    out.push_back(std::move(p));
+    out.push_back(sigmoid_columns(nn::predict(probe, standardize(*f))));
   }
   return out;
 }

@@ -60,13 +60,9 @@ struct Run {
   nn::Tensor<F> test_embedding;  // variant c: (N, dim)
 };
 
-std::vector<std::vector<double>> probabilities(const nn::Tensor<F>& logits) {
-  std::vector<std::vector<double>> p;
-  for (nn::Index k = 0; k < logits.dim(1); ++k) {
-    p.push_back(scores::column(logits, k));
-    for (auto& v : p.back()) v = scores::sigmoid(v);
-  }
-  return p;
+// "a", "b", "c", or "b-softf1" for a tag head trained with soft-F1
+std::string variant_name(char variant, const std::string& tag_loss) {
+  return std::string(1, variant) + (vcmodel::has_tags(variant) && tag_loss != "bce" ? "-" + tag_loss : "");
 }
 
 double accuracy(const nn::Tensor<F>& logits, const std::vector<int>& truth, const std::vector<int>* map = nullptr) {
@@ -87,7 +83,7 @@ Run train_variant(const vcdata::Data& d, const nn::data::TensorMultiDataset<F>& 
                   bool verbose, nn::Graph<F>* keep = nullptr) {
   Run r;
   r.variant = variant, r.tag_loss = tag_loss;
-  r.name = std::string(1, variant) + (vcmodel::has_tags(variant) && tag_loss != "bce" ? "-" + tag_loss : "");
+  r.name = variant_name(variant, tag_loss);
   std::filesystem::create_directories(dir);
   auto g = vcmodel::build(variant, s.width, nn::Index(d.trained_tags.size()), d.num_concepts(), s.dim, seed);
   r.params = long(g.num_parameters());
@@ -129,20 +125,13 @@ Run train_variant(const vcdata::Data& d, const nn::data::TensorMultiDataset<F>& 
   // variant a has no super-category head: its category's super-category
   r.super_accuracy = vcmodel::has_tags(variant) ? accuracy(out(test_out, "super"), d.test.super)
                                                 : accuracy(out(test_out, "category"), d.test.super, &super_of);
-  const auto all_tags = [&] {
-    std::vector<int> v(std::size_t(tags::count()));
-    std::iota(v.begin(), v.end(), 0);
-    return v;
-  }();
   if (vcmodel::has_tags(variant))
-    r.tags = scores::tag_report(probabilities(out(test_out, "tags")), vcdata::tag_columns(d.test, d.trained_tags),
-                                probabilities(out(val_out, "tags")), vcdata::tag_columns(d.val, d.trained_tags));
-  std::vector<std::vector<int>> test_tag_rows(std::size_t(d.test.size()));
-  for (nn::Index n = 0; n < d.test.size(); ++n) test_tag_rows[std::size_t(n)] = d.test.tags[std::size_t(n)];
-  r.search_features = scores::search(out(test_out, "features"), d.test.category, test_tag_rows, s.queries);
+    r.tags = scores::tag_report(scores::sigmoid_columns(out(test_out, "tags")), vcdata::tag_columns(d.test, d.trained_tags),
+                                scores::sigmoid_columns(out(val_out, "tags")), vcdata::tag_columns(d.val, d.trained_tags));
+  r.search_features = scores::search(out(test_out, "features"), d.test.category, d.test.tags, s.queries);
   if (vcmodel::has_concepts(variant)) {
     r.test_embedding = out(test_out, "embedding").clone();
-    r.search_embedding = scores::search(r.test_embedding, d.test.category, test_tag_rows, s.queries);
+    r.search_embedding = scores::search(r.test_embedding, d.test.category, d.test.tags, s.queries);
     const auto& cos = out(test_out, "concepts");
     const nn::Index K = cos.dim(1);
     for (nn::Index n = 0; n < cos.dim(0); ++n)
@@ -429,7 +418,7 @@ int main(int argc, char** argv) {
     std::vector<Run> runs;
     nn::Graph<F> model_c;
     for (const auto& [v, loss] : plan) {
-      const std::string name = std::string(1, v) + (vcmodel::has_tags(v) && loss != "bce" ? "-" + loss : "");
+      const std::string name = variant_name(v, loss);
       std::printf("\n==== variant %s\n", name.c_str());
       runs.push_back(train_variant(d, train, val, s, v, loss, c.seed, c, c.out + "/" + name, true,
                                    v == 'c' ? &model_c : nullptr));

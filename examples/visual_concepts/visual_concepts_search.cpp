@@ -46,13 +46,10 @@ std::vector<int> top(const std::vector<double>& v, int k) {
   return idx;
 }
 
-std::vector<double> softmax_row(const nn::Tensor<F>& t) {
-  std::vector<double> p(std::size_t(t.dim(1)));
-  const double m = *std::max_element(t.begin(), t.end());
-  double s = 0;
-  for (std::size_t i = 0; i < p.size(); ++i) s += p[i] = std::exp(double(t[nn::Index(i)]) - m);
-  for (auto& v : p) v /= s;
-  return p;
+// The softmax of a (1, C) row of logits, as doubles.
+std::vector<double> softmax_row(const nn::Tensor<F>& logits) {
+  const auto p = nn::softmax(logits);
+  return std::vector<double>(p.begin(), p.end());
 }
 
 }  // namespace
