@@ -2,6 +2,7 @@
 
 #include <stb_image.h>
 
+#include <cmath>
 #include <filesystem>
 #include <set>
 #include <tuple>
@@ -86,4 +87,33 @@ TEST_CASE("contact sheet: images scaled into a grid, flagged tiles framed in red
   tiles[1].chw.pop_back();
   CHECK_THROWS_AS(nn::plot::save_contact_sheet(p, tiles, "bad"), std::invalid_argument);
   CHECK_THROWS_AS(nn::plot::save_contact_sheet(p, {}, "none"), std::invalid_argument);
+}
+
+TEST_CASE("scatter plot: every group's colour appears, the legend widens the image, bad groups are rejected") {
+  std::vector<nn::plot::Point> pts;
+  std::vector<std::string> names;
+  for (int g = 0; g < 20; ++g) {
+    names.push_back("group " + std::to_string(g));
+    for (int k = 0; k < 5; ++k) pts.push_back({std::cos(g * 0.3) * (1 + k), std::sin(g * 0.3) * (1 + k), g});
+  }
+  const std::string p = (fs::temp_directory_path() / ("nn_scatter_" + std::to_string(::getpid()) + ".png")).string();
+  nn::plot::PlotOptions o;
+  o.title = "scatter";
+  nn::plot::save_scatter_plot(p, pts, names, o);
+  int w = 0, h = 0, n = 0;
+  unsigned char* px = stbi_load(p.c_str(), &w, &h, &n, 3);
+  REQUIRE(px);
+  CHECK(w > o.width);  // the legend sits to the right
+  CHECK(h >= o.height);  // taller when the legend needs it
+  std::set<unsigned> colours;
+  for (int i = 0; i < w * h; ++i) colours.insert((unsigned(px[3 * i]) << 16) | (unsigned(px[3 * i + 1]) << 8) | px[3 * i + 2]);
+  stbi_image_free(px);
+  for (std::size_t g = 0; g < 20; ++g) {
+    const auto c = nn::plot::palette20(g);
+    CHECK(colours.count((unsigned(c.r) << 16) | (unsigned(c.g) << 8) | c.b) == 1);
+  }
+  std::remove(p.c_str());
+  pts.push_back({0, 0, 20});
+  CHECK_THROWS_WITH_AS(nn::plot::save_scatter_plot(p, pts, names), doctest::Contains("group 20 has no name"),
+                       std::invalid_argument);
 }

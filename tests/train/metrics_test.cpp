@@ -22,6 +22,29 @@ TEST_CASE("accuracy and top-k accuracy") {
   CHECK_THROWS_WITH_AS(nn::make_metric<F>("bogus"), doctest::Contains("unknown metric 'bogus'"), std::invalid_argument);
 }
 
+TEST_CASE("masked accuracy: only candidates compete, however large the logits of the others") {
+  // targets: 1 true candidate, 0 other candidate, -1 not a candidate
+  auto x = Tensor<F>::from({3, 4}, {9.0f, 0.5f, 0.2f, 0.1f,    // masked 9 ignored: truth 1 best -> hit
+                                    0.1f, 0.3f, 0.2f, 0.9f,    // truth 2 third among 1, 2, 3
+                                    0.4f, 0.4f, 0.0f, 0.0f});  // tie with the truth counts as a hit
+  auto y = Tensor<F>::from({3, 4}, {-1, 1, 0, 0,
+                                    -1, 0, 1, 0,
+                                    1, 0, -1, -1});
+  nn::MaskedTopKAccuracy<F> top1, top2(2), top3(3);
+  top1.update(x, y), top2.update(x, y), top3.update(x, y);
+  CHECK(top1.value() == doctest::Approx(2.0 / 3));
+  CHECK(top2.value() == doctest::Approx(2.0 / 3));
+  CHECK(top3.value() == doctest::Approx(1.0));
+  CHECK(top1.name() == "masked_accuracy");
+  CHECK(nn::make_metric<F>("masked_top3_accuracy")->name() == "masked_top3_accuracy");
+  CHECK(nn::make_metric<F>("masked_accuracy")->name() == "masked_accuracy");
+  auto none = Tensor<F>::from({1, 2}, {0, 0});
+  CHECK_THROWS_WITH_AS(top1.update(Tensor<F>::from({1, 2}, {1, 2}), none), doctest::Contains("no true candidate"),
+                       std::invalid_argument);
+  CHECK_THROWS_WITH_AS(top1.update(x, Tensor<F>::from({3}, {0, 1, 2})), doctest::Contains("candidate targets (N, K)"),
+                       std::invalid_argument);
+}
+
 TEST_CASE("confusion matrix: precision, recall, F1, macro and micro, IoU") {
   // true\pred  0  1  2
   //   0        5  1  0

@@ -53,3 +53,11 @@ TEST_CASE("average precision by hand: steps, ties, perfect and reversed rankings
   CHECK_THROWS_AS(average_precision({0.5}, {1, 0}), std::invalid_argument);
   CHECK_THROWS_AS(average_precision({0.5}, {2}), std::invalid_argument);
 }
+
+TEST_CASE("median by hand: odd and even counts, unsorted input; empty input throws") {
+  CHECK(nn::stats::median({3, 1, 2}) == 2);
+  CHECK(nn::stats::median({4, 1, 3, 2}) == 2.5);
+  CHECK(nn::stats::median({7}) == 7);
+  CHECK(nn::stats::median({5, 5, 1, 9, 5, 0}) == 5);
+  CHECK_THROWS_AS(nn::stats::median({}), std::invalid_argument);
+}

@@ -2,6 +2,8 @@
 //   save_line_plot(path, series, options)    lines with axes, ticks, legend, title
 //   save_contact_sheet(path, tiles, title)   a grid of images with captions,
 //                                            flagged tiles framed in red
+//   save_scatter_plot(path, points, groups)  points coloured by group (up to 20
+//                                            colours), with a legend
 // Training charts (history, confusion matrix) are in nn/train/plots.hpp.
 // Text is drawn with stb_easy_font's bitmap glyphs, scaled 2x; PNGs are
 // encoded with stb_image_write and written atomically.
@@ -14,6 +16,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -236,6 +239,83 @@ inline void draw_line_plot(Image& img, int x0, int y0, int w, int h, const std::
 inline void save_line_plot(const std::string& path, const std::vector<Series>& series, const PlotOptions& o = {}) {
   Image img(o.width, o.height);
   draw_line_plot(img, 0, 0, o.width, o.height, series, o);
+  img.save_png(path);
+}
+
+// Twenty distinguishable colours (the palette's eight, then lighter and
+// darker companions), for scatter plots with many groups.
+inline Color palette20(std::size_t i) {
+  static const Color c[] = {{31, 119, 180},  {255, 127, 14},  {44, 160, 44},   {214, 39, 40},   {148, 103, 189},
+                            {140, 86, 75},   {227, 119, 194}, {127, 127, 127}, {188, 189, 34},  {23, 190, 207},
+                            {174, 199, 232}, {255, 187, 120}, {152, 223, 138}, {255, 152, 150}, {197, 176, 213},
+                            {196, 156, 148}, {247, 182, 210}, {0, 0, 128},     {128, 128, 0},   {0, 100, 0}};
+  return c[i % 20];
+}
+
+// A point of a scatter plot and the group (index into the names) it belongs to.
+struct Point {
+  double x = 0, y = 0;
+  int group = 0;
+};
+
+// Points coloured by group, with axes, ticks and a legend of the group names
+// to the right of the plot. Groups beyond 20 reuse colours.
+inline void save_scatter_plot(const std::string& path, const std::vector<Point>& points,
+                              const std::vector<std::string>& groups, const PlotOptions& o = {}) {
+  for (const auto& p : points)
+    if (p.group < 0 || std::size_t(p.group) >= groups.size())
+      throw std::invalid_argument("save_scatter_plot: point group " + std::to_string(p.group) + " has no name (" +
+                                  std::to_string(groups.size()) + " groups)");
+  int legend_w = 0;
+  for (const auto& g : groups) legend_w = std::max(legend_w, Image::text_width(g));
+  legend_w += 40;
+  const int plot_w = o.width, W = plot_w + legend_w, H = std::max(o.height, int(groups.size()) * 20 + 60);
+  Image img(W, H);
+  const Color ink{0, 0, 0}, grid{225, 225, 225};
+  double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin, ymin = xmin, ymax = -xmin;
+  for (const auto& p : points)
+    if (std::isfinite(p.x) && std::isfinite(p.y))
+      xmin = std::min(xmin, p.x), xmax = std::max(xmax, p.x), ymin = std::min(ymin, p.y), ymax = std::max(ymax, p.y);
+  if (!std::isfinite(xmin)) xmin = 0, xmax = 1, ymin = 0, ymax = 1;
+  if (xmax == xmin) xmax = xmin + 1;
+  if (ymax == ymin) ymax = ymin + 1;
+  const double px_pad = (xmax - xmin) * 0.04, py_pad = (ymax - ymin) * 0.04;
+  xmin -= px_pad, xmax += px_pad, ymin -= py_pad, ymax += py_pad;
+  const auto yt = detail::nice_ticks(ymin, ymax), xt = detail::nice_ticks(xmin, xmax, 6);
+  int label_w = 0;
+  for (double v : yt) label_w = std::max(label_w, Image::text_width(detail::fmt(v)));
+  const int left = label_w + 14, top = 40, right = plot_w - 12, bottom = o.height - 44;
+  auto px = [&](double v) { return left + (v - xmin) / (xmax - xmin) * (right - left); };
+  auto py = [&](double v) { return bottom - (v - ymin) / (ymax - ymin) * (bottom - top); };
+  img.text((plot_w - Image::text_width(o.title)) / 2, 10, o.title, ink);
+  for (double v : yt) {
+    const int y = int(py(v));
+    if (y < top || y > bottom) continue;
+    img.rect(left, y, right, y + 1, grid);
+    const std::string s = detail::fmt(v);
+    img.text(left - 8 - Image::text_width(s), y - Image::text_height() / 2, s, ink);
+  }
+  for (double v : xt) {
+    const int x = int(px(v));
+    if (x < left || x > right) continue;
+    img.rect(x, top, x + 1, bottom, grid);
+    const std::string s = detail::fmt(v);
+    img.text(x - Image::text_width(s) / 2, bottom + 8, s, ink);
+  }
+  img.rect(left, top, left + 2, bottom + 1, ink);
+  img.rect(left, bottom, right + 1, bottom + 2, ink);
+  img.text(left + (right - left - Image::text_width(o.xlabel)) / 2, bottom + 26, o.xlabel, ink);
+  if (!o.ylabel.empty()) img.text(left + 6, top - 16, o.ylabel, {90, 90, 90});
+  for (const auto& p : points) {
+    if (!std::isfinite(p.x) || !std::isfinite(p.y)) continue;
+    const int x = int(std::lround(px(p.x))), y = int(std::lround(py(p.y)));
+    img.rect(x - 2, y - 2, x + 3, y + 3, palette20(std::size_t(p.group)));
+  }
+  for (std::size_t k = 0; k < groups.size(); ++k) {
+    const int ly = top + int(k) * 20;
+    img.rect(plot_w + 4, ly + 3, plot_w + 16, ly + 15, palette20(k));
+    img.text(plot_w + 22, ly + 2, groups[k], ink);
+  }
   img.save_png(path);
 }
 

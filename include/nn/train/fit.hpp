@@ -66,12 +66,18 @@ std::unique_ptr<Metric<T>> make_metric(const std::string& name) {
   if (name == "macro_f1") return std::make_unique<MultilabelF1<T>>();
   if (name == "mean_iou") return std::make_unique<MeanIoU<T>>();
   if (name == "binary_accuracy") return std::make_unique<SoftmaxBinaryAccuracy<T>>();
+  if (name == "masked_accuracy") return std::make_unique<MaskedTopKAccuracy<T>>(1);
+  if (name.size() > 19 && name.compare(0, 10, "masked_top") == 0 && name.compare(name.size() - 9, 9, "_accuracy") == 0) {
+    const int k = std::atoi(name.substr(10, name.size() - 19).c_str());
+    if (k >= 1) return std::make_unique<MaskedTopKAccuracy<T>>(k);
+  }
   if (name.size() > 12 && name.compare(0, 3, "top") == 0 && name.compare(name.size() - 9, 9, "_accuracy") == 0) {
     const int k = std::atoi(name.substr(3, name.size() - 12).c_str());
     if (k >= 1) return std::make_unique<TopKAccuracy<T>>(k);
   }
   throw std::invalid_argument("unknown metric '" + name +
-                              "' (known: accuracy, topK_accuracy, subset_accuracy, macro_f1, mean_iou, binary_accuracy)");
+                              "' (known: accuracy, topK_accuracy, subset_accuracy, macro_f1, mean_iou, binary_accuracy, masked_accuracy, "
+                              "masked_topK_accuracy)");
 }
 
 // The loss of one output of a model, its weight in the total and its metrics.

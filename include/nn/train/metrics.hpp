@@ -7,6 +7,9 @@
 //   SoftmaxBinaryAccuracy                           logits (N, C), labels (N): Keras' binary
 //                                                   accuracy of a softmax output
 //   SubsetAccuracy(threshold), MacroF1Multilabel    logits (N, C), multi-hot (N, C)
+//   MaskedTopKAccuracy(k)                           logits (N, K), candidate targets (N, K) as
+//                                                   for MaskedSoftmaxCrossEntropy (1 true, 0 other
+//                                                   candidate, -1 not a candidate)
 // and a ConfusionMatrix with everything computed from it:
 //   per-class precision / recall / F1, macro and micro F1, accuracy,
 //   segmentation pixel accuracy, mean pixel (class) accuracy and mean IoU;
@@ -88,6 +91,48 @@ class Accuracy : public TopKAccuracy<T> {
  public:
   Accuracy() : TopKAccuracy<T>(1) {}
   std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<Accuracy>(*this); }
+};
+
+// Fraction of samples whose true candidate is among the k best-scored
+// candidates; entries marked -1 (not candidates) are ignored, whatever their
+// logits, as MaskedSoftmaxCrossEntropy ignores them. Ties count for the truth.
+template <class T>
+class MaskedTopKAccuracy : public Metric<T> {
+ public:
+  explicit MaskedTopKAccuracy(int k = 1) : k_(k) {
+    if (k < 1) throw std::invalid_argument("MaskedTopKAccuracy: k must be >= 1");
+  }
+  std::string name() const override {
+    return k_ == 1 ? "masked_accuracy" : "masked_top" + std::to_string(k_) + "_accuracy";
+  }
+  void reset() override { hit_ = n_ = 0; }
+  void update(const Tensor<T>& x, const Tensor<T>& y) override {
+    if (x.rank() != 2 || x.shape() != y.shape())
+      throw std::invalid_argument(name() + ": needs logits (N, K) and candidate targets (N, K), got " +
+                                  x.shape().str() + " and " + y.shape().str());
+    const Index K = x.dim(1);
+    for (Index n = 0; n < x.dim(0); ++n) {
+      const T* r = x.data() + n * K;
+      const T* t = y.data() + n * K;
+      Index truth = -1;
+      for (Index k = 0; k < K; ++k)
+        if (t[k] == T(1)) {
+          if (truth >= 0) throw std::invalid_argument(name() + ": target row " + std::to_string(n) + " has two true candidates");
+          truth = k;
+        }
+      if (truth < 0) throw std::invalid_argument(name() + ": target row " + std::to_string(n) + " has no true candidate");
+      Index above = 0;
+      for (Index k = 0; k < K; ++k) above += t[k] >= 0 && r[k] > r[truth];
+      hit_ += above < k_;
+      ++n_;
+    }
+  }
+  double value() const override { return n_ ? double(hit_) / double(n_) : 0.0; }
+  std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<MaskedTopKAccuracy>(*this); }
+
+ private:
+  int k_;
+  long hit_ = 0, n_ = 0;
 };
 
 // Keras' binary_accuracy on a softmax output: the fraction of the N x C

@@ -1,5 +1,5 @@
 // nn/train/stats.hpp — small statistics for comparing runs across seeds.
-//   mean(v), stddev(v) (sample, n - 1)
+//   mean(v), stddev(v) (sample, n - 1), median(v) (the mean of the middle two when n is even)
 //   paired_t_test(a, b) -> {mean_diff, sd_diff, t, df, p}  (two-sided)
 //   wilson_interval(k, n, z) -> {low, high}: a binomial proportion's interval
 //   average_precision(scores, labels): the area under the precision-recall steps
@@ -30,6 +30,14 @@ inline double stddev(const std::vector<double>& v) {
   double q = 0;
   for (double x : v) q += (x - m) * (x - m);
   return std::sqrt(q / double(v.size() - 1));
+}
+
+inline double median(std::vector<double> v) {
+  if (v.empty()) throw std::invalid_argument("median: no values");
+  const std::size_t h = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(h), v.end());
+  if (v.size() % 2) return v[h];
+  return (v[h] + *std::max_element(v.begin(), v.begin() + std::ptrdiff_t(h))) / 2;
 }
 
 namespace detail {
