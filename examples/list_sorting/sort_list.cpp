@@ -3,9 +3,10 @@
 //   sort_list --model runs/list_sorting/final.nn --store 3 --shopper 17 ITEM...
 //
 // ITEMs are product names or ids from catalogue.csv (next to the model unless
-// --catalogue says otherwise). A store held out of training, or --store
-// unknown, uses the model's unknown-store embedding. Prints the list in the
-// predicted pick order with each step's probability.
+// --catalogue says otherwise). A store held out of training uses the
+// embedding of a trained store of its chain; --store unknown uses the
+// model's unknown-store token. Prints the list in the predicted pick order
+// with each step's probability.
 #include <nn/nn.hpp>
 
 #include <cstdio>
@@ -142,7 +143,17 @@ int main(int argc, char** argv) {
     if (store_arg != "unknown") {
       const int s = to_int(store_arg, 0, v.stores - 1, "--store");
       if (w.stores[std::size_t(s)].seen) store = s;
-      else std::printf("store %d was held out of training: using the unknown-store embedding\n", s);
+      else {
+        // a trained store of the same chain scores far better than the
+        // unknown-store token (docs/examples/list_sorting.md)
+        for (int k = 0; k < v.stores && store == v.unknown_store(); ++k)
+          if (w.stores[std::size_t(k)].seen && w.stores[std::size_t(k)].chain == w.stores[std::size_t(s)].chain) store = k;
+        if (store == v.unknown_store())
+          std::printf("store %d was held out of training and its chain has no trained store: using the unknown-store "
+                      "embedding\n", s);
+        else
+          std::printf("store %d was held out of training: using the embedding of store %d (same chain)\n", s, store);
+      }
     }
     const int shopper = to_int(shopper_arg, 0, v.shoppers - 1, "--shopper");
     std::map<std::string, int> by_name;
@@ -165,7 +176,7 @@ int main(int argc, char** argv) {
     std::vector<std::vector<double>> prob;
     const auto sorted = picks::greedy_sort(g, w, {{store, shopper, ids}}, &prob)[0];
     std::printf("%s model, store %s, shopper %d: %zu items in predicted pick order\n", picks::kind_name(kind),
-                store == v.unknown_store() ? "unknown" : store_arg.c_str(), shopper, sorted.size());
+                store == v.unknown_store() ? "unknown" : std::to_string(store).c_str(), shopper, sorted.size());
     for (std::size_t k = 0; k < sorted.size(); ++k) {
       const auto& p = w.products[std::size_t(sorted[k])];
       std::printf("%3zu  %-36s %-14s p=%.2f\n", k + 1, p.name.c_str(), w.departments[std::size_t(p.department)].c_str(),

@@ -46,7 +46,12 @@ if [ "$mode" = quick ]; then
   # shellcheck disable=SC2086
   "$sorter" --model "$work/run/final.nn" --store "$held" --shopper 0 $items > "$work/sort.txt" 2>&1 ||
     { cat "$work/sort.txt"; fail "sort_list in a held-out store"; }
-  grep -q "held out of training: using the unknown-store embedding" "$work/sort.txt" || fail "no note for a held-out store"
+  grep -q "held out of training: using the embedding of store [0-9]* (same chain)" "$work/sort.txt" ||
+    fail "no note for a held-out store"
+  # shellcheck disable=SC2086
+  "$sorter" --model "$work/run/final.nn" --store unknown --shopper 0 $items > "$work/sort.txt" 2>&1 ||
+    { cat "$work/sort.txt"; fail "sort_list --store unknown"; }
+  grep -q "store unknown, shopper 0" "$work/sort.txt" || fail "--store unknown did not use the unknown-store token"
   echo "quick run passed"
   exit 0
 fi
