@@ -171,6 +171,41 @@ TEST_CASE("MaskedSoftmaxCrossEntropy: gradients, masked logits ignored, bad targ
                        doctest::Contains("other than 1, 0 or -1"), std::invalid_argument);
 }
 
+TEST_CASE("MaskedSoftmaxCrossEntropy on a wide batch (rows in parallel): a naive reference, any thread count") {
+  // 64 x 2048 entries: above the size where rows run in parallel
+  const Index N = 64, K = 2048;
+  auto x = randn({N, K}, 21, 3.0);
+  Tensor<D> t({N, K});
+  for (Index n = 0; n < N; ++n)
+    for (Index k = 0; k < K; ++k) t[n * K + k] = (k * 7 + n) % 5 == 0 ? 0 : -1;  // every 5th a candidate
+  for (Index n = 0; n < N; ++n) t[n * K + (n * 37) % K] = 1;
+  double want = 0;  // naive: -log softmax over the candidates at the true one
+  for (Index n = 0; n < N; ++n) {
+    double s = 0, zt = 0;
+    for (Index k = 0; k < K; ++k)
+      if (t[n * K + k] >= 0) s += std::exp(x[n * K + k]);
+    for (Index k = 0; k < K; ++k)
+      if (t[n * K + k] == 1) zt = x[n * K + k];
+    want += std::log(s) - zt;
+  }
+  want /= double(N);
+  nn::MaskedSoftmaxCrossEntropy<D> l;
+  const int threads = nn::num_threads();
+  Tensor<D> g1, g2;
+  nn::set_num_threads(1);
+  const D one = l.compute(x, t, &g1);
+  nn::set_num_threads(2);
+  const D two = l.compute(x, t, &g2);
+  nn::set_num_threads(threads);
+  CHECK(one == doctest::Approx(want).epsilon(1e-12));
+  CHECK(one == two);  // the same bits on 1 and 2 threads
+  CHECK(std::equal(g1.begin(), g1.end(), g2.begin()));
+  // a bad row far down the batch is still named
+  t[50 * K + 3] = 0.5;
+  CHECK_THROWS_WITH_AS(l(x, t), doctest::Contains("target row 50 holds a value other than 1, 0 or -1"),
+                       std::invalid_argument);
+}
+
 TEST_CASE("per-pixel cross-entropy and SoftmaxDice: gradients by finite differences") {
   auto x = randn({2, 3, 2, 3}, 11, 2.0);
   auto labels = Tensor<D>::from({2, 2, 3}, {0, 0, 1, 2, 0, 0, 1, 1, 0, 2, 2, 0});

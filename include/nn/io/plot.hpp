@@ -131,12 +131,50 @@ inline std::string fmt(double v) {
   else std::snprintf(b, sizeof b, "%g", std::round(v * 1e4) / 1e4);
   return b;
 }
+// The plotting area of a chart: data coordinates to pixels.
+struct Frame {
+  int left = 0, top = 0, right = 0, bottom = 0;
+  double xmin = 0, xmax = 1, ymin = 0, ymax = 1;
+  double px(double v) const { return left + (v - xmin) / (xmax - xmin) * (right - left); }
+  double py(double v) const { return bottom - (v - ymin) / (ymax - ymin) * (bottom - top); }
+};
+
+// Draws the title, the grid, the ticks with their labels, the axes and their
+// labels of a chart over [xmin, xmax] x [ymin, ymax] into the rectangle
+// (x0, y0, w, h) of img, and returns the plotting area.
+inline Frame draw_frame(Image& img, int x0, int y0, int w, int h, double xmin, double xmax, double ymin, double ymax,
+                        bool integer_x, const PlotOptions& o) {
+  const Color ink{0, 0, 0}, grid{225, 225, 225};
+  const auto yt = nice_ticks(ymin, ymax), xt = nice_ticks(xmin, xmax, 6, integer_x);
+  int label_w = 0;
+  for (double v : yt) label_w = std::max(label_w, Image::text_width(fmt(v)));
+  Frame f{x0 + label_w + 14, y0 + 40, x0 + w - 12, y0 + h - 44, xmin, xmax, ymin, ymax};
+  img.text(x0 + (w - Image::text_width(o.title)) / 2, y0 + 10, o.title, ink);
+  for (double v : yt) {
+    const int y = int(f.py(v));
+    if (y < f.top || y > f.bottom) continue;
+    img.rect(f.left, y, f.right, y + 1, grid);
+    const std::string s = fmt(v);
+    img.text(f.left - 8 - Image::text_width(s), y - Image::text_height() / 2, s, ink);
+  }
+  for (double v : xt) {
+    const int x = int(f.px(v));
+    if (x < f.left || x > f.right) continue;
+    img.rect(x, f.top, x + 1, f.bottom, grid);
+    const std::string s = fmt(v);
+    img.text(x - Image::text_width(s) / 2, f.bottom + 8, s, ink);
+  }
+  img.rect(f.left, f.top, f.left + 2, f.bottom + 1, ink);
+  img.rect(f.left, f.bottom, f.right + 1, f.bottom + 2, ink);
+  img.text(f.left + (f.right - f.left - Image::text_width(o.xlabel)) / 2, f.bottom + 26, o.xlabel, ink);
+  if (!o.ylabel.empty()) img.text(f.left + 6, f.top - 16, o.ylabel, {90, 90, 90});
+  return f;
+}
 }  // namespace detail
 
 // Draws a line chart into the rectangle (x0, y0, w, h) of img.
 inline void draw_line_plot(Image& img, int x0, int y0, int w, int h, const std::vector<Series>& series,
                            const PlotOptions& o) {
-  const Color ink{0, 0, 0}, grid{225, 225, 225};
   double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin, ymin = xmin, ymax = -xmin;
   for (auto& s : series)
     for (std::size_t i = 0; i < s.y.size(); ++i) {
@@ -154,31 +192,10 @@ inline void draw_line_plot(Image& img, int x0, int y0, int w, int h, const std::
   bool integer_x = true;
   for (auto& s : series)
     for (std::size_t i = 0; i < s.x.size(); ++i) integer_x = integer_x && std::floor(s.x[i]) == s.x[i];
-  const auto yt = detail::nice_ticks(ymin, ymax), xt = detail::nice_ticks(xmin, xmax, 6, integer_x);
-  int label_w = 0;
-  for (double v : yt) label_w = std::max(label_w, Image::text_width(detail::fmt(v)));
-  const int left = x0 + label_w + 14, top = y0 + 40, right = x0 + w - 12, bottom = y0 + h - 44;
-  auto px = [&](double v) { return left + (v - xmin) / (xmax - xmin) * (right - left); };
-  auto py = [&](double v) { return bottom - (v - ymin) / (ymax - ymin) * (bottom - top); };
-  img.text(x0 + (w - Image::text_width(o.title)) / 2, y0 + 10, o.title, ink);
-  for (double v : yt) {
-    const int y = int(py(v));
-    if (y < top || y > bottom) continue;
-    img.rect(left, y, right, y + 1, grid);
-    const std::string s = detail::fmt(v);
-    img.text(left - 8 - Image::text_width(s), y - Image::text_height() / 2, s, ink);
-  }
-  for (double v : xt) {
-    const int x = int(px(v));
-    if (x < left || x > right) continue;
-    img.rect(x, top, x + 1, bottom, grid);
-    const std::string s = detail::fmt(v);
-    img.text(x - Image::text_width(s) / 2, bottom + 8, s, ink);
-  }
-  img.rect(left, top, left + 2, bottom + 1, ink);
-  img.rect(left, bottom, right + 1, bottom + 2, ink);
-  img.text(left + (right - left - Image::text_width(o.xlabel)) / 2, bottom + 26, o.xlabel, ink);
-  if (!o.ylabel.empty()) img.text(left + 6, top - 16, o.ylabel, {90, 90, 90});
+  const detail::Frame f = detail::draw_frame(img, x0, y0, w, h, xmin, xmax, ymin, ymax, integer_x, o);
+  const int left = f.left, top = f.top, right = f.right, bottom = f.bottom;
+  auto px = [&](double v) { return f.px(v); };
+  auto py = [&](double v) { return f.py(v); };
   // bands first, as light shading, so every line stays visible
   for (std::size_t k = 0; k < series.size(); ++k) {
     const auto& s = series[k];
@@ -271,7 +288,6 @@ inline void save_scatter_plot(const std::string& path, const std::vector<Point>&
   legend_w += 40;
   const int plot_w = o.width, W = plot_w + legend_w, H = std::max(o.height, int(groups.size()) * 20 + 60);
   Image img(W, H);
-  const Color ink{0, 0, 0}, grid{225, 225, 225};
   double xmin = std::numeric_limits<double>::infinity(), xmax = -xmin, ymin = xmin, ymax = -xmin;
   for (const auto& p : points)
     if (std::isfinite(p.x) && std::isfinite(p.y))
@@ -281,40 +297,16 @@ inline void save_scatter_plot(const std::string& path, const std::vector<Point>&
   if (ymax == ymin) ymax = ymin + 1;
   const double px_pad = (xmax - xmin) * 0.04, py_pad = (ymax - ymin) * 0.04;
   xmin -= px_pad, xmax += px_pad, ymin -= py_pad, ymax += py_pad;
-  const auto yt = detail::nice_ticks(ymin, ymax), xt = detail::nice_ticks(xmin, xmax, 6);
-  int label_w = 0;
-  for (double v : yt) label_w = std::max(label_w, Image::text_width(detail::fmt(v)));
-  const int left = label_w + 14, top = 40, right = plot_w - 12, bottom = o.height - 44;
-  auto px = [&](double v) { return left + (v - xmin) / (xmax - xmin) * (right - left); };
-  auto py = [&](double v) { return bottom - (v - ymin) / (ymax - ymin) * (bottom - top); };
-  img.text((plot_w - Image::text_width(o.title)) / 2, 10, o.title, ink);
-  for (double v : yt) {
-    const int y = int(py(v));
-    if (y < top || y > bottom) continue;
-    img.rect(left, y, right, y + 1, grid);
-    const std::string s = detail::fmt(v);
-    img.text(left - 8 - Image::text_width(s), y - Image::text_height() / 2, s, ink);
-  }
-  for (double v : xt) {
-    const int x = int(px(v));
-    if (x < left || x > right) continue;
-    img.rect(x, top, x + 1, bottom, grid);
-    const std::string s = detail::fmt(v);
-    img.text(x - Image::text_width(s) / 2, bottom + 8, s, ink);
-  }
-  img.rect(left, top, left + 2, bottom + 1, ink);
-  img.rect(left, bottom, right + 1, bottom + 2, ink);
-  img.text(left + (right - left - Image::text_width(o.xlabel)) / 2, bottom + 26, o.xlabel, ink);
-  if (!o.ylabel.empty()) img.text(left + 6, top - 16, o.ylabel, {90, 90, 90});
+  const detail::Frame f = detail::draw_frame(img, 0, 0, plot_w, o.height, xmin, xmax, ymin, ymax, false, o);
   for (const auto& p : points) {
     if (!std::isfinite(p.x) || !std::isfinite(p.y)) continue;
-    const int x = int(std::lround(px(p.x))), y = int(std::lround(py(p.y)));
+    const int x = int(std::lround(f.px(p.x))), y = int(std::lround(f.py(p.y)));
     img.rect(x - 2, y - 2, x + 3, y + 3, palette20(std::size_t(p.group)));
   }
   for (std::size_t k = 0; k < groups.size(); ++k) {
-    const int ly = top + int(k) * 20;
+    const int ly = f.top + int(k) * 20;
     img.rect(plot_w + 4, ly + 3, plot_w + 16, ly + 15, palette20(k));
-    img.text(plot_w + 22, ly + 2, groups[k], ink);
+    img.text(plot_w + 22, ly + 2, groups[k], {0, 0, 0});
   }
   img.save_png(path);
 }

@@ -11,8 +11,10 @@
 #include <cmath>
 #include <limits>
 #include <sstream>
+#include <vector>
 
 #include "nn/losses/loss.hpp"
+#include "nn/runtime/parallel.hpp"
 
 namespace nn {
 
@@ -28,38 +30,56 @@ class MaskedSoftmaxCrossEntropy : public Loss<T> {
     const Index N = x.dim(0), K = x.dim(1);
     if (grad) grad->resize(x.shape());
     const double norm = this->reduction_ == Reduction::Mean ? double(N) : 1.0;
+    // Rows in parallel (a catalogue-wide K makes this the costly part of a
+    // step); each row's loss is kept and summed in row order afterwards, so
+    // the result does not depend on the thread count. A bad row is reported
+    // after the loop (the loop body must not throw): the first one by index.
+    std::vector<double> row_loss(static_cast<std::size_t>(N), 0.0);
+    std::vector<unsigned char> fault(static_cast<std::size_t>(N), 0);
+    detail::parallel_for(N, N * K >= (1 << 16), 8, [&](std::ptrdiff_t n, int) {
+      fault[static_cast<std::size_t>(n)] = row(x.data() + n * K, target.data() + n * K,
+                                                grad ? grad->data() + n * K : nullptr, K, norm,
+                                                row_loss[static_cast<std::size_t>(n)]);
+    });
     double loss = 0;
     for (Index n = 0; n < N; ++n) {
-      const T* z = x.data() + n * K;
-      const T* t = target.data() + n * K;
-      Index truth = -1;
-      T m = -std::numeric_limits<T>::infinity();
-      for (Index k = 0; k < K; ++k) {
-        if (!(t[k] == T(1) || t[k] == T(0) || t[k] == T(-1))) fail_row(n, "holds a value other than 1, 0 or -1");
-        if (t[k] < 0) continue;
-        if (t[k] == T(1)) {
-          if (truth >= 0) fail_row(n, "has two true candidates");
-          truth = k;
-        }
-        m = std::max(m, z[k]);
+      switch (fault[static_cast<std::size_t>(n)]) {
+        case 1: fail_row(n, "holds a value other than 1, 0 or -1");
+        case 2: fail_row(n, "has two true candidates");
+        case 3: fail_row(n, "has no true candidate (no 1)");
+        default: break;
       }
-      if (truth < 0) fail_row(n, "has no true candidate (no 1)");
-      double s = 0;
-      for (Index k = 0; k < K; ++k)
-        if (t[k] >= 0) s += std::exp(double(z[k] - m));
-      const double lse = double(m) + std::log(s);
-      loss += lse - double(z[truth]);
-      if (grad) {
-        T* g = grad->data() + n * K;
-        for (Index k = 0; k < K; ++k)
-          g[k] = t[k] < 0 ? T(0)
-                          : static_cast<T>((std::exp(double(z[k]) - lse) - (k == truth ? 1.0 : 0.0)) / norm);
-      }
+      loss += row_loss[static_cast<std::size_t>(n)];
     }
     return static_cast<T>(loss / norm);
   }
 
  private:
+  // One row: its loss, and its gradient when g is given. Returns 0, or the
+  // fault: 1 a value other than 1, 0, -1; 2 two true candidates; 3 none.
+  static unsigned char row(const T* z, const T* t, T* g, Index K, double norm, double& loss) {
+    Index truth = -1;
+    T m = -std::numeric_limits<T>::infinity();
+    for (Index k = 0; k < K; ++k) {
+      if (!(t[k] == T(1) || t[k] == T(0) || t[k] == T(-1))) return 1;
+      if (t[k] < 0) continue;
+      if (t[k] == T(1)) {
+        if (truth >= 0) return 2;
+        truth = k;
+      }
+      m = std::max(m, z[k]);
+    }
+    if (truth < 0) return 3;
+    double s = 0;
+    for (Index k = 0; k < K; ++k)
+      if (t[k] >= 0) s += std::exp(double(z[k] - m));
+    const double lse = double(m) + std::log(s);
+    loss = lse - double(z[truth]);
+    if (g)
+      for (Index k = 0; k < K; ++k)
+        g[k] = t[k] < 0 ? T(0) : static_cast<T>((std::exp(double(z[k]) - lse) - (k == truth ? 1.0 : 0.0)) / norm);
+    return 0;
+  }
   [[noreturn]] void fail_row(Index n, const char* what) const {
     std::ostringstream os;
     os << "target row " << n << " " << what;
