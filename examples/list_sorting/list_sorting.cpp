@@ -45,13 +45,66 @@ using picks::Kind;
 struct Settings {
   int orders = 30000, unseen_orders = 2000, products = 2000, departments = 20, chains = 5, stores_per_chain = 10,
       shoppers = 200, list_items = 20, timing_lists = 30;
-  double store_dropout = 0.1;
+  double store_dropout = 0.1, fastest = 1.0;
   std::string models = "initial,final";
 };
 
 struct Split {
   std::vector<store::Order> train, val, test, unseen;
+  std::vector<store::Order> test_trained, unseen_trained;  // the orders of shoppers whose orders were trained on
+  std::vector<int> fast;        // with --fastest: the shoppers kept for training, fastest first
+  std::vector<int> fastest_at;  // with --fastest, per store: the fastest kept shopper with training orders there
+  // The shopper the models sort an order as: its own, or with --fastest the
+  // fastest kept shopper of the store the model is shown (the overall
+  // fastest for the unknown-store token or a store nobody kept shops in).
+  int sort_as(const store::Order& o, int store_shown) const {
+    if (fast.empty()) return o.shopper;
+    if (store_shown >= 0 && store_shown < int(fastest_at.size()) && fastest_at[std::size_t(store_shown)] >= 0)
+      return fastest_at[std::size_t(store_shown)];
+    return fast[0];
+  }
 };
+
+// Walking distance of the shopper's own order over the shortest, averaged
+// over an order set.
+double mean_excess(const store::World& w, const std::vector<store::Order>& orders) {
+  double e = 0;
+  for (const auto& o : orders) e += w.walk(o.store, o.picks) / w.walk(o.store, w.shortest(o.store, o.picks)) - 1;
+  return orders.empty() ? 0.0 : e / double(orders.size());
+}
+
+// --fastest X: keeps the training and validation orders of the fraction X of
+// shoppers whose training orders walk least over the shortest route (in a
+// real store: the fastest pickers), as the article learns from its fastest
+// shoppers. Shoppers with fewer than 5 training orders are not ranked.
+void keep_fastest(const store::World& w, Split& sp, double fraction) {
+  std::vector<double> excess(w.shoppers.size(), 0);
+  std::vector<int> n(w.shoppers.size(), 0);
+  for (const auto& o : sp.train) {
+    excess[std::size_t(o.shopper)] += w.walk(o.store, o.picks) / w.walk(o.store, w.shortest(o.store, o.picks)) - 1;
+    ++n[std::size_t(o.shopper)];
+  }
+  std::vector<int> ranked;
+  for (std::size_t h = 0; h < n.size(); ++h)
+    if (n[h] >= 5) excess[h] /= n[h], ranked.push_back(int(h));
+  if (ranked.empty()) throw std::runtime_error("--fastest: no shopper has 5 training orders");
+  std::sort(ranked.begin(), ranked.end(), [&](int a, int b) { return excess[std::size_t(a)] < excess[std::size_t(b)]; });
+  ranked.resize(std::max<std::size_t>(1, std::size_t(std::lround(fraction * double(ranked.size())))));
+  sp.fast = ranked;
+  sp.fastest_at.assign(std::size_t(w.num_stores()), -1);
+  for (int h : ranked)  // fastest first: the first kept shopper seen in a store is its fastest
+    for (const auto& o : sp.train)
+      if (o.shopper == h && sp.fastest_at[std::size_t(o.store)] < 0) sp.fastest_at[std::size_t(o.store)] = h;
+  auto keep = [&](std::vector<store::Order>& v) {
+    std::vector<store::Order> k;
+    for (auto& o : v)
+      if (std::find(ranked.begin(), ranked.end(), o.shopper) != ranked.end()) k.push_back(std::move(o));
+    v = std::move(k);
+  };
+  keep(sp.train), keep(sp.val);
+  sp.test_trained = sp.test, sp.unseen_trained = sp.unseen;
+  keep(sp.test_trained), keep(sp.unseen_trained);
+}
 
 // Orders: a shopper, one of their stores (seen ones for train / val / test,
 // the held-out store of a chain for `unseen`), items by popularity.
@@ -84,6 +137,7 @@ Split simulate(const store::World& w, const Settings& s, std::uint64_t seed) {
     const int st = unseen[rng() % unseen.size()];
     sp.unseen.push_back(store::simulate_order(w, st, shopper_at(st), rng));
   }
+  sp.test_trained = sp.test, sp.unseen_trained = sp.unseen;
   return sp;
 }
 
@@ -331,7 +385,9 @@ int main(int argc, char** argv) {
       .option("--stores-per-chain", &s.stores_per_chain, "N", "stores per chain (the last of each is held out)")
       .option("--shoppers", &s.shoppers, "N", "shoppers")
       .option("--store-dropout", &s.store_dropout, "X", "fraction of training samples shown the unknown-store token")
-      .option("--models", &s.models, "LIST", "models to train: initial,final");
+      .option("--models", &s.models, "LIST", "models to train: initial,final")
+      .option("--fastest", &s.fastest, "X", "train on the fraction X of shoppers who walk least over the shortest route, "
+                                             "and sort as the fastest one would");
   ex.parse(argc, argv);
   auto& c = ex.common();
   if (s.models != "initial,final" && s.models != "initial" && s.models != "final")
@@ -340,6 +396,7 @@ int main(int argc, char** argv) {
   if (s.products < 100 || s.departments < 2 || s.departments > 20 || s.chains < 1 || s.stores_per_chain < 2 || s.shoppers < 1)
     ex.fail("--products >= 100, --departments 2-20, --chains >= 1, --stores-per-chain >= 2, --shoppers >= 1");
   if (!(s.store_dropout >= 0 && s.store_dropout < 1)) ex.fail("--store-dropout must be in [0, 1)");
+  if (!(s.fastest > 0 && s.fastest <= 1)) ex.fail("--fastest must be in (0, 1]");
   return ex.run([&] {
     if (c.quick) {
       c.epochs = std::min(c.epochs, 2);
@@ -354,7 +411,9 @@ int main(int argc, char** argv) {
     wc.products = s.products, wc.departments = s.departments, wc.chains = s.chains;
     wc.stores_per_chain = s.stores_per_chain, wc.shoppers = s.shoppers, wc.seed = c.seed;
     const store::World w = store::make_world(wc);
-    const Split sp = simulate(w, s, c.seed);
+    Split sp = simulate(w, s, c.seed);
+    const double excess_all = mean_excess(w, sp.train);
+    if (s.fastest < 1) keep_fastest(w, sp, s.fastest);
     const int C = wc.max_items;  // candidate slots of the final model: the longest list
     std::printf("simulated world (seed %llu): %d products in %d departments and %d aisles, %d chains x %d stores "
                 "(%d held out), %d shoppers\n",
@@ -364,6 +423,11 @@ int main(int argc, char** argv) {
                 "%zu training decisions%s\n",
                 sp.train.size(), sp.val.size(), sp.test.size(), sp.unseen.size(), picks::steps_of(sp.train).size(),
                 c.quick ? " (--quick)" : "");
+    if (s.fastest < 1)
+      std::printf("--fastest %g: training on the orders of %zu shoppers (%zu orders); their routes walk %.1f%% over the "
+                  "shortest, all shoppers' %.1f%%; next-pick accuracy on their test orders; the models sort every list "
+                  "as the fastest of them who shops in the store would\n",
+                  s.fastest, sp.fast.size(), sp.train.size(), 100 * mean_excess(w, sp.train), 100 * excess_all);
     {
       std::string cat = "id,name,department,aisle,popularity\n";
       for (std::size_t p = 0; p < w.products.size(); ++p)
@@ -391,10 +455,10 @@ int main(int argc, char** argv) {
     std::printf("%-8s %9s %8s %10s %10s   %-24s %-24s %-24s %-24s\n", "model", "params", "s/epoch", "samples/s",
                 "sort 20 ms", "test, seen stores", "test, store unknown", "unseen stores, unknown", "unseen, sibling store");
     for (auto& t : models) {
-      const Accuracy seen = next_pick_accuracy(t.model, w, sp.test, StoreAs::Itself);
-      const Accuracy hidden = next_pick_accuracy(t.model, w, sp.test, StoreAs::Unknown);
-      const Accuracy unseen = next_pick_accuracy(t.model, w, sp.unseen, StoreAs::Unknown);
-      const Accuracy sibling = next_pick_accuracy(t.model, w, sp.unseen, StoreAs::Sibling);
+      const Accuracy seen = next_pick_accuracy(t.model, w, sp.test_trained, StoreAs::Itself);
+      const Accuracy hidden = next_pick_accuracy(t.model, w, sp.test_trained, StoreAs::Unknown);
+      const Accuracy unseen = next_pick_accuracy(t.model, w, sp.unseen_trained, StoreAs::Unknown);
+      const Accuracy sibling = next_pick_accuracy(t.model, w, sp.unseen_trained, StoreAs::Sibling);
       // sorting one 20-item list: one model call per position, batch of one
       std::mt19937_64 rng(nn::data::mix_seed(c.seed, 0x7133));
       std::vector<double> ms;
@@ -426,7 +490,7 @@ int main(int argc, char** argv) {
     }
 
     {
-      const Accuracy seen = route_oracle(w, sp.test), unseen = route_oracle(w, sp.unseen);
+      const Accuracy seen = route_oracle(w, sp.test_trained), unseen = route_oracle(w, sp.unseen_trained);
       std::printf("%-8s %9s %8s %10s %10s   top1 %5.1f%% top3 %5.1f%%  %-24s top1 %5.1f%% top3 %5.1f%%\n", "route",
                   "-", "-", "-", "-", 100 * seen.top1, 100 * seen.top3, "(the simulator's own route)", 100 * unseen.top1,
                   100 * unseen.top3);
@@ -451,7 +515,10 @@ int main(int argc, char** argv) {
       for (StoreAs as : set == "unseen" ? std::vector<StoreAs>{StoreAs::Unknown, StoreAs::Sibling}
                                         : std::vector<StoreAs>{StoreAs::Itself}) {
         std::vector<picks::List> lists;
-        for (const auto& o : *orders) lists.push_back({store_token(w, o.store, as), o.shopper, o.picks});
+        for (const auto& o : *orders) {
+          const int shown = store_token(w, o.store, as);
+          lists.push_back({shown, sp.sort_as(o, shown), o.picks});
+        }
         for (auto& t : models) {
           const std::string m = std::string(picks::kind_name(t.kind)) + (as == StoreAs::Sibling ? "-sibling" : "");
           sorted[m] = picks::greedy_sort(t.model, w, lists);
@@ -575,6 +642,12 @@ int main(int argc, char** argv) {
         .set("train_orders", long(sp.train.size())).set("validation_orders", long(sp.val.size()))
         .set("test_orders", long(sp.test.size())).set("unseen_orders", long(sp.unseen.size()))
         .set("train_decisions", long(picks::steps_of(sp.train).size()));
+    if (s.fastest < 1) {
+      nn::io::JsonObject f;
+      f.set("fraction", s.fastest).set("shoppers", long(sp.fast.size())).set("fastest_shopper", sp.fast[0])
+          .set("their_excess_over_shortest", mean_excess(w, sp.train)).set("all_excess_over_shortest", excess_all);
+      j.set("fastest", f);
+    }
     j.set("world", world).set("store_dropout", s.store_dropout).set("epochs", c.epochs).set("batch_size", c.batch)
         .set("lr", c.lr).set("seed", long(c.seed)).set("threads", nn::num_threads()).set("quick", c.quick)
         .set("build", nn::build_info());

@@ -52,11 +52,16 @@ if [ "$mode" = quick ]; then
   "$sorter" --model "$work/run/final.nn" --store unknown --shopper 0 $items > "$work/sort.txt" 2>&1 ||
     { cat "$work/sort.txt"; fail "sort_list --store unknown"; }
   grep -q "store unknown, shopper 0" "$work/sort.txt" || fail "--store unknown did not use the unknown-store token"
+  # --fastest: training on the fastest shoppers' orders, sorting as the fastest one
+  "$bin" --quick --fastest 0.3 --models final --out "$work/fast" > "$work/fast.txt" 2>&1 ||
+    { cat "$work/fast.txt"; fail "list_sorting --quick --fastest 0.3"; }
+  grep -q "^--fastest 0.3: training on the orders of [0-9]* shoppers" "$work/fast.txt" || fail "--fastest printed no summary"
+  grep -q '"fastest_shopper"' "$work/fast/metrics.json" || fail "metrics.json lacks the --fastest summary"
   echo "quick run passed"
   exit 0
 fi
 
-for args in "--bogus" "--models both" "--departments 40" "--store-dropout 1" "--orders 5" "--epochs x"; do
+for args in "--bogus" "--models both" "--departments 40" "--store-dropout 1" "--orders 5" "--fastest 0" "--epochs x"; do
   # shellcheck disable=SC2086
   "$bin" $args > /dev/null 2> "$work/err.txt"
   rc=$?
