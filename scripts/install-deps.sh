@@ -3,11 +3,13 @@
 # Skips apt entirely when everything is already installed.
 set -euo pipefail
 #   --fuzz   also clang and its libFuzzer runtime (tests/fuzz, docs/fuzzing.md)
+#   --mpi    also Open MPI (nn::mpi, nn/dist/mpi.hpp: data-parallel training)
 pkgs=(g++ cmake make libeigen3-dev libstb-dev doctest-dev libbenchmark-dev zlib1g-dev)
 for a in "$@"; do
   case "$a" in
     --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
-    *) echo "install-deps: unknown option $a (known: --fuzz)" >&2; exit 2 ;;
+    --mpi) pkgs+=(libopenmpi-dev openmpi-bin) ;;
+    *) echo "install-deps: unknown option $a (known: --fuzz, --mpi)" >&2; exit 2 ;;
   esac
 done
 missing=()

@@ -1,0 +1,314 @@
+// nn/dist/mpi.hpp — data-parallel training over MPI (optional: link
+// nn::mpi, which exists when CMake finds MPI; nn::nn never needs it).
+//
+//   nn::dist::Environment env(&argc, &argv);          // MPI_Init_thread ... MPI_Finalize
+//   nn::dist::Communicator comm;                      // MPI_COMM_WORLD
+//   nn::dist::check_same_model(comm, model);          // same layers and parameter shapes everywhere
+//   nn::dist::broadcast_model(comm, model);           // rank 0's parameters and buffers to all
+//   nn::dist::GradientAverager<float> avg(comm, model.parameters());
+//   nn::dist::DistributedSampler sampler(n, comm.size(), comm.rank(), seed);
+//   for each step: model.zero_grad(); forward, loss, backward on this rank's
+//                  batch; avg.average(); opt.step();
+//
+// Gradients are averaged with MPI_Allreduce in buckets of about
+// bucket_bytes (parameters taken from the last layer back, as backward
+// finishes them): each bucket is packed into one buffer and its
+// non-blocking all-reduce started before the next is packed, so packing
+// overlaps communication; the averages are unpacked when all have arrived.
+// With equal local batches the average of the ranks' mean-loss gradients is
+// the gradient of the mean loss over the union of their batches, so N ranks
+// with batch B step exactly as one process with batch N * B (to rounding:
+// the sums run in another order).
+//
+// Errors: MPI calls that fail throw std::runtime_error naming the call.
+// A rank that cannot go on calls Communicator::abort(message), which prints
+// the message with the rank and ends every rank (MPI_Abort), so that the
+// others do not wait forever in a collective.
+#pragma once
+// nn uses MPI's C interface; skip the deprecated C++ bindings (Open MPI's
+// warn under -Wextra)
+#ifndef OMPI_SKIP_MPICXX
+#define OMPI_SKIP_MPICXX 1
+#endif
+#ifndef MPICH_SKIP_MPICXX
+#define MPICH_SKIP_MPICXX 1
+#endif
+#include <mpi.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <numeric>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "nn/data/batch.hpp"
+#include "nn/data/split.hpp"
+#include "nn/model/model.hpp"
+#include "nn/tensor/random.hpp"
+
+namespace nn::dist {
+
+namespace detail {
+inline void check(int rc, const char* call) {
+  if (rc == MPI_SUCCESS) return;
+  char msg[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, msg, &len);
+  throw std::runtime_error(std::string(call) + " failed: " + std::string(msg, std::size_t(len)));
+}
+template <class T>
+MPI_Datatype type() {
+  static_assert(std::is_same<T, float>::value || std::is_same<T, double>::value, "nn::dist: float or double");
+  return std::is_same<T, float>::value ? MPI_FLOAT : MPI_DOUBLE;
+}
+}  // namespace detail
+
+// Initializes MPI (with MPI_THREAD_FUNNELED: only the main thread calls MPI;
+// OpenMP threads inside a rank are fine) unless it already is, and finalizes
+// what it initialized.
+class Environment {
+ public:
+  Environment(int* argc, char*** argv) {
+    int done = 0;
+    MPI_Initialized(&done);
+    if (done) return;
+    int provided = 0;
+    detail::check(MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
+    owner_ = true;
+  }
+  ~Environment() {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (owner_ && !finalized) MPI_Finalize();
+  }
+  Environment(const Environment&) = delete;
+  Environment& operator=(const Environment&) = delete;
+
+ private:
+  bool owner_ = false;
+};
+
+class Communicator {
+ public:
+  explicit Communicator(MPI_Comm comm = MPI_COMM_WORLD) : comm_(comm) {
+    detail::check(MPI_Comm_rank(comm_, &rank_), "MPI_Comm_rank");
+    detail::check(MPI_Comm_size(comm_, &size_), "MPI_Comm_size");
+  }
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  bool is_root() const { return rank_ == 0; }
+  MPI_Comm get() const { return comm_; }
+
+  void barrier() const { detail::check(MPI_Barrier(comm_), "MPI_Barrier"); }
+  template <class T>
+  void broadcast(T* data, std::size_t count, int root = 0) const {
+    detail::check(MPI_Bcast(data, int(count), detail::type<T>(), root, comm_), "MPI_Bcast");
+  }
+  // Element-wise sums over the ranks, in place.
+  void sum(std::vector<double>& v) const {
+    detail::check(MPI_Allreduce(MPI_IN_PLACE, v.data(), int(v.size()), MPI_DOUBLE, MPI_SUM, comm_), "MPI_Allreduce");
+  }
+  double sum(double x) const {
+    std::vector<double> v{x};
+    sum(v);
+    return v[0];
+  }
+  // Every rank's value, in rank order.
+  std::vector<std::uint64_t> gather_all(std::uint64_t x) const {
+    std::vector<std::uint64_t> all(static_cast<std::size_t>(size_));
+    detail::check(MPI_Allgather(&x, 1, MPI_UINT64_T, all.data(), 1, MPI_UINT64_T, comm_), "MPI_Allgather");
+    return all;
+  }
+  // Prints "nn: rank R of N: <message>" on stderr and ends every rank with
+  // `code` (MPI_Abort).
+  [[noreturn]] void abort(const std::string& message, int code = 1) const {
+    std::fprintf(stderr, "nn: rank %d of %d: %s\n", rank_, size_, message.c_str());
+    std::fflush(stderr);
+    MPI_Abort(comm_, code);
+    std::abort();  // MPI_Abort does not return; this tells the compiler
+  }
+
+ private:
+  MPI_Comm comm_;
+  int rank_ = 0, size_ = 1;
+};
+
+// FNV-1a over a parameter's name, shape and, with `values`, its bytes.
+namespace detail {
+inline void fnv(std::uint64_t& h, const void* p, std::size_t n) {
+  const auto* b = static_cast<const unsigned char*>(p);
+  for (std::size_t i = 0; i < n; ++i) h = (h ^ b[i]) * 0x100000001B3ull;
+}
+template <class T>
+std::uint64_t model_hash(Model<T>& m, bool values) {
+  std::uint64_t h = 0xCBF29CE484222325ull;
+  for (auto& p : m.parameters()) {
+    fnv(h, p.name.data(), p.name.size());
+    for (int d = 0; d < p.value->rank(); ++d) {
+      const Index n = p.value->dim(d);
+      fnv(h, &n, sizeof n);
+    }
+    if (values) fnv(h, p.value->data(), std::size_t(p.value->size()) * sizeof(T));
+  }
+  for (auto& b : m.buffers()) {
+    fnv(h, b.first.data(), b.first.size());
+    const Index n = b.second->size();
+    fnv(h, &n, sizeof n);
+    if (values) fnv(h, b.second->data(), std::size_t(n) * sizeof(T));
+  }
+  return h;
+}
+}  // namespace detail
+
+// A hash of the model's parameter and buffer values (to check that ranks
+// agree bit for bit).
+template <class T>
+std::uint64_t parameter_hash(Model<T>& m) {
+  return detail::model_hash(m, true);
+}
+
+// Throws, on every rank, when the ranks' models differ in their parameters'
+// names, shapes or count (each rank names the ranks that differ from rank 0).
+template <class T>
+void check_same_model(const Communicator& comm, Model<T>& m) {
+  Index count = 0;
+  for (auto& p : m.parameters()) count += p.value->size();
+  const auto sig = comm.gather_all(detail::model_hash(m, false));
+  const auto counts = comm.gather_all(std::uint64_t(count));
+  std::ostringstream bad;
+  for (int r = 1; r < comm.size(); ++r)
+    if (sig[std::size_t(r)] != sig[0])
+      bad << " rank " << r << " (" << counts[std::size_t(r)] << " parameters, rank 0: " << counts[0] << ")";
+  if (!bad.str().empty())
+    throw std::runtime_error("nn::dist: the ranks' models differ in their layers or parameter shapes:" + bad.str());
+}
+
+// Copies root's parameters and buffers (batch-norm statistics) to every rank.
+template <class T>
+void broadcast_model(const Communicator& comm, Model<T>& m, int root = 0) {
+  for (auto& p : m.parameters()) comm.broadcast(p.value->data(), std::size_t(p.value->size()), root);
+  for (auto& b : m.buffers()) comm.broadcast(b.second->data(), std::size_t(b.second->size()), root);
+}
+
+// Averages the gradients of `params` over the ranks (see the top of the file).
+template <class T>
+class GradientAverager {
+ public:
+  struct Options {
+    std::size_t bucket_bytes = std::size_t(4) << 20;  // about 4 MiB of gradients per all-reduce
+  };
+  GradientAverager(const Communicator& comm, std::vector<Param<T>> params, Options o = {})
+      : comm_(&comm), params_(std::move(params)) {
+    if (o.bucket_bytes < sizeof(T)) throw std::invalid_argument("GradientAverager: bucket_bytes is too small");
+    // from the last parameter back: the order in which backward finishes them
+    Bucket cur;
+    std::size_t bytes = 0;
+    for (std::size_t i = params_.size(); i-- > 0;) {
+      cur.params.push_back(i);
+      bytes += std::size_t(params_[i].grad->size()) * sizeof(T);
+      if (bytes >= o.bucket_bytes) buckets_.push_back(std::move(cur)), cur = {}, bytes = 0;
+    }
+    if (!cur.params.empty()) buckets_.push_back(std::move(cur));
+    for (auto& b : buckets_) {
+      std::size_t n = 0;
+      for (std::size_t i : b.params) n += std::size_t(params_[i].grad->size());
+      b.buffer.resize(n);
+    }
+  }
+  std::size_t buckets() const { return buckets_.size(); }
+
+  // Starts one non-blocking all-reduce per bucket.
+  void start() {
+    if (running_) throw std::logic_error("GradientAverager::start: the previous average has not finished");
+    for (auto& b : buckets_) {
+      T* dst = b.buffer.data();
+      for (std::size_t i : b.params) {
+        const Tensor<T>& g = *params_[i].grad;
+        std::memcpy(dst, g.data(), std::size_t(g.size()) * sizeof(T));
+        dst += g.size();
+      }
+      detail::check(MPI_Iallreduce(MPI_IN_PLACE, b.buffer.data(), int(b.buffer.size()), detail::type<T>(), MPI_SUM,
+                                   comm_->get(), &b.request),
+                    "MPI_Iallreduce");
+    }
+    running_ = true;
+  }
+  // Waits for every bucket and writes the averages into the gradients.
+  void finish() {
+    if (!running_) throw std::logic_error("GradientAverager::finish: no average started");
+    running_ = false;
+    const T scale = T(1) / T(comm_->size());
+    for (auto& b : buckets_) {
+      detail::check(MPI_Wait(&b.request, MPI_STATUS_IGNORE), "MPI_Wait");
+      const T* src = b.buffer.data();
+      for (std::size_t i : b.params) {
+        Tensor<T>& g = *params_[i].grad;
+        for (Index k = 0; k < g.size(); ++k) g[k] = src[k] * scale;
+        src += g.size();
+      }
+    }
+  }
+  void average() {
+    start();
+    finish();
+  }
+
+ private:
+  struct Bucket {
+    std::vector<std::size_t> params;
+    std::vector<T> buffer;
+    MPI_Request request = MPI_REQUEST_NULL;
+  };
+  const Communicator* comm_;
+  std::vector<Param<T>> params_;
+  std::vector<Bucket> buckets_;
+  bool running_ = false;
+};
+
+// Each rank's share of every epoch: the epoch's permutation of [0, n) is the
+// same on every rank (seeded by seed and epoch), and rank r takes positions
+// r, r + ranks, r + 2 ranks, ... When n is not a multiple of the ranks,
+// Tail::Pad repeats the permutation's first samples so that every rank has
+// ceil(n / ranks) (a few samples count twice per epoch; PyTorch's default),
+// Tail::Drop leaves out the last n mod ranks (every rank has floor(n / ranks)).
+// Every rank gets the same count either way, so they run the same number of
+// steps.
+class DistributedSampler {
+ public:
+  enum class Tail { Pad, Drop };
+  DistributedSampler(Index n, int ranks, int rank, std::uint64_t seed, Tail tail = Tail::Pad, bool shuffle = true)
+      : n_(n), ranks_(ranks), rank_(rank), seed_(seed), tail_(tail), shuffle_(shuffle) {
+    if (n < 1 || ranks < 1 || rank < 0 || rank >= ranks)
+      throw std::invalid_argument("DistributedSampler: needs n >= 1 and 0 <= rank < ranks");
+    if (tail == Tail::Drop && n < ranks)
+      throw std::invalid_argument("DistributedSampler: dropping the tail of " + std::to_string(n) + " samples over " +
+                                  std::to_string(ranks) + " ranks leaves none");
+  }
+  Index per_rank() const { return tail_ == Tail::Pad ? (n_ + ranks_ - 1) / ranks_ : n_ / ranks_; }
+  std::vector<Index> indices(int epoch) const {
+    std::vector<Index> perm(static_cast<std::size_t>(n_));
+    std::iota(perm.begin(), perm.end(), Index(0));
+    if (shuffle_) {
+      Rng rng(data::mix_seed(seed_, std::uint64_t(epoch), 0xD157));
+      data::shuffle(perm, rng);
+    }
+    const Index total = per_rank() * ranks_;
+    std::vector<Index> mine;
+    for (Index k = rank_; k < total; k += ranks_) mine.push_back(perm[static_cast<std::size_t>(k % n_)]);
+    return mine;
+  }
+
+ private:
+  Index n_;
+  int ranks_, rank_;
+  std::uint64_t seed_;
+  Tail tail_;
+  bool shuffle_;
+};
+
+}  // namespace nn::dist
