@@ -90,7 +90,7 @@ void keep_fastest(const store::World& w, Split& sp, double fraction) {
   if (ranked.empty()) throw std::runtime_error("--fastest: no shopper has 5 training orders");
   std::sort(ranked.begin(), ranked.end(), [&](int a, int b) { return excess[std::size_t(a)] < excess[std::size_t(b)]; });
   ranked.resize(std::max<std::size_t>(1, std::size_t(std::lround(fraction * double(ranked.size())))));
-  sp.fast = ranked;
+  sp.fast.assign(ranked.begin(), ranked.end());
   sp.fastest_at.assign(std::size_t(w.num_stores()), -1);
   for (int h : ranked)  // fastest first: the first kept shopper seen in a store is its fastest
     for (const auto& o : sp.train)
@@ -530,11 +530,11 @@ int main(int argc, char** argv) {
         const auto& o = (*orders)[i];
         const int chain = w.stores[std::size_t(o.store)].chain;
         std::map<std::string, std::vector<int>> by;
-        by["actual"] = o.picks;
+        by.emplace("actual", o.picks);
         by["control"] = sorts::by_departments(w, o.picks, sorts::random_departments(w, nn::data::mix_seed(c.seed, i, 0xC0)));
         by["human"] = sorts::by_departments(w, o.picks, human[std::size_t(chain)]);
         by["tsp"] = sorts::by_departments(w, o.picks, tsp[std::size_t(chain)]);
-        for (const auto& [m, lists] : sorted) by[m] = lists[i];
+        for (const auto& [m, lists] : sorted) by.emplace(m, lists[i]);
         by["shortest"] = w.shortest(o.store, o.picks);
         const double bound = w.walk(o.store, by["shortest"]);
         for (const auto& m : methods) {

@@ -239,8 +239,8 @@ inline std::vector<std::vector<int>> greedy_sort(nn::Graph<F>& g, const store::W
                                                  std::vector<std::vector<double>>* step_probability = nullptr) {
   const Vocab v = vocab(w);
   std::vector<std::vector<int>> sorted(lists.size());
-  std::vector<std::vector<int>> left(lists.size());
-  for (std::size_t i = 0; i < lists.size(); ++i) left[i] = lists[i].items;
+  std::vector<std::vector<int>> left;
+  for (const auto& l : lists) left.push_back(l.items);
   if (step_probability) step_probability->assign(lists.size(), {});
   for (;;) {
     std::vector<Sample> batch;

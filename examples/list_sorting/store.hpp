@@ -179,7 +179,7 @@ inline World make_world(const WorldConfig& cfg) {
       Store st;
       st.chain = c;
       st.seen = k + 1 < cfg.stores_per_chain;  // the chain's last store is held out
-      st.department_order = order;
+      st.department_order.assign(order.begin(), order.end());
       for (int m = 0, moves = pick(4); m < moves; ++m) {
         const int from = pick(D);
         const int to = std::clamp(from + pick(7) - 3, 0, D - 1);
