@@ -175,6 +175,39 @@ TEST_CASE("the distributed sampler covers every sample once per epoch across ran
   CHECK_THROWS_AS(nn::dist::DistributedSampler(5, N, N, 1), std::invalid_argument);
 }
 
+TEST_CASE("fit on N ranks with batch B gives one process's history and weights with batch N * B") {
+  const int N = world->size();
+  const Index B = 4, n = Index(N) * B * 5;  // 5 full steps per epoch on every rank
+  nn::Rng rng(3);
+  Tensor<double> x({n + 12, 5}), y({n + 12});
+  for (Index i = 0; i < x.size(); ++i) x[i] = rng.normal();
+  for (Index i = 0; i < y.size(); ++i) y[i] = double(rng() % 3);
+  nn::data::TensorDataset<double> train(rows(x, 0, n), rows(y, 0, n));
+  nn::data::TensorDataset<double> val(rows(x, n, 12), rows(y, n, 12));  // ranks evaluate shares of it
+  auto run = [&](nn::DataParallel<double>* dp, Index batch) {
+    auto m = mlp<double>(200 + std::uint64_t(world->rank()));  // differs per rank until fit broadcasts it
+    if (!dp) m = mlp<double>(200);
+    nn::Adam<double> opt(m.parameters(), {0.01});
+    nn::SoftmaxCrossEntropy<double> loss;
+    nn::FitOptions<double> o;
+    o.epochs = 3, o.batch_size = batch, o.seed = 5, o.validation = &val, o.progress = nn::Progress::Off;
+    o.metrics = {"accuracy", "top2_accuracy"};
+    o.parallel = dp;
+    auto h = nn::fit(m, loss, opt, train, o);
+    return std::make_pair(h, nn::dist::parameter_hash(m));
+  };
+  nn::dist::MpiDataParallel<double> dp(*world);
+  const auto [hd, hash_d] = run(&dp, B);
+  const auto [h1, hash_1] = run(nullptr, Index(N) * B);
+  // counts are exact; losses differ in the order of their sums only
+  for (const auto* k : {"accuracy", "top2_accuracy", "val_accuracy", "val_top2_accuracy"}) CHECK(hd[k] == h1[k]);
+  for (const auto* k : {"loss", "val_loss"})
+    for (std::size_t e = 0; e < hd[k].size(); ++e) CHECK(hd[k][e] == doctest::Approx(h1[k][e]).epsilon(1e-12));
+  const auto hashes = world->gather_all(hash_d);
+  CHECK(std::all_of(hashes.begin(), hashes.end(), [&](std::uint64_t h) { return h == hashes[0]; }));
+  CHECK(hd.epochs() == 3);
+}
+
 int main(int argc, char** argv) {
   nn::dist::Environment env(&argc, &argv);
   nn::dist::Communicator comm;

@@ -9,6 +9,8 @@
 //   nn::dist::DistributedSampler sampler(n, comm.size(), comm.rank(), seed);
 //   for each step: model.zero_grad(); forward, loss, backward on this rank's
 //                  batch; avg.average(); opt.step();
+// or let fit() do all of it: FitOptions::parallel = &mpi_data_parallel
+// (MpiDataParallel below; nn/train/data_parallel.hpp says what fit does).
 //
 // Gradients are averaged with MPI_Allreduce in buckets of about
 // bucket_bytes (parameters taken from the last layer back, as backward
@@ -39,6 +41,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <numeric>
 #include <sstream>
 #include <stdexcept>
@@ -50,6 +53,7 @@
 #include "nn/data/split.hpp"
 #include "nn/model/model.hpp"
 #include "nn/tensor/random.hpp"
+#include "nn/train/data_parallel.hpp"
 
 namespace nn::dist {
 
@@ -117,6 +121,9 @@ class Communicator {
     std::vector<double> v{x};
     sum(v);
     return v[0];
+  }
+  void max(std::vector<double>& v) const {
+    detail::check(MPI_Allreduce(MPI_IN_PLACE, v.data(), int(v.size()), MPI_DOUBLE, MPI_MAX, comm_), "MPI_Allreduce");
   }
   // Every rank's value, in rank order.
   std::vector<std::uint64_t> gather_all(std::uint64_t x) const {
@@ -268,6 +275,38 @@ class GradientAverager {
   std::vector<Param<T>> params_;
   std::vector<Bucket> buckets_;
   bool running_ = false;
+};
+
+// fit() on several processes: FitOptions::parallel = &dp (the contract is in
+// nn/train/data_parallel.hpp).
+//   nn::dist::MpiDataParallel<float> dp(comm);
+//   opts.parallel = &dp;
+//   nn::fit(model, loss, opt, train, opts);   // the same call on every rank
+template <class T>
+class MpiDataParallel : public DataParallel<T> {
+ public:
+  explicit MpiDataParallel(const Communicator& comm, typename GradientAverager<T>::Options o = {})
+      : comm_(&comm), opts_(o) {}
+  int rank() const override { return comm_->rank(); }
+  int ranks() const override { return comm_->size(); }
+  void start(Model<T>& model) override {
+    check_same_model(*comm_, model);
+    broadcast_model(*comm_, model);
+    avg_ = std::make_unique<GradientAverager<T>>(*comm_, model.parameters(), opts_);
+    model_ = &model;
+  }
+  void average_gradients(Model<T>& model) override {
+    if (!avg_ || model_ != &model) throw std::logic_error("MpiDataParallel: start() was not called for this model");
+    avg_->average();
+  }
+  void sum(std::vector<double>& v) override { comm_->sum(v); }
+  void max(std::vector<double>& v) override { comm_->max(v); }
+
+ private:
+  const Communicator* comm_;
+  typename GradientAverager<T>::Options opts_;
+  std::unique_ptr<GradientAverager<T>> avg_;
+  Model<T>* model_ = nullptr;
 };
 
 // Each rank's share of every epoch: the epoch's permutation of [0, n) is the

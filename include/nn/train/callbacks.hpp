@@ -43,6 +43,11 @@ struct TrainContext {
   std::map<std::string, double> logs;  // this epoch's values (at epoch end)
   bool stop = false;
   std::string stop_reason;
+  // This process's rank in data-parallel training (FitOptions::parallel),
+  // else 0. Only rank 0 writes files; with several ranks, batch_loss is this
+  // rank's, and a callback that stops inside an epoch must decide the same
+  // on every rank.
+  int rank = 0;
 };
 
 template <class T>
@@ -144,6 +149,7 @@ class ModelCheckpoint : public Callback<T> {
     best_ = min_ ? std::numeric_limits<double>::infinity() : -std::numeric_limits<double>::infinity();
   }
   void on_epoch_end(TrainContext<T>& ctx) override {
+    if (ctx.rank != 0) return;
     Optimizer<T>* opt = with_opt_ ? &ctx.opt : nullptr;
     if (!best_path_.empty()) {
       const double v = detail::monitored(ctx.logs, monitor_);
@@ -222,7 +228,9 @@ template <class T>
 class CSVLogger : public Callback<T> {
  public:
   explicit CSVLogger(std::string path) : path_(std::move(path)) {}
-  void on_epoch_end(TrainContext<T>& ctx) override { ctx.history.save_csv(path_); }
+  void on_epoch_end(TrainContext<T>& ctx) override {
+    if (ctx.rank == 0) ctx.history.save_csv(path_);
+  }
 
  private:
   std::string path_;

@@ -54,6 +54,7 @@
 #include "nn/model/model.hpp"
 #include "nn/model/sequential.hpp"
 #include "nn/train/callbacks.hpp"
+#include "nn/train/data_parallel.hpp"
 #include "nn/train/metrics.hpp"
 #include "nn/train/progress.hpp"
 
@@ -121,6 +122,9 @@ struct FitOptions {
   bool stop_on_nan = true;
   Progress progress = Progress::Auto;
   std::ostream* out = &std::cout;
+  // Data-parallel training over several processes (nn/train/data_parallel.hpp;
+  // nn::dist::MpiDataParallel in nn/dist/mpi.hpp); not owned.
+  DataParallel<T>* parallel = nullptr;
 };
 
 namespace detail {
@@ -257,17 +261,47 @@ struct Binding {
   std::vector<const Tensor<T>*> xptr;
 };
 
-// Loss and metrics on a whole dataset, in eval mode.
+// Sums `extra`, the heads' loss sums and the metrics' states over the ranks
+// (a rank that saw nothing has empty metric states: their lengths are
+// agreed first); returns the summed `extra`.
+template <class T>
+std::vector<double> combine(Binding<T>& b, std::vector<double> extra, DataParallel<T>& dp) {
+  std::vector<std::vector<double>> st;
+  std::vector<double> len;
+  for (auto& h : b.heads)
+    for (auto& m : h.metrics) st.push_back(m->state()), len.push_back(double(st.back().size()));
+  dp.max(len);
+  std::vector<double> v = extra;
+  for (auto& h : b.heads) v.push_back(h.sum);
+  for (std::size_t i = 0; i < st.size(); ++i) {
+    st[i].resize(std::size_t(len[i]), 0.0);
+    v.insert(v.end(), st[i].begin(), st[i].end());
+  }
+  dp.sum(v);
+  std::size_t k = extra.size(), i = 0;
+  for (auto& h : b.heads) h.sum = v[k++];
+  for (auto& h : b.heads)
+    for (auto& m : h.metrics) {
+      m->set_state(std::vector<double>(v.begin() + std::ptrdiff_t(k), v.begin() + std::ptrdiff_t(k + std::size_t(len[i]))));
+      k += std::size_t(len[i++]);
+    }
+  return std::vector<double>(v.begin(), v.begin() + std::ptrdiff_t(extra.size()));
+}
+
+// Loss and metrics on a whole dataset, in eval mode; with dp, each rank
+// evaluates its share and the results are combined.
 template <class T>
 std::map<std::string, double> evaluate(Model<T>& model, Binding<T>& b, const data::MultiDataset<T>& ds,
-                                       Index batch_size) {
+                                       Index batch_size, DataParallel<T>* dp = nullptr) {
   if (ds.size() == 0) throw std::invalid_argument("evaluate: empty dataset");
   b.reset();
   std::vector<Index> order(static_cast<std::size_t>(ds.size()));
   std::iota(order.begin(), order.end(), 0);
+  if (dp) order = shard(order, dp->rank(), dp->ranks(), false);
   data::MultiBatchIterator<T> it(ds, order, batch_size);
   std::vector<Tensor<T>> xs, ys;
   while (it.next(xs, ys)) b.run(model, xs, ys, false, nullptr);
+  if (dp) combine(b, {}, *dp);
   std::map<std::string, double> r;
   double total = 0;
   for (auto& h : b.heads) {
@@ -411,10 +445,13 @@ History fit(Model<T>& model, Binding<T>& b, Optimizer<T>& opt, const data::Multi
     val = val_split.get();
   }
 
+  DataParallel<T>* dp = o.parallel;
   History history;
   TrainContext<T> ctx(model, opt, history);
   ctx.epochs = o.epochs;
-  ProgressDisplay progress(o.progress, *o.out);
+  ctx.rank = dp ? dp->rank() : 0;
+  ProgressDisplay progress(ctx.rank == 0 ? o.progress : Progress::Off, *o.out);
+  if (dp) dp->start(model);
   for (auto& cb : o.callbacks) cb->on_train_begin(ctx);
   detail::Snapshot<T> epoch_start;
 
@@ -430,6 +467,7 @@ History fit(Model<T>& model, Binding<T>& b, Optimizer<T>& opt, const data::Multi
       Rng rng(data::mix_seed(o.seed, std::uint64_t(epoch), 2));
       data::shuffle(order, rng);
     }
+    if (dp) order = shard(order, dp->rank(), dp->ranks(), true);
     for (auto& cb : o.callbacks) cb->on_epoch_begin(ctx);
     if (o.stop_on_nan) epoch_start.take(model);
     data::MultiBatchIterator<T> it(train, order, o.batch_size, &o.augment, o.seed, epoch);
@@ -445,8 +483,16 @@ History fit(Model<T>& model, Binding<T>& b, Optimizer<T>& opt, const data::Multi
       model.zero_grad();
       const double l = b.run(model, xs, ys, true, &dys);
       ctx.batch_loss = l;
-      const bool finite_loss = std::isfinite(ctx.batch_loss);
-      if (finite_loss) model.backward(dys);
+      bool finite_loss = std::isfinite(ctx.batch_loss);
+      if (dp) {  // every rank must take the same branch: one non-finite loss stops all
+        std::vector<double> bad{finite_loss ? 0.0 : 1.0};
+        dp->sum(bad);
+        finite_loss = bad[0] == 0;
+      }
+      if (finite_loss) {
+        model.backward(dys);
+        if (dp) dp->average_gradients(model);
+      }
       if (o.stop_on_nan && (!finite_loss || !detail::all_finite_grads(model))) {
         std::string kept = "kept the weights from before this batch";
         if (!detail::all_finite_params(model)) {
@@ -468,6 +514,10 @@ History fit(Model<T>& model, Binding<T>& b, Optimizer<T>& opt, const data::Multi
       if (ctx.stop) break;
     }
     if (non_finite || (ctx.stop && seen == 0)) break;
+    if (dp) {  // the epoch's loss and metrics over every rank's samples
+      const auto e = combine(b, {loss_sum, double(seen)}, *dp);
+      loss_sum = e[0], seen = Index(e[1]);
+    }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ctx.logs.clear();
     std::vector<std::pair<std::string, double>> shown;
@@ -480,7 +530,7 @@ History fit(Model<T>& model, Binding<T>& b, Optimizer<T>& opt, const data::Multi
     for (const auto& kv : b.values(loss_sum, seen)) log(kv.first, kv.second);
     if (val) {
       const auto keys = b.values(loss_sum, seen);
-      auto r = detail::evaluate(model, b, *val, std::max<Index>(o.batch_size, 256));
+      auto r = detail::evaluate(model, b, *val, std::max<Index>(o.batch_size, 256), dp);
       for (const auto& kv : keys) log("val_" + kv.first, r[kv.first]);
     }
     log("lr", opt.lr());

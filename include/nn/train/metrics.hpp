@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -40,7 +41,30 @@ class Metric {
   virtual void update(const Tensor<T>& logits, const Tensor<T>& targets) = 0;
   virtual double value() const = 0;
   virtual std::unique_ptr<Metric<T>> clone() const = 0;
+  // The counts behind value(), for combining the metric over parts of a
+  // dataset (data-parallel training): the element-wise sum of the parts'
+  // states is the whole's state. Empty when nothing has been seen; zeros of
+  // a seen state's length mean the same.
+  virtual std::vector<double> state() const { throw std::logic_error(name() + ": cannot be combined across processes"); }
+  virtual void set_state(const std::vector<double>&) {
+    throw std::logic_error(name() + ": cannot be combined across processes");
+  }
 };
+
+namespace detail {
+// {hits, count} of the accuracy-like metrics.
+inline std::vector<double> count_state(long hit, long n) {
+  return n ? std::vector<double>{double(hit), double(n)} : std::vector<double>{};
+}
+inline void set_count_state(const std::vector<double>& s, long& hit, long& n, const std::string& who) {
+  if (s.empty()) {
+    hit = n = 0;
+    return;
+  }
+  if (s.size() != 2) throw std::invalid_argument(who + "::set_state: expected 2 counts, got " + std::to_string(s.size()));
+  hit = long(s[0]), n = long(s[1]);
+}
+}  // namespace detail
 
 namespace detail {
 // Positions per sample of logits (N, C) with labels (N), or of per-position
@@ -80,6 +104,8 @@ class TopKAccuracy : public Metric<T> {
   }
   double value() const override { return n_ ? double(hit_) / double(n_) : 0.0; }
   std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<TopKAccuracy>(*this); }
+  std::vector<double> state() const override { return detail::count_state(hit_, n_); }
+  void set_state(const std::vector<double>& s) override { detail::set_count_state(s, hit_, n_, name()); }
 
  private:
   int k_;
@@ -129,6 +155,8 @@ class MaskedTopKAccuracy : public Metric<T> {
   }
   double value() const override { return n_ ? double(hit_) / double(n_) : 0.0; }
   std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<MaskedTopKAccuracy>(*this); }
+  std::vector<double> state() const override { return detail::count_state(hit_, n_); }
+  void set_state(const std::vector<double>& s) override { detail::set_count_state(s, hit_, n_, name()); }
 
  private:
   int k_;
@@ -163,6 +191,8 @@ class SoftmaxBinaryAccuracy : public Metric<T> {
   }
   double value() const override { return n_ ? double(hit_) / double(n_) : 0.0; }
   std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<SoftmaxBinaryAccuracy>(*this); }
+  std::vector<double> state() const override { return detail::count_state(hit_, n_); }
+  void set_state(const std::vector<double>& s) override { detail::set_count_state(s, hit_, n_, name()); }
 
  private:
   long hit_ = 0, n_ = 0;
@@ -188,6 +218,8 @@ class SubsetAccuracy : public Metric<T> {
   }
   double value() const override { return n_ ? double(hit_) / double(n_) : 0.0; }
   std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<SubsetAccuracy>(*this); }
+  std::vector<double> state() const override { return detail::count_state(hit_, n_); }
+  void set_state(const std::vector<double>& s) override { detail::set_count_state(s, hit_, n_, name()); }
 
  private:
   double thr_;  // the threshold as a logit
@@ -227,6 +259,19 @@ class MultilabelF1 : public Metric<T> {
     return f.empty() ? 0.0 : s / double(f.size());
   }
   std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<MultilabelF1>(*this); }
+  // tp, fp, fn per tag
+  std::vector<double> state() const override {
+    std::vector<double> v;
+    for (const auto* c : {&tp_, &fp_, &fn_}) v.insert(v.end(), c->begin(), c->end());
+    return v;
+  }
+  void set_state(const std::vector<double>& s) override {
+    if (s.size() % 3) throw std::invalid_argument("macro_f1::set_state: expected 3 counts per tag");
+    const std::size_t C = s.size() / 3;
+    tp_.assign(s.begin(), s.begin() + std::ptrdiff_t(C));
+    fp_.assign(s.begin() + std::ptrdiff_t(C), s.begin() + std::ptrdiff_t(2 * C));
+    fn_.assign(s.begin() + std::ptrdiff_t(2 * C), s.end());
+  }
 
  private:
   double thr_;
@@ -387,6 +432,23 @@ class MeanIoU : public Metric<T> {
   }
   double value() const override { return m_ ? m_->mean_iou() : 0.0; }
   std::unique_ptr<Metric<T>> clone() const override { return std::make_unique<MeanIoU>(*this); }
+  // the confusion matrix, row-major
+  std::vector<double> state() const override {
+    std::vector<double> v;
+    if (m_)
+      for (Index t = 0; t < m_->classes(); ++t)
+        for (Index p = 0; p < m_->classes(); ++p) v.push_back(double((*m_)(t, p)));
+    return v;
+  }
+  void set_state(const std::vector<double>& s) override {
+    m_.reset();
+    if (s.empty()) return;
+    const Index C = Index(std::lround(std::sqrt(double(s.size()))));
+    if (C * C != Index(s.size())) throw std::invalid_argument("mean_iou::set_state: not a square matrix of counts");
+    m_.emplace(C);
+    for (Index t = 0; t < C; ++t)
+      for (Index p = 0; p < C; ++p) m_->add(t, p, long(s[std::size_t(t * C + p)]));
+  }
 
  private:
   std::optional<ConfusionMatrix> m_;  // made on the first batch, which gives the number of classes
