@@ -208,6 +208,37 @@ TEST_CASE("fit on N ranks with batch B gives one process's history and weights w
   CHECK(hd.epochs() == 3);
 }
 
+TEST_CASE("fit on N ranks: a batch that fails on one rank makes every rank throw, none waits") {
+  const int N = world->size();
+  const Index B = 4, n = Index(N) * B * 6;
+  nn::Rng rng(8);
+  Tensor<double> x({n, 5}), y({n});
+  for (Index i = 0; i < x.size(); ++i) x[i] = rng.normal();
+  for (Index i = 0; i < y.size(); ++i) y[i] = double(rng() % 3);
+  x[17 * 5 + 2] = std::nan("");  // one sample: the rank that draws it fails in forward (NaN input)
+  nn::data::TensorDataset<double> train(std::move(x), std::move(y));
+  auto m = mlp<double>(1);
+  nn::SGD<double> opt(m.parameters(), {0.1});
+  nn::SoftmaxCrossEntropy<double> loss;
+  nn::FitOptions<double> o;
+  o.epochs = 2, o.batch_size = B, o.seed = 3, o.progress = nn::Progress::Off;
+  nn::dist::MpiDataParallel<double> dp(*world);
+  o.parallel = &dp;
+  std::string what;
+  try {
+    nn::fit(m, loss, opt, train, o);
+  } catch (const std::exception& e) {
+    what = e.what();
+  }
+  // the failing rank has its own error; the others name it
+  const bool own = what.find("NaN/Inf input") != std::string::npos;
+  const bool told = what.find(" failed at epoch 1, batch ") != std::string::npos &&
+                    what.find("every rank stops") != std::string::npos;
+  CHECK_MESSAGE((own || told), what);
+  const auto owners = world->gather_all(own ? 1 : 0);
+  CHECK(std::count(owners.begin(), owners.end(), std::uint64_t(1)) == 1);  // exactly one rank drew the sample
+}
+
 int main(int argc, char** argv) {
   nn::dist::Environment env(&argc, &argv);
   nn::dist::Communicator comm;

@@ -40,6 +40,7 @@
 #pragma once
 #include <chrono>
 #include <cmath>
+#include <exception>
 #include <iostream>
 #include <memory>
 #include <numeric>
@@ -477,18 +478,43 @@ History fit(Model<T>& model, Binding<T>& b, Optimizer<T>& opt, const data::Multi
     double loss_sum = 0;
     Index seen = 0;
     const auto t0 = std::chrono::steady_clock::now();
-    for (ctx.batch = 0; it.next(xs, ys); ++ctx.batch) {
-      const Index n = xs[0].dim(0);
-      if (n == 1 && ctx.batch > 0) continue;  // a trailing single sample: batch norm cannot train on it
-      model.zero_grad();
-      const double l = b.run(model, xs, ys, true, &dys);
-      ctx.batch_loss = l;
-      bool finite_loss = std::isfinite(ctx.batch_loss);
-      if (dp) {  // every rank must take the same branch: one non-finite loss stops all
-        std::vector<double> bad{finite_loss ? 0.0 : 1.0};
-        dp->sum(bad);
-        finite_loss = bad[0] == 0;
+    for (ctx.batch = 0;; ++ctx.batch) {
+      // With several ranks, a rank whose batch fails (a bad sample file, a
+      // NaN input, a shape error) must not leave the others waiting in the
+      // gradient average: the failure is caught, every rank learns of it
+      // below, and every rank throws.
+      std::exception_ptr failure;
+      bool more = false, skip = false;
+      double l = 0;
+      try {
+        more = it.next(xs, ys);
+        skip = !more || (xs[0].dim(0) == 1 && ctx.batch > 0);  // a trailing single sample: batch norm cannot train on it
+        if (!skip) {
+          model.zero_grad();
+          l = b.run(model, xs, ys, true, &dys);
+        }
+      } catch (...) {
+        if (!dp) throw;
+        failure = std::current_exception();
       }
+      bool finite_loss = skip || std::isfinite(l);
+      if (dp) {  // every rank must take the same branch: one failure or non-finite loss stops all
+        std::vector<double> flags{finite_loss ? 0.0 : 1.0, failure ? 1.0 : 0.0};
+        dp->sum(flags);
+        finite_loss = flags[0] == 0;
+        if (flags[1] > 0) {
+          std::vector<double> who{failure ? double(dp->rank()) : -1.0};
+          dp->max(who);
+          if (failure) std::rethrow_exception(failure);
+          throw std::runtime_error("fit: rank " + std::to_string(int(who[0])) + " of " + std::to_string(dp->ranks()) +
+                                   " failed at epoch " + std::to_string(epoch + 1) + ", batch " +
+                                   std::to_string(ctx.batch + 1) + " (its error is on its output); every rank stops");
+        }
+      }
+      if (!more) break;
+      if (skip) continue;
+      const Index n = xs[0].dim(0);
+      ctx.batch_loss = l;
       if (finite_loss) {
         model.backward(dys);
         if (dp) dp->average_gradients(model);
