@@ -65,11 +65,13 @@ struct Split {
   }
 };
 
-// Walking distance of the shopper's own order over the shortest, averaged
-// over an order set.
+// How much further the shopper walked than the shortest route (0.25: 25%).
+double excess(const store::World& w, const store::Order& o) {
+  return w.walk(o.store, o.picks) / w.walk(o.store, w.shortest(o.store, o.picks)) - 1;
+}
 double mean_excess(const store::World& w, const std::vector<store::Order>& orders) {
   double e = 0;
-  for (const auto& o : orders) e += w.walk(o.store, o.picks) / w.walk(o.store, w.shortest(o.store, o.picks)) - 1;
+  for (const auto& o : orders) e += excess(w, o);
   return orders.empty() ? 0.0 : e / double(orders.size());
 }
 
@@ -78,17 +80,17 @@ double mean_excess(const store::World& w, const std::vector<store::Order>& order
 // real store: the fastest pickers), as the article learns from its fastest
 // shoppers. Shoppers with fewer than 5 training orders are not ranked.
 void keep_fastest(const store::World& w, Split& sp, double fraction) {
-  std::vector<double> excess(w.shoppers.size(), 0);
+  std::vector<double> total(w.shoppers.size(), 0);  // then the mean
   std::vector<int> n(w.shoppers.size(), 0);
   for (const auto& o : sp.train) {
-    excess[std::size_t(o.shopper)] += w.walk(o.store, o.picks) / w.walk(o.store, w.shortest(o.store, o.picks)) - 1;
+    total[std::size_t(o.shopper)] += excess(w, o);
     ++n[std::size_t(o.shopper)];
   }
   std::vector<int> ranked;
   for (std::size_t h = 0; h < n.size(); ++h)
-    if (n[h] >= 5) excess[h] /= n[h], ranked.push_back(int(h));
+    if (n[h] >= 5) total[h] /= n[h], ranked.push_back(int(h));
   if (ranked.empty()) throw std::runtime_error("--fastest: no shopper has 5 training orders");
-  std::sort(ranked.begin(), ranked.end(), [&](int a, int b) { return excess[std::size_t(a)] < excess[std::size_t(b)]; });
+  std::sort(ranked.begin(), ranked.end(), [&](int a, int b) { return total[std::size_t(a)] < total[std::size_t(b)]; });
   ranked.resize(std::max<std::size_t>(1, std::size_t(std::lround(fraction * double(ranked.size())))));
   sp.fast.assign(ranked.begin(), ranked.end());
   sp.fastest_at.assign(std::size_t(w.num_stores()), -1);
@@ -306,6 +308,9 @@ Speed training_speed(const store::World& w, int products, int C, int batch, int 
   sp.products = products;
   picks::Vocab v = picks::vocab(w);
   v.products = products;
+  // made-up products beyond the catalogue take product 0's department and aisle
+  store::World fake = w;
+  fake.products.resize(std::size_t(products), w.products[0]);
   std::mt19937_64 rng(seed);
   for (Kind kind : {Kind::Initial, Kind::Final}) {
     auto g = picks::build(kind, v, C, seed);
@@ -332,9 +337,6 @@ Speed training_speed(const store::World& w, int products, int C, int batch, int 
           if (std::find(x.candidates.begin(), x.candidates.end(), p) == x.candidates.end()) x.candidates.push_back(p);
         }
       }
-      // departments and aisles of made-up products: any valid ids
-      store::World fake = w;
-      fake.products.resize(std::size_t(products), w.products[0]);
       const auto t0 = std::chrono::steady_clock::now();
       for (int i = 0; i < batch; ++i) {
         std::vector<F*> row;

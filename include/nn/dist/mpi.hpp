@@ -336,10 +336,8 @@ class DistributedSampler {
       Rng rng(data::mix_seed(seed_, std::uint64_t(epoch), 0xD157));
       data::shuffle(perm, rng);
     }
-    const Index total = per_rank() * ranks_;
-    std::vector<Index> mine;
-    for (Index k = rank_; k < total; k += ranks_) mine.push_back(perm[static_cast<std::size_t>(k % n_)]);
-    return mine;
+    if (tail_ == Tail::Drop) perm.resize(static_cast<std::size_t>(per_rank() * ranks_));
+    return nn::detail::shard(perm, rank_, ranks_, tail_ == Tail::Pad);
   }
 
  private:
