@@ -17,9 +17,10 @@ namespace {
 nn::dist::Communicator* world = nullptr;
 
 template <class T>
-nn::Sequential<T> mlp(std::uint64_t seed, Index hidden = 8) {
+nn::Sequential<T> mlp(std::uint64_t seed, Index hidden = 8, bool batch_norm = false) {
   nn::Sequential<T> m(seed);
   m.add(nn::Dense<T>(hidden));
+  if (batch_norm) m.add(nn::BatchNorm<T>());
   m.add(nn::Tanh<T>());
   m.add(nn::Dense<T>(3));
   m.build({5});
@@ -49,20 +50,27 @@ double max_rel_diff(nn::Model<T>& a, nn::Model<T>& b) {
   return d;
 }
 
+struct Variant {
+  bool overlap = false;     // buckets started from the gradient hook during backward
+  bool batch_norm = false;  // a BatchNorm in the model ...
+  bool sync = false;        // ... with synchronized statistics
+};
+
 // N ranks with local batch B against one model with batch N * B on the same
 // samples, stepped on every rank; the parameters' hash is compared across
 // ranks after every step.
 template <class T, class MakeOpt>
-double data_parallel_vs_one_process(MakeOpt make_opt, int steps, Index B) {
+double data_parallel_vs_one_process(MakeOpt make_opt, int steps, Index B, Variant v = {}) {
   const int N = world->size(), r = world->rank();
   nn::Rng rng(42);  // the same data on every rank
   Tensor<T> x({Index(steps) * N * B, 5}), y({Index(steps) * N * B});
   for (Index i = 0; i < x.size(); ++i) x[i] = T(rng.normal());
   for (Index i = 0; i < y.size(); ++i) y[i] = T(rng() % 3);
-  auto dist = mlp<T>(100 + std::uint64_t(r));  // different on every rank until the broadcast
+  auto dist = mlp<T>(100 + std::uint64_t(r), 8, v.batch_norm);  // different on every rank until the broadcast
   nn::dist::check_same_model(*world, dist);
   nn::dist::broadcast_model(*world, dist);
-  auto ref = mlp<T>(100);  // rank 0's initialization
+  if (v.sync) CHECK(nn::dist::sync_batch_norm(dist, *world) == 1);
+  auto ref = mlp<T>(100, 8, v.batch_norm);  // rank 0's initialization
   REQUIRE(nn::dist::parameter_hash(ref) == nn::dist::parameter_hash(dist));
   auto opt_d = make_opt(dist.parameters());
   auto opt_r = make_opt(ref.parameters());
@@ -70,6 +78,16 @@ double data_parallel_vs_one_process(MakeOpt make_opt, int steps, Index B) {
   o.bucket_bytes = 16 * sizeof(T);  // several buckets even for this small model (75 parameters)
   nn::dist::GradientAverager<T> avg(*world, dist.parameters(), o);
   CHECK(avg.buckets() > 1);
+  // overlap: the hook reports each layer to the averager; record how many
+  // buckets were running when the first layer (the last one backward
+  // finishes) was reported
+  std::size_t started_before_first = 0;
+  nn::Layer<T>* first = dist.layers().front();
+  if (v.overlap)
+    dist.set_gradient_hook([&](nn::Layer<T>& l) {
+      if (&l == first) started_before_first = avg.started();
+      avg.ready(l);
+    });
   nn::SoftmaxCrossEntropy<T> loss;
   Tensor<T> g;
   double worst = 0;
@@ -80,7 +98,14 @@ double data_parallel_vs_one_process(MakeOpt make_opt, int steps, Index B) {
     dist.zero_grad();
     loss.compute(dist.forward(xl, true), yl, &g);
     dist.backward(g);
-    avg.average();
+    if (v.overlap) {
+      CHECK(started_before_first > 0);           // communication began inside backward
+      CHECK(avg.started() == avg.buckets());     // every layer reported: all started
+      avg.finish();
+    } else {
+      CHECK(avg.started() == 0);
+      avg.average();
+    }
     opt_d.step();
     // one process: all N * B samples
     const auto xa = rows(x, global, N * B), ya = rows(y, global, N * B);
@@ -89,12 +114,22 @@ double data_parallel_vs_one_process(MakeOpt make_opt, int steps, Index B) {
     ref.backward(g);
     opt_r.step();
     worst = std::max(worst, max_rel_diff(dist, ref));
+    if (v.sync) {  // the running statistics follow the combined batch's
+      auto bd = dist.buffers(), br = ref.buffers();
+      for (std::size_t i = 0; i < bd.size(); ++i)
+        for (Index k = 0; k < bd[i].second->size(); ++k)
+          worst = std::max(worst, std::abs(double((*bd[i].second)[k]) - double((*br[i].second)[k])) /
+                                      std::max(1.0, std::abs(double((*br[i].second)[k]))));
+    }
+    if (v.batch_norm && !v.sync) continue;  // each rank's running statistics are its own
     const auto hashes = world->gather_all(nn::dist::parameter_hash(dist));
     CHECK(std::all_of(hashes.begin(), hashes.end(), [&](std::uint64_t h) { return h == hashes[0]; }));
   }
+  dist.set_gradient_hook({});
   if (world->is_root())
-    std::printf("%d ranks x batch %ld vs one process x batch %ld, %s, %d steps: max relative parameter difference %.3g\n",
-                N, long(B), long(N * B), sizeof(T) == 8 ? "double" : "float", steps, worst);
+    std::printf("%d ranks x batch %ld vs one process x batch %ld, %s, %d steps%s%s: max relative parameter difference %.3g\n",
+                N, long(B), long(N * B), sizeof(T) == 8 ? "double" : "float", steps, v.overlap ? ", overlap" : "",
+                v.batch_norm ? (v.sync ? ", synced batch norm" : ", per-rank batch norm") : "", worst);
   return worst;
 }
 }  // namespace
@@ -113,6 +148,28 @@ TEST_CASE("N ranks with batch B step as one process with batch N * B: SGD and Ad
   CHECK(data_parallel_vs_one_process<double>([](PD p) { return nn::Adam<double>(p, {0.01}); }, 6, 4) < 1e-13);
   CHECK(data_parallel_vs_one_process<float>([](PF p) { return nn::SGD<float>(p, {0.1, 0.9}); }, 6, 4) < 1e-6);
   CHECK(data_parallel_vs_one_process<float>([](PF p) { return nn::Adam<float>(p, {0.01}); }, 6, 4) < 1e-5);
+}
+
+TEST_CASE("overlap: buckets started from the gradient hook during backward give the same steps") {
+  using PD = std::vector<nn::Param<double>>;
+  using PF = std::vector<nn::Param<float>>;
+  Variant ov;
+  ov.overlap = true;
+  CHECK(data_parallel_vs_one_process<double>([](PD p) { return nn::SGD<double>(p, {0.1, 0.9}); }, 6, 4, ov) < 1e-13);
+  CHECK(data_parallel_vs_one_process<float>([](PF p) { return nn::Adam<float>(p, {0.01}); }, 6, 4, ov) < 1e-5);
+}
+
+TEST_CASE("synchronized batch norm: N ranks step as one process on the combined batch, statistics included") {
+  using PD = std::vector<nn::Param<double>>;
+  Variant v;
+  v.batch_norm = v.sync = v.overlap = true;
+  // the batch statistics' sums cross the ranks in another order: the same
+  // rounding-level bound as without batch norm
+  CHECK(data_parallel_vs_one_process<double>([](PD p) { return nn::SGD<double>(p, {0.1, 0.9}); }, 6, 4, v) < 1e-12);
+  // the control: each rank normalizing its own 4 samples is far from it
+  v.sync = false;
+  if (world->size() > 1)
+    CHECK(data_parallel_vs_one_process<double>([](PD p) { return nn::SGD<double>(p, {0.1, 0.9}); }, 6, 4, v) > 1e-4);
 }
 
 TEST_CASE("broadcast gives every rank rank 0's parameters and batch-norm statistics") {

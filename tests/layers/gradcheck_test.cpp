@@ -73,6 +73,13 @@ TEST_CASE("BatchNorm gradients, after conv and after dense, train and eval") {
   eval.training = false;
   nn::BatchNorm<D> c;
   gradcheck(c, randn({3, 2, 3, 4}, 10), eval);
+  // synchronized statistics over one process: the exchange path's own gradients
+  nn::BatchNorm<D> d;
+  d.set_sync([](std::vector<double>&) {});
+  gradcheck(d, randn({3, 2, 3, 4}, 13, 2.0));
+  nn::BatchNorm<D> e;
+  e.set_sync([](std::vector<double>&) {});
+  gradcheck(e, randn({5, 4}, 14, 2.0));
 }
 
 TEST_CASE("Dropout gradients with a fixed mask") {

@@ -47,10 +47,12 @@
 #include <stdexcept>
 #include <string>
 #include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 #include "nn/data/batch.hpp"
 #include "nn/data/split.hpp"
+#include "nn/layers/batch_norm.hpp"
 #include "nn/model/model.hpp"
 #include "nn/tensor/random.hpp"
 #include "nn/train/data_parallel.hpp"
@@ -202,12 +204,49 @@ void broadcast_model(const Communicator& comm, Model<T>& m, int root = 0) {
   for (auto& b : m.buffers()) comm.broadcast(b.second->data(), std::size_t(b.second->size()), root);
 }
 
+// Synchronized batch norm: every BatchNorm among model.layers() normalizes
+// in training over the union of the ranks' batches (BatchNorm::set_sync);
+// on = false gives each rank its own statistics again. `comm` must outlive
+// the training. (A shared BatchNorm's later calls in a Graph run on copies
+// made when the graph was built and keep per-rank statistics.) Returns the
+// number of layers set.
+template <class T>
+int sync_batch_norm(Model<T>& model, const Communicator& comm, bool on = true) {
+  int n = 0;
+  for (Layer<T>* l : model.layers())
+    if (auto* bn = dynamic_cast<BatchNorm<T>*>(l)) {
+      if (on)
+        bn->set_sync([c = &comm](std::vector<double>& v) { c->sum(v); });
+      else
+        bn->set_sync(nullptr);
+      ++n;
+    }
+  return n;
+}
+
 // Averages the gradients of `params` over the ranks (see the top of the file).
+//
+// Without a hook: backward, then average() (= start() + finish()).
+// With overlap: attach(model) installs the model's gradient hook, and
+// backward calls ready(layer) as each layer's gradients complete; a bucket's
+// all-reduce starts as soon as all its parameters are ready (buckets start
+// in a fixed order, the same on every rank, as MPI requires of collectives),
+// and MPI is given a chance to progress the running ones at every later
+// layer. finish() then starts whatever is left (an unused branch of a graph
+// reports late) and waits. detach(model) removes the hook.
 template <class T>
 class GradientAverager {
  public:
   struct Options {
     std::size_t bucket_bytes = std::size_t(4) << 20;  // about 4 MiB of gradients per all-reduce
+    bool overlap = true;  // MpiDataParallel: start buckets during backward (attach) or only after it
+  };
+  // Seconds this rank spent averaging, on its critical path: packing and
+  // starting buckets inside backward (in_backward) and in finish() (after
+  // backward: starting the rest, waiting, unpacking).
+  struct Stats {
+    std::int64_t averages = 0;
+    double in_backward = 0, after_backward = 0;
   };
   GradientAverager(const Communicator& comm, std::vector<Param<T>> params, Options o = {})
       : comm_(&comm), params_(std::move(params)) {
@@ -221,44 +260,75 @@ class GradientAverager {
       if (bytes >= o.bucket_bytes) buckets_.push_back(std::move(cur)), cur = {}, bytes = 0;
     }
     if (!cur.params.empty()) buckets_.push_back(std::move(cur));
-    for (auto& b : buckets_) {
+    bucket_of_.resize(params_.size());
+    for (std::size_t k = 0; k < buckets_.size(); ++k) {
       std::size_t n = 0;
-      for (std::size_t i : b.params) n += std::size_t(params_[i].grad->size());
-      b.buffer.resize(n);
+      for (std::size_t i : buckets_[k].params) n += std::size_t(params_[i].grad->size()), bucket_of_[i] = k;
+      buckets_[k].buffer.resize(n);
     }
+    for (std::size_t i = 0; i < params_.size(); ++i) index_[params_[i].grad] = i;
+    ready_.assign(params_.size(), 0);
+    reset();
   }
+  GradientAverager(const GradientAverager&) = delete;
+  GradientAverager& operator=(const GradientAverager&) = delete;
   std::size_t buckets() const { return buckets_.size(); }
+  // Buckets whose all-reduce has started in the current average.
+  std::size_t started() const { return next_; }
+  const Stats& stats() const { return stats_; }
+  void reset_stats() { stats_ = {}; }
 
-  // Starts one non-blocking all-reduce per bucket.
-  void start() {
-    if (running_) throw std::logic_error("GradientAverager::start: the previous average has not finished");
-    for (auto& b : buckets_) {
-      T* dst = b.buffer.data();
-      for (std::size_t i : b.params) {
-        const Tensor<T>& g = *params_[i].grad;
-        std::memcpy(dst, g.data(), std::size_t(g.size()) * sizeof(T));
-        dst += g.size();
-      }
-      detail::check(MPI_Iallreduce(MPI_IN_PLACE, b.buffer.data(), int(b.buffer.size()), detail::type<T>(), MPI_SUM,
-                                   comm_->get(), &b.request),
-                    "MPI_Iallreduce");
-    }
-    running_ = true;
+  // Overlap: backward of `model` reports each layer here (Model::set_gradient_hook).
+  void attach(Model<T>& model) {
+    model.set_gradient_hook([this](Layer<T>& l) { ready(l); });
   }
-  // Waits for every bucket and writes the averages into the gradients.
+  static void detach(Model<T>& model) { model.set_gradient_hook({}); }
+
+  // `layer`'s gradients are complete for this step: starts every bucket, in
+  // order, whose parameters are all ready, then lets MPI progress the
+  // running ones.
+  void ready(Layer<T>& layer) {
+    const auto t0 = MPI_Wtime();
+    auto it = layer_params_.find(&layer);
+    if (it == layer_params_.end()) {
+      std::vector<std::size_t> ids;
+      for (auto& p : layer.parameters()) {
+        auto f = index_.find(p.grad);
+        if (f != index_.end()) ids.push_back(f->second);
+      }
+      it = layer_params_.emplace(&layer, std::move(ids)).first;
+    }
+    for (std::size_t i : it->second)
+      if (!ready_[i]) ready_[i] = 1, --pending_[bucket_of_[i]];
+    while (next_ < buckets_.size() && pending_[next_] == 0) start_bucket(next_++);
+    if (next_ > 0) {  // MPI progresses non-blocking collectives only inside MPI calls
+      int done = 0;
+      detail::check(MPI_Testall(int(next_), requests_.data(), &done, MPI_STATUSES_IGNORE), "MPI_Testall");
+    }
+    stats_.in_backward += MPI_Wtime() - t0;
+  }
+  // Starts the all-reduce of every bucket not yet started.
+  void start() {
+    while (next_ < buckets_.size()) start_bucket(next_++);
+  }
+  // Starts what is left, waits for every bucket and writes the averages into
+  // the gradients; the next step starts afresh.
   void finish() {
-    if (!running_) throw std::logic_error("GradientAverager::finish: no average started");
-    running_ = false;
+    const auto t0 = MPI_Wtime();
+    start();
+    detail::check(MPI_Waitall(int(requests_.size()), requests_.data(), MPI_STATUSES_IGNORE), "MPI_Waitall");
     const T scale = T(1) / T(comm_->size());
     for (auto& b : buckets_) {
-      detail::check(MPI_Wait(&b.request, MPI_STATUS_IGNORE), "MPI_Wait");
       const T* src = b.buffer.data();
       for (std::size_t i : b.params) {
         Tensor<T>& g = *params_[i].grad;
-        for (Index k = 0; k < g.size(); ++k) g[k] = src[k] * scale;
+        ArrayMap<T>(g.data(), g.size()) = ConstArrayMap<T>(src, g.size()) * scale;
         src += g.size();
       }
     }
+    reset();
+    stats_.after_backward += MPI_Wtime() - t0;
+    ++stats_.averages;
   }
   void average() {
     start();
@@ -269,12 +339,37 @@ class GradientAverager {
   struct Bucket {
     std::vector<std::size_t> params;
     std::vector<T> buffer;
-    MPI_Request request = MPI_REQUEST_NULL;
   };
+  void start_bucket(std::size_t k) {
+    Bucket& b = buckets_[k];
+    T* dst = b.buffer.data();
+    for (std::size_t i : b.params) {
+      const Tensor<T>& g = *params_[i].grad;
+      std::memcpy(dst, g.data(), std::size_t(g.size()) * sizeof(T));
+      dst += g.size();
+    }
+    detail::check(MPI_Iallreduce(MPI_IN_PLACE, b.buffer.data(), int(b.buffer.size()), detail::type<T>(), MPI_SUM,
+                                 comm_->get(), &requests_[k]),
+                  "MPI_Iallreduce");
+  }
+  void reset() {
+    next_ = 0;
+    std::fill(ready_.begin(), ready_.end(), char(0));
+    pending_.assign(buckets_.size(), 0);
+    for (std::size_t k = 0; k < buckets_.size(); ++k) pending_[k] = buckets_[k].params.size();
+    requests_.assign(buckets_.size(), MPI_REQUEST_NULL);
+  }
+
   const Communicator* comm_;
   std::vector<Param<T>> params_;
   std::vector<Bucket> buckets_;
-  bool running_ = false;
+  std::vector<std::size_t> bucket_of_, pending_;
+  std::vector<char> ready_;
+  std::vector<MPI_Request> requests_;
+  std::size_t next_ = 0;
+  std::unordered_map<const Tensor<T>*, std::size_t> index_;
+  std::unordered_map<const Layer<T>*, std::vector<std::size_t>> layer_params_;
+  Stats stats_;
 };
 
 // fit() on several processes: FitOptions::parallel = &dp (the contract is in
@@ -285,8 +380,12 @@ class GradientAverager {
 template <class T>
 class MpiDataParallel : public DataParallel<T> {
  public:
-  explicit MpiDataParallel(const Communicator& comm, typename GradientAverager<T>::Options o = {})
-      : comm_(&comm), opts_(o) {}
+  struct Options : GradientAverager<T>::Options {
+    // Batch norm over the union of the ranks' batches (SyncBatchNorm) rather
+    // than over each rank's own samples.
+    bool sync_batch_norm = false;
+  };
+  explicit MpiDataParallel(const Communicator& comm, Options o = {}) : comm_(&comm), opts_(o) {}
   int rank() const override { return comm_->rank(); }
   int ranks() const override { return comm_->size(); }
   void start(Model<T>& model) override {
@@ -294,17 +393,28 @@ class MpiDataParallel : public DataParallel<T> {
     broadcast_model(*comm_, model);
     avg_ = std::make_unique<GradientAverager<T>>(*comm_, model.parameters(), opts_);
     model_ = &model;
+    if (opts_.overlap) avg_->attach(model);
+    if (opts_.sync_batch_norm) sync_batch_norm(model, *comm_);
   }
   void average_gradients(Model<T>& model) override {
     if (!avg_ || model_ != &model) throw std::logic_error("MpiDataParallel: start() was not called for this model");
-    avg_->average();
+    avg_->finish();
+  }
+  void end_epoch(Model<T>& model) override {  // rank 0's running statistics everywhere, as PyTorch's DDP does
+    for (auto& b : model.buffers()) comm_->broadcast(b.second->data(), std::size_t(b.second->size()), 0);
+  }
+  void stop(Model<T>& model) override {
+    GradientAverager<T>::detach(model);
+    if (opts_.sync_batch_norm) sync_batch_norm(model, *comm_, false);
   }
   void sum(std::vector<double>& v) override { comm_->sum(v); }
   void max(std::vector<double>& v) override { comm_->max(v); }
+  // The last fit's averaging times (GradientAverager::Stats).
+  typename GradientAverager<T>::Stats stats() const { return avg_ ? avg_->stats() : typename GradientAverager<T>::Stats{}; }
 
  private:
   const Communicator* comm_;
-  typename GradientAverager<T>::Options opts_;
+  Options opts_;
   std::unique_ptr<GradientAverager<T>> avg_;
   Model<T>* model_ = nullptr;
 };

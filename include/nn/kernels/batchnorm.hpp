@@ -74,4 +74,49 @@ void batchnorm_backward(const T* x, const T* dy, Index N, Index C, Index S, cons
   });
 }
 
+// The pieces of batchnorm_stats and batchnorm_backward for statistics that
+// are summed over several processes between the passes (synchronized batch
+// norm); each accumulates in double, per channel, like the fused kernels.
+//   x (N, C, S) -> sum (C):  sum[c] = sum of x over n, s           (center null)
+//                            sum[c] = sum of (x - center[c])^2     (else)
+template <class T>
+void batchnorm_sums(const T* x, Index N, Index C, Index S, const T* center, double* sum) {
+  nn::detail::parallel_for(C, detail::bn_parallel(C, N * C * S), 1, [&](Index c, int) {
+    double s = 0;
+    for (Index n = 0; n < N; ++n) {
+      const auto row = ConstArrayMap<T>(x + (n * C + c) * S, S);
+      s += static_cast<double>(center ? (row - center[c]).square().sum() : row.sum());
+    }
+    sum[c] = s;
+  });
+}
+//   x, dy (N, C, S) -> sdy (C) = sum of dy,  sdyx (C) = sum of dy * xhat
+template <class T>
+void batchnorm_backward_sums(const T* x, const T* dy, Index N, Index C, Index S, const T* mean, const T* invstd,
+                             double* sdy, double* sdyx) {
+  nn::detail::parallel_for(C, detail::bn_parallel(C, N * C * S), 1, [&](Index c, int) {
+    const T mu = mean[c], is = invstd[c];
+    double a = 0, b = 0;
+    for (Index n = 0; n < N; ++n) {
+      const auto d = ConstArrayMap<T>(dy + (n * C + c) * S, S);
+      a += static_cast<double>(d.sum());
+      b += static_cast<double>((d * (ConstArrayMap<T>(x + (n * C + c) * S, S) - mu)).sum()) * is;
+    }
+    sdy[c] = a;
+    sdyx[c] = b;
+  });
+}
+//   dx (N, C, S) = gamma*invstd * (dy - mdy[c] - xhat * mdyx[c]), where mdy
+//   and mdyx are the means of dy and dy * xhat over all M values
+template <class T>
+void batchnorm_backward_dx(const T* x, const T* dy, Index N, Index C, Index S, const T* mean, const T* invstd,
+                           const T* gamma, const T* mdy, const T* mdyx, T* dx) {
+  nn::detail::parallel_for(N * C, detail::bn_parallel(N * C, N * C * S), 8, [&](Index nc, int) {
+    const Index c = nc % C;
+    const T is = invstd[c], k = gamma[c] * is;
+    ArrayMap<T>(dx + nc * S, S) =
+        k * (ConstArrayMap<T>(dy + nc * S, S) - mdy[c] - (ConstArrayMap<T>(x + nc * S, S) - mean[c]) * (is * mdyx[c]));
+  });
+}
+
 }  // namespace nn::kernels

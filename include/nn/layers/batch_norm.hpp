@@ -9,8 +9,17 @@
 // momentum = 1 - m here (Keras' default 0.99 -> 0.01; its eps default is 1e-3).
 // Parameters: weight (gamma, ones) and bias (beta, zeros), both (C).
 // Buffers: running_mean (zeros), running_var (ones), both (C).
+// Synchronized statistics (data-parallel training, nn/dist/mpi.hpp):
+// set_sync(sum), with `sum` adding a vector element-wise over the processes,
+// makes training mode normalize over the union of every process's batch:
+// the per-channel sums are exchanged in forward (count and sum, then the
+// squared deviations from the common mean) and in backward (sum of dy and of
+// dy * xhat), so every process computes the same statistics as one process
+// on the combined batch. The parameter gradients stay each process's own
+// share, which the gradient average then combines.
 #pragma once
 #include <cmath>
+#include <functional>
 
 #include "nn/kernels/batchnorm.hpp"
 #include "nn/layers/layer.hpp"
@@ -37,7 +46,13 @@ class BatchNorm : public Layer<T> {
   std::vector<std::pair<std::string, Tensor<T>*>> buffers() override {
     return {{"running_mean", &rmean_}, {"running_var", &rvar_}};
   }
-  std::unique_ptr<Layer<T>> clone() const override { return this->template clone_as<BatchNorm>(); }
+  // A copy normalizes over its own batch: the processes set_sync() joins
+  // belong to the original.
+  std::unique_ptr<Layer<T>> clone() const override {
+    auto c = this->template clone_as<BatchNorm>();
+    static_cast<BatchNorm&>(*c).sync_ = nullptr;
+    return c;
+  }
   // Eval mode as y = scale[c] * x + shift[c], computed as forward does (the
   // plan fuses it into a preceding convolution).
   void eval_channel_affine(std::vector<T>& scale, std::vector<T>& shift) const {
@@ -49,6 +64,9 @@ class BatchNorm : public Layer<T> {
       shift[static_cast<std::size_t>(c)] = beta_[c] - rmean_[c] * a;
     }
   }
+  using SumFn = std::function<void(std::vector<double>&)>;
+  void set_sync(SumFn sum) { sync_ = std::move(sum); }
+  bool synced() const { return static_cast<bool>(sync_); }
   Tensor<T>& running_mean() { return rmean_; }
   Tensor<T>& running_var() { return rvar_; }
 
@@ -78,11 +96,11 @@ class BatchNorm : public Layer<T> {
     this->out_.resize(x.shape());
     last_training_ = training;
     if (training) {
-      const Index M = N * S_;
+      const Index M = sync_ ? synced_stats(x) : N * S_;
       if (M < 2)
         throw std::invalid_argument(describe() + ": training needs more than one value per channel, got input " +
                                     x.shape().str());
-      kernels::batchnorm_stats(x.data(), N, C_, S_, mean_.data(), var_.data());
+      if (!sync_) kernels::batchnorm_stats(x.data(), N, C_, S_, mean_.data(), var_.data());
       const T mom = static_cast<T>(momentum_);
       const T unbias = static_cast<T>(M) / static_cast<T>(M - 1);
       for (Index c = 0; c < C_; ++c) {
@@ -121,16 +139,63 @@ class BatchNorm : public Layer<T> {
         }
       return dx ? this->dx_ : this->none_;
     }
+    if (sync_) {
+      synced_backward(x, dy, dx);
+      return dx ? this->dx_ : this->none_;
+    }
     kernels::batchnorm_backward(x.data(), dy.data(), x.dim(0), C_, S_, mean_.data(), invstd_.data(), gamma_.data(),
                                 dx, dgamma_.data(), dbeta_.data());
     return dx ? this->dx_ : this->none_;
   }
 
  private:
+  // mean_ and var_ over every process's batch; returns the total count.
+  Index synced_stats(const Tensor<T>& x) {
+    const Index N = x.dim(0);
+    const auto C = static_cast<std::size_t>(C_);
+    sums_.assign(C + 1, 0.0);
+    kernels::batchnorm_sums(x.data(), N, C_, S_, static_cast<const T*>(nullptr), sums_.data());
+    sums_[C] = static_cast<double>(N * S_);
+    sync_(sums_);
+    const double M = sums_[C];
+    if (M < 2) return static_cast<Index>(M);
+    for (Index c = 0; c < C_; ++c) mean_[c] = static_cast<T>(sums_[static_cast<std::size_t>(c)] / M);
+    sums_.assign(C, 0.0);
+    kernels::batchnorm_sums(x.data(), N, C_, S_, mean_.data(), sums_.data());
+    sync_(sums_);
+    for (Index c = 0; c < C_; ++c) var_[c] = static_cast<T>(sums_[static_cast<std::size_t>(c)] / M);
+    total_ = M;
+    return static_cast<Index>(M);
+  }
+  void synced_backward(const Tensor<T>& x, const Tensor<T>& dy, T* dx) {
+    const auto C = static_cast<std::size_t>(C_);
+    sums_.assign(2 * C, 0.0);
+    kernels::batchnorm_backward_sums(x.data(), dy.data(), x.dim(0), C_, S_, mean_.data(), invstd_.data(),
+                                     sums_.data(), sums_.data() + C);
+    for (std::size_t c = 0; c < C; ++c) {  // this process's share; the gradient average adds the others'
+      dbeta_[static_cast<Index>(c)] += static_cast<T>(sums_[c]);
+      dgamma_[static_cast<Index>(c)] += static_cast<T>(sums_[C + c]);
+    }
+    if (!dx) return;  // the same on every process: the model's structure decides
+    sync_(sums_);
+    mdy_.resize(C);
+    mdyx_.resize(C);
+    for (std::size_t c = 0; c < C; ++c) {
+      mdy_[c] = static_cast<T>(sums_[c] / total_);
+      mdyx_[c] = static_cast<T>(sums_[C + c] / total_);
+    }
+    kernels::batchnorm_backward_dx(x.data(), dy.data(), x.dim(0), C_, S_, mean_.data(), invstd_.data(), gamma_.data(),
+                                   mdy_.data(), mdyx_.data(), dx);
+  }
+
   double momentum_, eps_;
   Index C_ = 0, S_ = 1;
   bool last_training_ = false;
   DeepTensor<T> gamma_, beta_, dgamma_, dbeta_, rmean_, rvar_, mean_, var_, invstd_, eval_invstd_;
+  SumFn sync_;
+  std::vector<double> sums_;
+  std::vector<T> mdy_, mdyx_;
+  double total_ = 0;
 };
 
 }  // namespace nn

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <iomanip>
 #include <sstream>
 #include <stdexcept>
@@ -118,9 +119,13 @@ class Executor {
   }
 
   // dys[i]: dL/d(output i). Returns dL/d(input i) per Input node (null where
-  // not wanted). Parameter gradients accumulate.
+  // not wanted). Parameter gradients accumulate. on_done(j), when given, is
+  // called for every Layer node j as soon as backward has finished with it
+  // (its step ran, or was skipped for want of a gradient): from then on this
+  // backward no longer touches that node's layer object.
   std::vector<const Tensor<T>*> backward(const std::vector<Node<T>>& nodes, const std::vector<int>& outputs,
-                                         const std::vector<const Tensor<T>*>& dys, bool want_input_grads, bool fuse) {
+                                         const std::vector<const Tensor<T>*>& dys, bool want_input_grads, bool fuse,
+                                         const std::function<void(int)>& on_done = {}) {
     if (!has_forward_) throw std::logic_error("backward: no forward() to backpropagate through");
     if (dys.size() != outputs.size())
       throw std::invalid_argument("backward: " + std::to_string(dys.size()) + " gradients for " +
@@ -150,6 +155,9 @@ class Executor {
       const auto t0 = profiling_ ? Clock::now() : Clock::time_point{};
       run_backward(nodes, s);
       if (profiling_) prof_[static_cast<std::size_t>(s.last())].second += seconds(t0);
+      if (on_done)  // a fused step's nodes in backward order too
+        for (auto j = s.nodes.rbegin(); j != s.nodes.rend(); ++j)
+          if (nodes[static_cast<std::size_t>(*j)].kind == Node<T>::Kind::Layer) on_done(*j);
     }
     std::vector<const Tensor<T>*> in_grads;
     for (std::size_t i = 0; i < nodes.size(); ++i)

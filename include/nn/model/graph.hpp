@@ -23,6 +23,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <iomanip>
 #include <map>
 #include <memory>
@@ -217,14 +218,30 @@ class Graph : public Model<T> {
   // dL/d(input i) per input when want_input_grads, else nulls.
   std::vector<const Tensor<T>*> backward(const std::vector<const Tensor<T>*>& dys,
                                          bool want_input_grads = false) override {
-    auto g = exec_.backward(nodes_, outputs_, dys, want_input_grads, fusion_);
+    std::function<void(int)> done;
+    if (grad_hook_)  // a shared layer's gradients are complete once its replicas' are gathered, below
+      done = [this](int j) {
+        const Entry& e = layers_[static_cast<std::size_t>(node_layer_[static_cast<std::size_t>(j)])];
+        if (e.replicas.empty()) grad_hook_(*e.layer);
+      };
+    auto g = exec_.backward(nodes_, outputs_, dys, want_input_grads, fusion_, done);
     gather_replica_grads();
+    if (grad_hook_)
+      for (auto& e : layers_)
+        if (!e.replicas.empty()) grad_hook_(*e.layer);
     return g;
   }
   const Tensor<T>& backward(const Tensor<T>& dy, bool want_input_grad = false) {
     auto g = backward(std::vector<const Tensor<T>*>{&dy}, want_input_grad);
     return g[0] ? *g[0] : none_;
   }
+
+  std::vector<Layer<T>*> layers() override {
+    std::vector<Layer<T>*> out;
+    for (auto& e : layers_) out.push_back(e.layer.get());
+    return out;
+  }
+  void set_gradient_hook(std::function<void(Layer<T>&)> hook) override { grad_hook_ = std::move(hook); }
 
   // Trainable parameters, "<layer name>.<name>" (e.g. "conv2d_1.weight"); a
   // shared layer's once.
@@ -499,6 +516,7 @@ class Graph : public Model<T> {
   bool training_ = true, fusion_ = true, checked_ = false;
   std::vector<Tensor<T>> in_copies_;
   Tensor<T> none_;
+  std::function<void(Layer<T>&)> grad_hook_;
   Executor<T> exec_;
 };
 

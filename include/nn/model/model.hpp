@@ -8,6 +8,7 @@
 // dL/d(input) per input when asked (else nulls).
 #pragma once
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -32,6 +33,16 @@ class Model {
                                                  bool want_input_grads = false) = 0;
 
   virtual std::vector<Param<T>> parameters() = 0;
+  // Every distinct layer object whose parameters parameters() lists (a
+  // shared layer once), in that order.
+  virtual std::vector<Layer<T>*> layers() = 0;
+  // hook(layer) is called during backward() as soon as that layer's
+  // parameter gradients for this backward are complete (a shared layer's
+  // after its last call), once per layer of layers() per backward, in an
+  // order fixed by the model's structure. A data-parallel runtime starts
+  // averaging gradients from it while the rest of backward runs. An empty
+  // function removes the hook.
+  virtual void set_gradient_hook(std::function<void(Layer<T>&)> hook) = 0;
   virtual std::vector<std::pair<std::string, Tensor<T>*>> buffers() = 0;
   virtual void zero_grad() = 0;
   virtual void train() = 0;

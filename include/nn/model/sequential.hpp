@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <iomanip>
 #include <iostream>
 #include <memory>
@@ -143,7 +144,9 @@ class Sequential : public Model<T> {
     if (dy.shape() != out->shape())
       throw std::invalid_argument("Sequential::backward: gradient shape " + dy.shape().str() +
                                   " does not match output shape " + out->shape().str());
-    const auto g = exec_.backward(nodes_, outputs_, {&dy}, want_input_grad, fusion_);
+    std::function<void(int)> done;
+    if (grad_hook_) done = [this](int j) { grad_hook_(*nodes_[static_cast<std::size_t>(j)].layer); };
+    const auto g = exec_.backward(nodes_, outputs_, {&dy}, want_input_grad, fusion_, done);
     if (!want_input_grad) return grad_in_none_;
     if (layers_.empty()) {
       grad_in_.copy_from(dy);
@@ -174,6 +177,13 @@ class Sequential : public Model<T> {
     sync_nodes();
     return plan_str(exec_.plan(nodes_, outputs_, training, fusion_), nodes_);
   }
+
+  std::vector<Layer<T>*> layers() override {
+    std::vector<Layer<T>*> out;
+    for (auto& l : layers_) out.push_back(l.get());
+    return out;
+  }
+  void set_gradient_hook(std::function<void(Layer<T>&)> hook) override { grad_hook_ = std::move(hook); }
 
   // Trainable parameters, named "<layer index>.<name>" (e.g. "0.weight").
   std::vector<Param<T>> parameters() override {
@@ -314,6 +324,7 @@ class Sequential : public Model<T> {
   std::vector<const Tensor<T>*> outs_;
   std::vector<Node<T>> nodes_;
   std::vector<int> outputs_;
+  std::function<void(Layer<T>&)> grad_hook_;
   Executor<T> exec_;
 };
 

@@ -28,8 +28,17 @@ class DataParallel {
   // Before training: checks that every rank has the same architecture and
   // makes every rank's parameters and buffers rank 0's.
   virtual void start(Model<T>& model) = 0;
-  // After backward: every parameter's gradient becomes its mean over the ranks.
+  // After backward: every parameter's gradient becomes its mean over the
+  // ranks (an implementation may have started during backward, through
+  // Model::set_gradient_hook).
   virtual void average_gradients(Model<T>& model) = 0;
+  // After an epoch's steps, before validation: the ranks' buffers (batch
+  // norm's running statistics, which each rank updates from its own
+  // batches) become equal.
+  virtual void end_epoch(Model<T>& /*model*/) {}
+  // After training, also when fit() throws: removes what start() attached
+  // to the model (hooks).
+  virtual void stop(Model<T>& /*model*/) {}
   // Element-wise sum / maximum over the ranks, in place (every rank passes
   // a vector of the same length).
   virtual void sum(std::vector<double>& v) = 0;

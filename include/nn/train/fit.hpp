@@ -453,6 +453,13 @@ History fit(Model<T>& model, Binding<T>& b, Optimizer<T>& opt, const data::Multi
   ctx.rank = dp ? dp->rank() : 0;
   ProgressDisplay progress(ctx.rank == 0 ? o.progress : Progress::Off, *o.out);
   if (dp) dp->start(model);
+  struct StopGuard {  // the runtime's hooks leave the model however fit ends
+    DataParallel<T>* dp;
+    Model<T>& m;
+    ~StopGuard() {
+      if (dp) dp->stop(m);
+    }
+  } stop_guard{dp, model};
   for (auto& cb : o.callbacks) cb->on_train_begin(ctx);
   detail::Snapshot<T> epoch_start;
 
@@ -543,6 +550,7 @@ History fit(Model<T>& model, Binding<T>& b, Optimizer<T>& opt, const data::Multi
     if (dp) {  // the epoch's loss and metrics over every rank's samples
       const auto e = combine(b, {loss_sum, double(seen)}, *dp);
       loss_sum = e[0], seen = Index(e[1]);
+      dp->end_epoch(model);
     }
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ctx.logs.clear();
