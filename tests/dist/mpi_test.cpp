@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <set>
+
+#include <unistd.h>
 
 using nn::Index;
 using nn::Tensor;
@@ -232,37 +235,141 @@ TEST_CASE("the distributed sampler covers every sample once per epoch across ran
   CHECK_THROWS_AS(nn::dist::DistributedSampler(5, N, N, 1), std::invalid_argument);
 }
 
-TEST_CASE("fit on N ranks with batch B gives one process's history and weights with batch N * B") {
-  const int N = world->size();
-  const Index B = 4, n = Index(N) * B * 5;  // 5 full steps per epoch on every rank
-  nn::Rng rng(3);
+namespace {
+struct FitData {
+  Index n;
+  nn::data::TensorDataset<double> train, val;
+};
+// n = N * B * steps training samples (full batches on every rank) and 12
+// validation samples (the ranks evaluate shares of them); the same on every rank
+FitData fit_data(Index B, Index steps, std::uint64_t seed) {
+  const Index n = Index(world->size()) * B * steps;
+  nn::Rng rng(seed);
   Tensor<double> x({n + 12, 5}), y({n + 12});
   for (Index i = 0; i < x.size(); ++i) x[i] = rng.normal();
   for (Index i = 0; i < y.size(); ++i) y[i] = double(rng() % 3);
-  nn::data::TensorDataset<double> train(rows(x, 0, n), rows(y, 0, n));
-  nn::data::TensorDataset<double> val(rows(x, n, 12), rows(y, n, 12));  // ranks evaluate shares of it
-  auto run = [&](nn::DataParallel<double>* dp, Index batch) {
-    auto m = mlp<double>(200 + std::uint64_t(world->rank()));  // differs per rank until fit broadcasts it
-    if (!dp) m = mlp<double>(200);
-    nn::Adam<double> opt(m.parameters(), {0.01});
+  return {n, nn::data::TensorDataset<double>(rows(x, 0, n), rows(y, 0, n)),
+          nn::data::TensorDataset<double>(rows(x, n, 12), rows(y, n, 12))};
+}
+// every rank holds the same value
+bool same_everywhere(std::uint64_t v) {
+  const auto all = world->gather_all(v);
+  return std::all_of(all.begin(), all.end(), [&](std::uint64_t h) { return h == all[0]; });
+}
+}  // namespace
+
+TEST_CASE("fit on N ranks with batch B gives one process's history and weights with batch N * B") {
+  const int N = world->size();
+  const Index B = 4;
+  auto d = fit_data(B, 5, 3);  // 5 full steps per epoch on every rank
+  auto run = [&](nn::DataParallel<double>* dp, Index batch, bool bn) {
+    // different on every rank until fit broadcasts it
+    auto m = mlp<double>(dp ? 200 + std::uint64_t(world->rank()) : 200, 8, bn);
+    // SGD with batch norm: the bias of the Dense before it has a gradient of
+    // pure rounding noise (batch norm removes any shift), which Adam would
+    // scale up to full steps of different sign in the two runs
+    std::unique_ptr<nn::Optimizer<double>> opt;
+    if (bn)
+      opt = std::make_unique<nn::SGD<double>>(m.parameters(), nn::SGDOptions{0.1, 0.9});
+    else
+      opt = std::make_unique<nn::Adam<double>>(m.parameters(), nn::AdamOptions{0.01});
     nn::SoftmaxCrossEntropy<double> loss;
     nn::FitOptions<double> o;
-    o.epochs = 3, o.batch_size = batch, o.seed = 5, o.validation = &val, o.progress = nn::Progress::Off;
+    o.epochs = 3, o.batch_size = batch, o.seed = 5, o.validation = &d.val, o.progress = nn::Progress::Off;
     o.metrics = {"accuracy", "top2_accuracy"};
     o.parallel = dp;
-    auto h = nn::fit(m, loss, opt, train, o);
+    auto h = nn::fit(m, loss, *opt, d.train, o);
     return std::make_pair(h, nn::dist::parameter_hash(m));
   };
+  // with and without overlap; with a batch norm whose statistics are synchronized
+  for (int variant = 0; variant < 3; ++variant) {
+    CAPTURE(variant);
+    nn::dist::MpiDataParallel<double>::Options opts;
+    opts.overlap = variant != 1;
+    opts.sync_batch_norm = variant == 2;
+    nn::dist::MpiDataParallel<double> dp(*world, opts);
+    const auto [hd, hash_d] = run(&dp, B, variant == 2);
+    const auto [h1, hash_1] = run(nullptr, Index(N) * B, variant == 2);
+    // counts are exact; losses differ in the order of their sums only
+    for (const auto* k : {"accuracy", "top2_accuracy", "val_accuracy", "val_top2_accuracy"}) CHECK(hd[k] == h1[k]);
+    for (const auto* k : {"loss", "val_loss"})
+      for (std::size_t e = 0; e < hd[k].size(); ++e) {
+        CAPTURE(k);
+        CAPTURE(e);
+        CAPTURE(std::abs(hd[k][e] - h1[k][e]));
+        CHECK(hd[k][e] == doctest::Approx(h1[k][e]).epsilon(1e-12));
+      }
+    CHECK(same_everywhere(hash_d));
+    CHECK(hd.epochs() == 3);
+    CHECK(dp.stats().averages == 3 * 5);
+  }
+}
+
+TEST_CASE("fit on N ranks resumes from a checkpoint as if never stopped") {
+  const Index B = 4;
+  auto d = fit_data(B, 4, 12);
+  // one path for all ranks: rank 0's process id
+  const auto pid = world->gather_all(std::uint64_t(getpid()))[0];
+  const std::string path = "/tmp/nn_mpi_resume_" + std::to_string(pid) + ".nnm";
+  auto options = [&](nn::DataParallel<double>& dp, int epochs) {
+    nn::FitOptions<double> o;
+    o.epochs = epochs, o.batch_size = B, o.seed = 9, o.validation = &d.val, o.progress = nn::Progress::Off;
+    o.parallel = &dp;
+    return o;
+  };
   nn::dist::MpiDataParallel<double> dp(*world);
-  const auto [hd, hash_d] = run(&dp, B);
-  const auto [h1, hash_1] = run(nullptr, Index(N) * B);
-  // counts are exact; losses differ in the order of their sums only
-  for (const auto* k : {"accuracy", "top2_accuracy", "val_accuracy", "val_top2_accuracy"}) CHECK(hd[k] == h1[k]);
-  for (const auto* k : {"loss", "val_loss"})
-    for (std::size_t e = 0; e < hd[k].size(); ++e) CHECK(hd[k][e] == doctest::Approx(h1[k][e]).epsilon(1e-12));
-  const auto hashes = world->gather_all(hash_d);
-  CHECK(std::all_of(hashes.begin(), hashes.end(), [&](std::uint64_t h) { return h == hashes[0]; }));
-  CHECK(hd.epochs() == 3);
+  nn::SoftmaxCrossEntropy<double> loss;
+  // uninterrupted: 4 epochs
+  auto full = mlp<double>(31);
+  nn::Adam<double> opt_full(full.parameters(), {0.01});
+  const auto h_full = nn::fit(full, loss, opt_full, d.train, options(dp, 4));
+  // 2 epochs with a checkpoint (rank 0 writes it), then a fresh model and
+  // optimizer on every rank load it and run epochs 3 and 4
+  {
+    auto first = mlp<double>(31);
+    nn::Adam<double> opt(first.parameters(), {0.01});
+    auto o = options(dp, 2);
+    o.callbacks.push_back(std::make_shared<nn::ModelCheckpoint<double>>("", path));
+    nn::fit(first, loss, opt, d.train, o);
+  }
+  MPI_Barrier(world->get());  // the file is complete before any rank reads it
+  auto resumed = mlp<double>(77 + std::uint64_t(world->rank()));
+  nn::Adam<double> opt(resumed.parameters(), {0.01});
+  auto o = options(dp, 4);
+  o.initial_epoch = nn::load_training_state(path, resumed, opt);
+  CHECK(o.initial_epoch == 2);
+  const auto h = nn::fit(resumed, loss, opt, d.train, o);
+  CHECK(nn::dist::parameter_hash(resumed) == nn::dist::parameter_hash(full));
+  CHECK(same_everywhere(nn::dist::parameter_hash(resumed)));
+  REQUIRE(h["val_loss"].size() == 2);
+  CHECK(h["val_loss"][1] == h_full["val_loss"][3]);
+  MPI_Barrier(world->get());
+  if (world->is_root()) std::remove(path.c_str());
+}
+
+TEST_CASE("fit on N ranks: early stopping stops every rank at the same epoch, as one process would") {
+  const int N = world->size();
+  const Index B = 4;
+  auto d = fit_data(B, 3, 21);
+  auto run = [&](nn::DataParallel<double>* dp, Index batch) {
+    auto m = mlp<double>(5, 16);
+    nn::Adam<double> opt(m.parameters(), {0.05});  // fast enough to overfit 12 validation samples
+    nn::SoftmaxCrossEntropy<double> loss;
+    nn::FitOptions<double> o;
+    o.epochs = 40, o.batch_size = batch, o.seed = 2, o.validation = &d.val, o.progress = nn::Progress::Off;
+    o.parallel = dp;
+    o.callbacks.push_back(std::make_shared<nn::EarlyStopping<double>>("val_loss", 2));
+    const auto h = nn::fit(m, loss, opt, d.train, o);
+    return std::make_pair(h.epochs(), nn::dist::parameter_hash(m));
+  };
+  nn::dist::MpiDataParallel<double> dp(*world);
+  const auto [epochs, hash] = run(&dp, B);
+  const auto [epochs_1, hash_1] = run(nullptr, Index(N) * B);
+  CHECK(epochs < 40);  // it did stop early
+  CHECK(epochs == epochs_1);
+  CHECK(same_everywhere(std::uint64_t(epochs)));
+  CHECK(same_everywhere(hash));  // the restored best weights too
+  if (world->is_root()) std::printf("early stopping on %d ranks: after %d epochs, as one process\n", N, epochs);
 }
 
 TEST_CASE("fit on N ranks: a batch that fails on one rank makes every rank throw, none waits") {
