@@ -42,13 +42,15 @@ int main(int argc, char** argv) {
   example::Example ex("mnist", "Trains a classifier on MNIST and reports its test accuracy.",
                       {/*epochs*/ 15, /*batch*/ 64, /*lr*/ 2e-3, "runs/mnist"});
   std::string kind = "cnn";
-  bool distributed = false;
+  bool distributed = false, sync_bn = false;
   ex.cli()
       .option("--model", &kind, "cnn|lenet|mlp", "architecture (lenet: the benchmark's W1)")
       .flag("--distributed", &distributed,
-            "data-parallel over MPI: mpirun -np N ./mnist --distributed (--batch-size per rank)");
+            "data-parallel over MPI: mpirun -np N ./mnist --distributed (--batch-size per rank)")
+      .flag("--sync-bn", &sync_bn, "with --distributed: batch norm over every rank's samples (else each rank's own)");
   ex.parse(argc, argv);
   if (kind != "cnn" && kind != "lenet" && kind != "mlp") ex.fail("--model must be cnn, lenet or mlp");
+  if (sync_bn && !distributed) ex.fail("--sync-bn needs --distributed");
   auto& c = ex.common();
   nn::DataParallel<F>* parallel = nullptr;
   int rank = 0, ranks = 1;
@@ -59,7 +61,9 @@ int main(int argc, char** argv) {
   if (distributed) {
     env.emplace(&argc, &argv);
     comm.emplace();
-    dp.emplace(*comm);
+    nn::dist::MpiDataParallel<F>::Options dpo;
+    dpo.sync_batch_norm = sync_bn;
+    dp.emplace(*comm, dpo);
     parallel = &*dp, rank = comm->rank(), ranks = comm->size();
     if (rank != 0 && !std::freopen("/dev/null", "w", stdout)) return 1;  // rank 0 speaks for all
   }
@@ -78,7 +82,8 @@ int main(int argc, char** argv) {
       auto model = make_model(kind, c.seed);
       std::cout << model.summary();
       if (parallel)
-        std::printf("data-parallel on %d ranks: batch %d per rank, %d per step\n", ranks, c.batch, ranks * c.batch);
+        std::printf("data-parallel on %d ranks: batch %d per rank, %d per step, batch norm %s\n", ranks, c.batch,
+                    ranks * c.batch, sync_bn ? "synchronized over the ranks" : "per rank");
       nn::SoftmaxCrossEntropy<F> loss;
       nn::Adam<F> opt(model.parameters(), {c.lr});
       nn::FitOptions<F> o;

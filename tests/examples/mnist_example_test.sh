@@ -25,17 +25,18 @@ if [ "$mode" = quick ]; then
   grep -q "9:0\." "$work/pred.txt" || { cat "$work/pred.txt"; fail "no probabilities printed"; }
   expect_error 1 "history.csv: cannot decode image" "$predict" --model "$work/run/model.nn" "$work/run/history.csv"
   expect_error 1 "no-such.png: no such file" "$predict" --model "$work/run/model.nn" "$work/no-such.png"
-  # --distributed on 2 MPI ranks, when mpirun exists and this mnist was built with MPI
+  # --distributed --sync-bn on 2 MPI ranks, when mpirun exists and this mnist was built with MPI
   if command -v mpirun > /dev/null; then
     OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMP_NUM_THREADS=1 \
-      timeout 300 mpirun -n 2 "$mnist" --quick --distributed --out "$work/dist" > "$work/dist.txt" 2>&1
+      timeout 300 mpirun -n 2 "$mnist" --quick --distributed --sync-bn --out "$work/dist" > "$work/dist.txt" 2>&1
     rc=$?
     if grep -q "this build has no MPI" "$work/dist.txt"; then
       echo "(this mnist was built without MPI: --distributed not run)"
     else
       cat "$work/dist.txt"
       [ $rc -eq 0 ] || fail "mpirun -n 2 mnist --quick --distributed exited $rc"
-      grep -q "data-parallel on 2 ranks: batch 64 per rank, 128 per step" "$work/dist.txt" || fail "--distributed: no 2-rank summary"
+      grep -q "data-parallel on 2 ranks: batch 64 per rank, 128 per step, batch norm synchronized" "$work/dist.txt" ||
+        fail "--distributed: no 2-rank summary"
       dacc=$(sed -n 's/.*"test_accuracy": \([0-9.]*\).*/\1/p' "$work/dist/metrics.json")
       awk -v a="$dacc" 'BEGIN { exit !(a > 0.97) }' || fail "--distributed: test accuracy $dacc is not above 0.97"
       grep -q '"ranks": 2' "$work/dist/metrics.json" || fail "--distributed: metrics.json does not say 2 ranks"
@@ -51,6 +52,7 @@ fi
 expect_error 2 "unknown flag --bogus" "$mnist" --bogus
 expect_error 2 "bad value 'x' for --epochs" "$mnist" --epochs x
 expect_error 2 "--model must be cnn, lenet or mlp" "$mnist" --model rnn
+expect_error 2 "--sync-bn needs --distributed" "$mnist" --sync-bn
 expect_error 1 "no such folder" "$mnist" --data "$work/nowhere"
 mkdir -p "$work/corrupt"
 printf 'not an idx file at all' > "$work/corrupt/train-images-idx3-ubyte"
