@@ -7,7 +7,9 @@
 // positions r, r + N, r + 2N, ... (padded with the order's first samples so
 // that every rank runs the same number of batches), so step k of N ranks
 // with batch B covers the same N * B samples as step k of one process with
-// batch N * B. Gradients are averaged after every backward; the epoch's loss
+// batch N * B. Gradients are averaged in every step (an implementation may
+// start during backward); after each epoch the ranks' buffers (batch-norm
+// running statistics) are made equal; the epoch's loss
 // and metrics and the validation loss and metrics (each rank evaluates a
 // share of the validation set) are combined over the ranks, so every rank's
 // history, early stopping and schedules agree. Only rank 0 shows progress
