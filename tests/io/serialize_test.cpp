@@ -43,6 +43,7 @@ nn::Sequential<F> every_layer_model() {
   m.add(nn::Dense<F>(5, false));
   m.add(nn::Sigmoid<F>());
   m.add(nn::Softmax<F>());
+  m.add(nn::LogSoftmax<F>());
   return m;
 }
 }  // namespace

@@ -40,6 +40,26 @@ TEST_CASE("softmax is stable for large logits") {
   CHECK(y(1, 1) == doctest::Approx(1.0 / 3));
 }
 
+TEST_CASE("log-softmax forward and backward match the naive reference") {
+  const Index rows = 3, cols = 7;
+  auto x = randn<double>({rows, cols}, 5, 4.0), dy = randn<double>({rows, cols}, 6);
+  x[2] = 900;  // a large logit: the kernel subtracts the maximum first
+  Tensor<double> y({rows, cols}), dx({rows, cols});
+  k::log_softmax_forward(x.data(), y.data(), rows, cols);
+  k::log_softmax_backward(y.data(), dy.data(), dx.data(), rows, cols);
+  for (Index r = 0; r < rows; ++r) {
+    double m = -1e300, z = 0, sdy = 0;
+    for (Index c = 0; c < cols; ++c) m = std::max(m, x(r, c));
+    for (Index c = 0; c < cols; ++c) z += std::exp(x(r, c) - m), sdy += dy(r, c);
+    for (Index c = 0; c < cols; ++c) {
+      const double want = x(r, c) - m - std::log(z);
+      CHECK(y(r, c) == doctest::Approx(want).epsilon(1e-12));
+      // d/dx_c of sum_j dy_j (x_j - lse) = dy_c - softmax_c * sum(dy)
+      CHECK(dx(r, c) == doctest::Approx(dy(r, c) - std::exp(want) * sdy).epsilon(1e-12));
+    }
+  }
+}
+
 TEST_CASE_TEMPLATE("sum_fixed: the same bits wherever the values sit, strided or not, close to the exact sum", T, float,
                    double) {
   for (Index n : {0, 1, 15, 16, 17, 100, 1037}) {

@@ -128,6 +128,8 @@ TEST_CASE("activation gradients") {
   gradcheck(tanh, x);
   nn::Softmax<D> sm;
   gradcheck(sm, x);
+  nn::LogSoftmax<D> lsm;
+  gradcheck(lsm, x);
 }
 
 TEST_CASE("parameter gradients accumulate across backward calls") {

@@ -28,7 +28,7 @@
 #define NN_LIBRARY_LAYERS(X)                                                                        \
   X(Dense) X(Conv2D) X(Conv2DTranspose) X(BatchNorm) X(Dropout) X(Embedding) X(MaxPool2D)          \
   X(AvgPool2D) X(GlobalAvgPool2D) X(Upsample2D) X(Flatten) X(Reshape) X(ZeroPadding2D)             \
-  X(L2Normalize) X(ConceptSimilarity) X(ReLU) X(LeakyReLU) X(ELU) X(SELU) X(Sigmoid) X(Tanh) X(Softmax)
+  X(L2Normalize) X(ConceptSimilarity) X(ReLU) X(LeakyReLU) X(ELU) X(SELU) X(Sigmoid) X(Tanh) X(Softmax) X(LogSoftmax)
 #define NN_LIBRARY_MERGES(X) X(Add) X(Multiply) X(Concat) X(Dot) X(CosineSimilarity)
 
 namespace nn {

@@ -132,5 +132,13 @@ template <class T> void log_softmax_forward(const T* x, T* y, Index rows, Index 
     yr -= std::log(yr.exp().sum());
   }
 }
+// Backward of log-softmax from its output: dx = dy - exp(y) * sum(dy), row-wise
+template <class T> void log_softmax_backward(const T* y, const T* dy, T* dx, Index rows, Index cols) {
+  for (Index r = 0; r < rows; ++r) {
+    auto dr = detail::CA<T>(dy + r * cols, cols);
+    const T s = dr.sum();
+    detail::A<T>(dx + r * cols, cols) = dr - detail::CA<T>(y + r * cols, cols).exp() * s;
+  }
+}
 
 }  // namespace nn::kernels

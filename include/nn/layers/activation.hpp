@@ -1,9 +1,10 @@
 // nn/layers/activation.hpp — activation layers. All keep the input shape.
 //   ReLU, LeakyReLU(slope = 0.01), ELU(alpha = 1), SELU, Sigmoid, Tanh:
 //     element-wise, any shape.
-//   Softmax: over the last dimension, x (N, ..., C). For training use a
-//     loss on logits (SoftmaxCrossEntropy) instead of Softmax + a separate
-//     log: it is exact and stable.
+//   Softmax, LogSoftmax: over the last dimension, x (N, ..., C). For
+//     training use a loss on logits (SoftmaxCrossEntropy) instead: it is
+//     exact and stable. LogSoftmax is there for models that end in one
+//     (PyTorch's log_softmax + NLLLoss, imported from ONNX).
 #pragma once
 #include "nn/kernels/activations.hpp"
 #include "nn/layers/layer.hpp"
@@ -146,6 +147,29 @@ class Softmax : public detail::Pointwise<T, Softmax<T>> {
   void grad(const Tensor<T>&, const Tensor<T>& y, const Tensor<T>& dy, Tensor<T>& dx) {
     const Index c = y.dim(y.rank() - 1);
     kernels::softmax_backward(y.data(), dy.data(), dx.data(), y.size() / c, c);
+  }
+
+ protected:
+  Shape do_build(const Shape& in, Rng&) override {
+    if (in.rank() < 1) this->fail_shape(in, "has no class dimension");
+    return in;
+  }
+};
+
+template <class T>
+class LogSoftmax : public detail::Pointwise<T, LogSoftmax<T>> {
+ public:
+  std::string type() const override { return "LogSoftmax"; }
+  static std::unique_ptr<Layer<T>> from_config(const LayerConfig&) {
+    return std::make_unique<LogSoftmax>();
+  }
+  void apply(const Tensor<T>& x, Tensor<T>& y) {
+    const Index c = x.dim(x.rank() - 1);
+    kernels::log_softmax_forward(x.data(), y.data(), x.size() / c, c);
+  }
+  void grad(const Tensor<T>&, const Tensor<T>& y, const Tensor<T>& dy, Tensor<T>& dx) {
+    const Index c = y.dim(y.rank() - 1);
+    kernels::log_softmax_backward(y.data(), dy.data(), dx.data(), y.size() / c, c);
   }
 
  protected:
