@@ -4,12 +4,15 @@
 set -euo pipefail
 #   --fuzz   also clang and its libFuzzer runtime (tests/fuzz, docs/fuzzing.md)
 #   --mpi    also Open MPI (nn::mpi, nn/dist/mpi.hpp: data-parallel training)
+#   --onnx   also ONNX and protobuf (nn::onnx, nn/io/onnx.hpp), the ONNX backend
+#            test data and python3-onnx (the checker the tests run)
 pkgs=(g++ cmake make libeigen3-dev libstb-dev doctest-dev libbenchmark-dev zlib1g-dev)
 for a in "$@"; do
   case "$a" in
     --fuzz) pkgs+=(clang libclang-rt-14-dev) ;;
     --mpi) pkgs+=(libopenmpi-dev openmpi-bin) ;;
-    *) echo "install-deps: unknown option $a (known: --fuzz, --mpi)" >&2; exit 2 ;;
+    --onnx) pkgs+=(libonnx-dev libprotobuf-dev libonnx-testdata python3-onnx) ;;
+    *) echo "install-deps: unknown option $a (known: --fuzz, --mpi, --onnx)" >&2; exit 2 ;;
   esac
 done
 missing=()
