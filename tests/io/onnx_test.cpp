@@ -3,6 +3,9 @@
 // and on real images from the datasets; bad and unsupported files give
 // errors that name the file, the node and the fault.
 #include <nn/io/onnx.hpp>
+#include <onnx/checker.h>
+#include <onnx/shape_inference/implementation.h>
+#include <unistd.h>
 
 #include "../support/test_util.hpp"
 
@@ -230,4 +233,142 @@ TEST_CASE("ONNX tensor files: read_tensor gives the values; bad ones name the fi
   CHECK(x.all_finite());
   CHECK_THROWS_WITH_AS(nn::onnx::read_tensor<F>(kDir + "resnet/model.onnx"), doctest::Contains("model.onnx"),
                        nn::io::FormatError);
+}
+
+// ---- export ----------------------------------------------------------------
+namespace {
+template <class... Ts>
+std::vector<Tensor<F>> flist(Ts&&... ts) {
+  std::vector<Tensor<F>> v;
+  (v.push_back(std::move(ts)), ...);
+  return v;
+}
+// The ONNX checker and strict shape inference with type checks (what
+// onnx.checker.check_model(full_check=True) runs); throws on a fault.
+void full_check(onnx::ModelProto m) {
+  onnx::checker::check_model(m);
+  onnx::shape_inference::InferShapes(m, onnx::OpSchemaRegistry::Instance(),
+                                     onnx::ShapeInferenceOptions(/*check_type=*/true, /*strict=*/1));
+}
+// Parameters and batch-norm statistics away from their initial values.
+template <class M>
+void perturb(M& m, std::uint64_t seed) {
+  nn::Rng rng(seed);
+  for (auto& p : m.parameters()) p.value->fill_normal(rng, 0.1, 0.4);
+  for (auto& b : m.buffers())
+    for (Index i = 0; i < b.second->size(); ++i)
+      (*b.second)[i] = F(b.first.find("var") != std::string::npos ? 0.5 + rng.uniform() : rng.normal() * 0.3);
+}
+// export -> check -> import: the same outputs
+template <class M>
+void round_trip(M& m, const std::vector<Tensor<F>>& xs, const std::string& what) {
+  CAPTURE(what);
+  const auto proto = nn::onnx::to_model(m);
+  REQUIRE_NOTHROW(full_check(proto));
+  CHECK(proto.opset_import(0).version() == 13);
+  // a dynamic batch on inputs and outputs
+  CHECK(proto.graph().input(0).type().tensor_type().shape().dim(0).dim_param() == "N");
+  CHECK(proto.graph().output(0).type().tensor_type().shape().dim(0).dim_param() == "N");
+  auto back = nn::onnx::load_from_bytes<F>(bytes(proto), what);
+  std::vector<const Tensor<F>*> ptrs;
+  for (auto& x : xs) ptrs.push_back(&x);
+  m.eval();
+  std::vector<Tensor<F>> want;
+  for (auto* y : m.forward(ptrs, false)) want.push_back(y->clone());
+  const auto& got = back.forward(ptrs, false);
+  REQUIRE(got.size() == want.size());
+  for (std::size_t k = 0; k < got.size(); ++k) {
+    REQUIRE(got[k]->shape() == want[k].shape());
+    double d = 0;
+    for (Index i = 0; i < want[k].size(); ++i) d = std::max(d, std::abs(double((*got[k])[i]) - double(want[k][i])));
+    CHECK_MESSAGE(d <= 1e-6 * (1 + double(want[k].array().abs().maxCoeff())), what << ": max difference " << d);
+  }
+}
+}  // namespace
+
+TEST_CASE("ONNX export: every exportable layer round-trips through a checked model with the same outputs") {
+  {  // images: conv, pads, pools, batch norm, activations, upsampling, transposed conv, dense
+    nn::Sequential<F> m({3, 12, 12}, 5);
+    m.add(nn::ZeroPadding2D<F>(1, 0, 2, 1));
+    m.add(nn::Conv2D<F>(6, 3, 1, nn::Padding::same(), 2));
+    m.add(nn::BatchNorm<F>());
+    m.add(nn::LeakyReLU<F>(0.1));
+    m.add(nn::MaxPool2D<F>(2));
+    m.add(nn::Conv2D<F>(8, nn::Size2(3, 2), nn::Size2(2, 1), nn::Padding::explicit_(1, 0, 1, 1)));
+    m.add(nn::ELU<F>(0.7));
+    m.add(nn::Upsample2D<F>(2, nn::Upsample2D<F>::Mode::Bilinear));
+    m.add(nn::Conv2DTranspose<F>(4, 3, 2, 1, 1));
+    m.add(nn::SELU<F>());
+    m.add(nn::Upsample2D<F>(nn::Size2(1, 2)));
+    m.add(nn::AvgPool2D<F>(3, 2, 1));
+    m.add(nn::Dropout<F>(0.3));
+    m.add(nn::Sigmoid<F>());
+    m.add(nn::Flatten<F>());
+    m.add(nn::Dense<F>(7));
+    m.add(nn::Tanh<F>());
+    m.add(nn::Dense<F>(5, false));
+    m.add(nn::LogSoftmax<F>());
+    perturb(m, 1);
+    round_trip(m, flist(randn<F>({2, 3, 12, 12}, 2)), "image chain");
+  }
+  {  // a graph: residual Add, Multiply, Concat, global pooling, reshape, dense over a non-flat input, softmax
+    nn::Graph<F> g(3);
+    auto x = g.input({4, 8, 8}, "pixels");
+    auto a = g.add(nn::ReLU<F>(), g.add(nn::Conv2D<F>(4, 3, 1, 1), x));
+    auto r = g.add(nn::Add<F>(), {a, x});
+    auto mul = g.add(nn::Multiply<F>(), {r, a, x});
+    auto cat = g.add(nn::Concat<F>(0), {mul, r});
+    auto gp = g.add(nn::GlobalAvgPool2D<F>(), cat);
+    auto rs = g.add(nn::Reshape<F>({2, -1}), gp);
+    auto d = g.add(nn::Dense<F>(3), rs);  // (N, 2, 4) -> (N, 2, 3)
+    g.output(g.add(nn::Softmax<F>(), d), "probabilities");
+    g.output(gp, "features");
+    perturb(g, 4);
+    round_trip(g, flist(randn<F>({3, 4, 8, 8}, 5)), "graph");
+  }
+  {  // an embedding on a second input, a shared layer, concat along the last axis
+    nn::Graph<F> g(7);
+    auto ids = g.input({3}, "ids");
+    auto feat = g.input({5}, "features");
+    auto e = g.add(nn::Flatten<F>(), g.add(nn::Embedding<F>(10, 4), ids));  // (N, 12)
+    auto shared = g.share(nn::Dense<F>(6), "shared");
+    auto h1 = g.add(shared, e), h2 = g.add(shared, g.add(nn::Dense<F>(12), feat));
+    g.output(g.add(nn::Concat<F>(-1), {h1, h2}), "out");
+    perturb(g, 8);
+    Tensor<F> idv({2, 3});
+    for (Index i = 0; i < idv.size(); ++i) idv[i] = F(i * 3 % 10);
+    round_trip(g, flist(std::move(idv), randn<F>({2, 5}, 9)), "embedding and shared layer");
+  }
+}
+
+TEST_CASE("ONNX export: the MNIST and grocery seed models pass the checker; PyTorch's LeNet exports back") {
+  // the architectures of examples/mnist (cnn) and examples/freiburg_groceries (seed)
+  nn::Sequential<F> cnn({1, 28, 28}, 1);
+  for (Index f : {32, 64}) {
+    cnn.add(nn::Conv2D<F>(f, 5));
+    cnn.add(nn::BatchNorm<F>());
+    cnn.add(nn::ReLU<F>());
+    cnn.add(nn::MaxPool2D<F>(2));
+  }
+  cnn.add(nn::Flatten<F>());
+  cnn.add(nn::Dense<F>(256));
+  cnn.add(nn::BatchNorm<F>());
+  cnn.add(nn::ReLU<F>());
+  cnn.add(nn::Dropout<F>(0.4));
+  cnn.add(nn::Dense<F>(10));
+  perturb(cnn, 2);
+  round_trip(cnn, flist(randn<F>({2, 1, 28, 28}, 3)), "mnist cnn");
+  auto seed = nn::onnx::load<F>(kDir + "grocery_seed/model.onnx");  // PyTorch's, imported
+  round_trip(seed, flist(randn<F>({2, 3, 104, 104}, 4)), "grocery seed (imported, exported again)");
+  auto lenet = nn::onnx::load<F>(kDir + "lenet/model.onnx");
+  round_trip(lenet, flist(randn<F>({2, 1, 28, 28}, 5)), "lenet (imported, exported again)");
+  // save writes the file; what has no operator is refused
+  const std::string path = "/tmp/nn_onnx_test_" + std::to_string(::getpid()) + ".onnx";
+  nn::onnx::save(path, cnn);
+  auto again = nn::onnx::load<F>(path);
+  CHECK(again.num_parameters() == cnn.num_parameters());
+  std::remove(path.c_str());
+  nn::Sequential<F> odd({4}, 1);
+  odd.add(nn::L2Normalize<F>());
+  CHECK_THROWS_WITH_AS(nn::onnx::to_model(odd), doctest::Contains("L2Normalize"), nn::onnx::Unsupported);
 }
