@@ -7,6 +7,7 @@
 #include <onnx/shape_inference/implementation.h>
 #include <unistd.h>
 
+#include "../../examples/common/resnet.hpp"
 #include "../support/test_util.hpp"
 
 using namespace testutil;
@@ -227,7 +228,7 @@ TEST_CASE("ONNX import: what nn does not support is refused, naming node, operat
                        Unsupported);
 }
 
-TEST_CASE("ONNX tensor files: read_tensor gives the values; bad ones name the file") {
+TEST_CASE("ONNX tensor files: read_tensor gives the values, bad ones name the file") {
   const auto x = nn::onnx::read_tensor<F>(kDir + "resnet/test_data_set_0/input_0.pb");
   CHECK(x.shape() == nn::Shape{2, 3, 16, 16});
   CHECK(x.all_finite());
@@ -341,7 +342,7 @@ TEST_CASE("ONNX export: every exportable layer round-trips through a checked mod
   }
 }
 
-TEST_CASE("ONNX export: the MNIST and grocery seed models pass the checker; PyTorch's LeNet exports back") {
+TEST_CASE("ONNX export: the MNIST and Freiburg example models pass the checker, PyTorch's models export back") {
   // the architectures of examples/mnist (cnn) and examples/freiburg_groceries (seed)
   nn::Sequential<F> cnn({1, 28, 28}, 1);
   for (Index f : {32, 64}) {
@@ -358,6 +359,9 @@ TEST_CASE("ONNX export: the MNIST and grocery seed models pass the checker; PyTo
   cnn.add(nn::Dense<F>(10));
   perturb(cnn, 2);
   round_trip(cnn, flist(randn<F>({2, 1, 28, 28}, 3)), "mnist cnn");
+  auto res = resnet::build<F>(32, 25, 3);  // the Freiburg example's --model resnet
+  perturb(res, 6);
+  round_trip(res, flist(randn<F>({2, 3, 32, 32}, 7)), "freiburg resnet");
   auto seed = nn::onnx::load<F>(kDir + "grocery_seed/model.onnx");  // PyTorch's, imported
   round_trip(seed, flist(randn<F>({2, 3, 104, 104}, 4)), "grocery seed (imported, exported again)");
   auto lenet = nn::onnx::load<F>(kDir + "lenet/model.onnx");

@@ -327,7 +327,7 @@ TEST_CASE("a Sequential's file loads as a chain graph with the same outputs") {
   std::remove(p.c_str());
 }
 
-TEST_CASE("a graph's training state round-trips; a node reading a later node is a FormatError") {
+TEST_CASE("a graph's training state round-trips, a node reading a later node is a FormatError") {
   auto g = small_graph(6);
   nn::Adam<F> adam(g.parameters());
   auto xa = randn<F>({4, 6}, 1), xb = randn<F>({4, 6}, 2);
@@ -392,7 +392,7 @@ class Scale : public nn::Layer<T> {
 NN_REGISTER_LAYER(Scale)
 }  // namespace
 
-TEST_CASE("a layer registered outside the library loads; a second factory for a name is an error") {
+TEST_CASE("a layer registered outside the library loads, a second factory for a name is an error") {
   nn::Sequential<F> m(Shape{3}, 2);
   m.add(nn::Dense<F>(4));
   m.add(Scale<F>(2.5));

@@ -179,7 +179,7 @@ TEST_CASE("Winograd conv + ReLU + max pool (5x5 and 3x3) equals the naive refere
   nn::set_num_threads(1);
 }
 
-TEST_CASE("Winograd conv + pool: a NaN input gives NaN outputs; ConvAlgorithm::Direct switches it off") {
+TEST_CASE("Winograd conv + pool: a NaN input gives NaN outputs, ConvAlgorithm::Direct switches it off") {
   if (!nn::kernels::avx512_enabled()) NN_SKIP("nn's AVX-512 kernels are off here (no AVX-512, or NN_SIMD=portable)");
   Conv2DGeom g;
   g.N = 2, g.C = 32, g.OC = 64, g.H = g.W = 12, g.KH = g.KW = 5;

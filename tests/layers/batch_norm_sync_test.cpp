@@ -126,7 +126,7 @@ TEST_CASE("synchronized batch norm on two halves equals one batch norm on the wh
   }
 }
 
-TEST_CASE("synchronized batch norm: eval mode exchanges nothing; a total of one value per channel is an error") {
+TEST_CASE("synchronized batch norm: eval mode exchanges nothing, a total of one value per channel is an error") {
   Rendezvous one(1);
   nn::BatchNorm<D> bn;
   nn::Rng rng(1);

@@ -39,7 +39,7 @@ TEST_CASE("ConceptSimilarity: cosines of every sample with every concept, gradie
   CHECK(layer.backward(z, yz, dy).all_finite());
 }
 
-TEST_CASE("ConceptSimilarity: shape errors name the layer; config round trip") {
+TEST_CASE("ConceptSimilarity: shape errors name the layer, config round trip") {
   nn::ConceptSimilarity<float> layer(3);
   nn::Rng rng(1);
   CHECK_THROWS_WITH_AS(layer.build({2, 4}, rng), doctest::Contains("ConceptSimilarity(3)"), std::invalid_argument);

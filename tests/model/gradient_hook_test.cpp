@@ -93,7 +93,7 @@ TEST_CASE("gradient hook: a Graph reports a shared layer once, after all of its 
   CHECK(order.back() == shared);  // gathered from its replicas after the graph's backward
 }
 
-TEST_CASE("gradient hook: every backward reports again; an empty hook is removed") {
+TEST_CASE("gradient hook: every backward reports again, an empty hook is removed") {
   nn::Sequential<D> m({3}, 1);
   m.add(nn::Dense<D>(2));
   m.add(nn::Dense<D>(2));

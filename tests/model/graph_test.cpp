@@ -276,7 +276,7 @@ TEST_CASE("graph errors name the nodes") {
   CHECK_THROWS_WITH_AS(ok.forward(a), doctest::Contains("pass the inputs as a vector"), std::invalid_argument);
 }
 
-TEST_CASE("graph summary: nodes, layers, shapes, parameters, inputs; shared layers counted once") {
+TEST_CASE("graph summary: nodes, layers, shapes, parameters, inputs, shared layers counted once") {
   nn::Graph<F> g(1);
   auto a = g.input({4}, "a"), b = g.input({4}, "b");
   auto fc = g.share(nn::Dense<F>(3), "tower");

@@ -76,7 +76,7 @@ TEST_CASE("governor: when the blocking team does more, regions run on it, and Op
   CHECK(g.stats().fallback_cores() == doctest::Approx(1.04));
 }
 
-TEST_CASE("governor: an OpenMP team below the bar that still beats the blocking team stays; the next trial waits") {
+TEST_CASE("governor: an OpenMP team below the bar that still beats the blocking team stays, the next trial waits") {
   Governor g(true, &now, &unknown_room);
   omp_window(g, 0.9);
   CHECK(blocking(g));
@@ -202,7 +202,7 @@ TEST_CASE("room for the team: /proc/stat's per-CPU idle, iowait and nice ticks, 
 #endif
 }
 
-TEST_CASE("governor: windows add up short regions; switched off it always gives OpenMP's team") {
+TEST_CASE("governor: windows add up short regions, switched off it always gives OpenMP's team") {
   Governor g(true, &now, &unknown_room);
   for (int i = 0; i < 3; ++i) g.record(2, false, 0.015, 0.0105);  // 45 ms: not a window yet
   CHECK_FALSE(blocking(g));

@@ -38,7 +38,7 @@ nn::Graph<F> two_heads(std::uint64_t seed) {
 }
 }  // namespace
 
-TEST_CASE("a two-head model (category + tags) trains jointly on real Fashion-MNIST images; both heads learn") {
+TEST_CASE("a two-head model (category + tags) trains jointly on real Fashion-MNIST images, both heads learn") {
   const std::string dir = find_or_empty("fashion-mnist");
   if (dir.empty()) NN_SKIP("Fashion-MNIST not found (set NN_DATA_DIR or run datasets/download.sh)");
   auto m = nn::data::load_mnist<F>(dir);
@@ -118,7 +118,7 @@ TEST_CASE("fit on a graph: names are matched, mismatches are clear errors, a los
   CHECK_THROWS_WITH_AS(losses.add("score", mse), doctest::Contains("two losses"), std::invalid_argument);
 }
 
-TEST_CASE("a one-input graph fits a Dataset like a Sequential: same history bit for bit; checkpoints and early stopping") {
+TEST_CASE("a one-input graph fits a Dataset like a Sequential: same history bit for bit, checkpoints and early stopping") {
   auto x = randn<F>({64, 6}, 1);
   Tensor<F> y({64});
   for (Index i = 0; i < 64; ++i) y[i] = F(x[i * 6] + x[i * 6 + 1] > 0);

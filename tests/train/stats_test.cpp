@@ -28,7 +28,7 @@ TEST_CASE("paired t-test by hand") {
   CHECK_THROWS_AS(nn::stats::paired_t_test({1}, {2}), std::invalid_argument);
 }
 
-TEST_CASE("Wilson interval by hand; it stays inside [0, 1]") {
+TEST_CASE("Wilson interval by hand, it stays inside [0, 1]") {
   const auto a = nn::stats::wilson_interval(50, 100);
   CHECK(a.low == doctest::Approx(0.40383).epsilon(1e-4));
   CHECK(a.high == doctest::Approx(0.59617).epsilon(1e-4));
@@ -54,7 +54,7 @@ TEST_CASE("average precision by hand: steps, ties, perfect and reversed rankings
   CHECK_THROWS_AS(average_precision({0.5}, {2}), std::invalid_argument);
 }
 
-TEST_CASE("median by hand: odd and even counts, unsorted input; empty input throws") {
+TEST_CASE("median by hand: odd and even counts, unsorted input, empty input throws") {
   CHECK(nn::stats::median({3, 1, 2}) == 2);
   CHECK(nn::stats::median({4, 1, 3, 2}) == 2.5);
   CHECK(nn::stats::median({7}) == 7);

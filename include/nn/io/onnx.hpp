@@ -407,6 +407,7 @@ class Importer {
     if (!n.domain().empty() && n.domain() != "ai.onnx")
       throw Unsupported(who(n) + ": domain '" + n.domain() + "' is not supported");
     const std::string& op = n.op_type();
+    if (n.output_size() < 1 || n.output(0).empty()) throw io::FormatError(who(n) + ": no output");
     const Attrs a(n, who(n));
     if (op == "Constant") return constant(n, a);
     if (op == "Identity") return alias(n);
@@ -755,6 +756,7 @@ class Importer {
     a.only({"axis"});
     std::vector<NodeRef> ins;
     for (int k = 0; k < n.input_size(); ++k) ins.push_back(val(n, k));
+    if (ins.empty()) throw io::FormatError(who(n) + ": no inputs");
     if (!a.has("axis")) throw io::FormatError(who(n) + ": no axis");
     const std::int64_t ax = axis(n, a.i("axis", 0), shape(ins[0]).rank() + 1);
     if (ax == 0) throw Unsupported(who(n) + ": axis 0 (the batch)");
@@ -860,7 +862,14 @@ template <class T>
 Graph<T> load_from_bytes(const std::vector<unsigned char>& bytes, const std::string& name) {
   const auto m = detail::parse<::onnx::ModelProto>(bytes, name, "an ONNX model");
   if (!m.has_graph()) throw io::FormatError(name + ": an ONNX model without a graph");
-  return detail::Importer<T>(m, name).run();
+  if (m.graph().output_size() == 0) throw io::FormatError(name + ": the graph has no outputs");
+  try {
+    return detail::Importer<T>(m, name).run();
+  } catch (const std::invalid_argument& e) {  // the graph's structure (names, unreachable inputs)
+    throw io::FormatError(name + ": " + e.what());
+  } catch (const std::length_error& e) {  // shapes whose sizes overflow
+    throw io::FormatError(name + ": " + e.what());
+  }
 }
 template <class T>
 Graph<T> load(const std::string& path) {
