@@ -44,15 +44,6 @@ class Rendezvous {
   std::condition_variable cv_;
 };
 
-Tensor<D> rows(const Tensor<D>& x, Index begin, Index n) {
-  nn::Shape s = x.shape();
-  s[0] = n;
-  Tensor<D> r(s);
-  const Index per = x.size() / x.dim(0);
-  std::copy(x.data() + begin * per, x.data() + (begin + n) * per, r.data());
-  return r;
-}
-
 struct Result {
   Tensor<D> y, dx, dgamma, dbeta, rmean, rvar;
 };

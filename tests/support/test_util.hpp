@@ -223,6 +223,17 @@ class Golden {
   std::map<std::string, Tensor<double>> data_;
 };
 
+// Rows [begin, begin + n) of x (N, ...): a part of a batch.
+template <class T>
+Tensor<T> rows(const Tensor<T>& x, Index begin, Index n) {
+  Shape s = x.shape();
+  s[0] = n;
+  Tensor<T> r(s);
+  const Index per = x.size() / x.dim(0);
+  std::copy(x.data() + begin * per, x.data() + (begin + n) * per, r.data());
+  return r;
+}
+
 }  // namespace testutil
 
 // Skips the current test case: ctest reports it as "Skipped" (the tests are

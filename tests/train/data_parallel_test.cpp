@@ -26,14 +26,7 @@ TEST_CASE("metric states: the sum of two parts' states is the whole's") {
   Tensor<F> xf({10, 4}), labels({10}), multi({10, 4});
   for (Index i = 0; i < 40; ++i) xf[i] = F(x[i]), multi[i] = F((i * 7) % 3 == 0);
   for (Index i = 0; i < 10; ++i) labels[i] = F(i % 4);
-  auto part = [](const Tensor<F>& t, Index b, Index n) {
-    nn::Shape s = t.shape();
-    s[0] = n;
-    Tensor<F> r(s);
-    const Index per = t.size() / t.dim(0);
-    std::copy(t.data() + b * per, t.data() + (b + n) * per, r.data());
-    return r;
-  };
+  auto part = [](const Tensor<F>& t, Index b, Index n) { return rows(t, b, n); };
   for (const std::string name : {"accuracy", "top2_accuracy", "binary_accuracy", "mean_iou", "macro_f1", "subset_accuracy"}) {
     const bool multilabel = name == "macro_f1" || name == "subset_accuracy";
     const Tensor<F>& y = multilabel ? multi : labels;

@@ -218,6 +218,11 @@ class Attrs {
   std::map<std::string, const AttributeProto*> a_;
 };
 
+// Bounds on what a file may ask the importer to build: values per sample
+// of an input or an upsampled tensor, and pixels per side of an upsampled
+// image (layers size some tables from their shapes when they are built).
+constexpr Index kMaxSampleSize = Index(1) << 28, kMaxSide = Index(1) << 20;
+
 template <class T>
 class Importer {
  public:
@@ -289,7 +294,10 @@ class Importer {
     if (s.size() >= std::size_t(Shape::kMaxRank))
       throw Unsupported(who + ": rank " + std::to_string(dims.size()) + " (nn: at most " +
                         std::to_string(Shape::kMaxRank) + " with the batch)");
-    vals_[in.name()] = g_.input(Shape::from_range(s.begin(), s.end()), in.name());
+    const Shape shape = Shape::from_range(s.begin(), s.end());
+    if (shape.size() > kMaxSampleSize)
+      throw Unsupported(who + ": " + std::to_string(shape.size()) + " values per sample (nn imports at most 2^28)");
+    vals_[in.name()] = g_.input(shape, in.name());
   }
   bool is_const(const std::string& name) const { return consts_.count(name) > 0; }
   const Const& cst(const NodeProto& n, int k, const char* what) const {
@@ -807,6 +815,13 @@ class Importer {
     if (sh != std::floor(sh) || sw != std::floor(sw) || sh < 1 || sw < 1)
       throw Unsupported(who(n) + ": scales " + std::to_string(sh) + " x " + std::to_string(sw) +
                         " (nn upsamples by whole factors)");
+    const Shape& in = shape(x);
+    // the layer sizes its interpolation tables from the output at build
+    if (double(in[1]) * sh > double(kMaxSide) || double(in[2]) * sw > double(kMaxSide) ||
+        double(in.size()) * sh * sw > double(kMaxSampleSize))
+      throw Unsupported(who(n) + ": an output of " + std::to_string(in[1]) + " x " + std::to_string(sh) + " by " +
+                        std::to_string(in[2]) + " x " + std::to_string(sw) + " (nn imports at most 2^20 per side, " +
+                        "2^28 values per sample)");
     typename Upsample2D<T>::Mode m;
     if (mode == "nearest") {
       const std::string ct = a.s("coordinate_transformation_mode", "half_pixel"), nm = a.s("nearest_mode", "round_prefer_floor");
