@@ -8,8 +8,6 @@
 //   nn-onnx check MODEL.onnx                the ONNX checker with strict shape inference
 #include <nn/io/onnx.hpp>
 #include <nn/nn.hpp>
-#include <onnx/checker.h>
-#include <onnx/shape_inference/implementation.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -19,11 +17,6 @@
 #include "../common/cli.hpp"
 
 namespace {
-
-void full_check(onnx::ModelProto m) {
-  onnx::checker::check_model(m);
-  onnx::shape_inference::InferShapes(m, onnx::OpSchemaRegistry::Instance(), onnx::ShapeInferenceOptions(true, 1));
-}
 
 bool is_tensor_file(const std::string& p) { return p.size() > 3 && p.compare(p.size() - 3, 3, ".pb") == 0; }
 
@@ -119,7 +112,7 @@ int main(int argc, char** argv) {
       if (!m.ParseFromArray(bytes.data(), int(bytes.size())))
         throw nn::io::FormatError(args[1] + ": not an ONNX model (the protobuf does not parse)");
       try {
-        full_check(m);
+        nn::onnx::check(m);
       } catch (const std::exception& e) {
         throw std::runtime_error(args[1] + ": the ONNX checker: " + e.what());
       }
@@ -136,7 +129,7 @@ int main(int argc, char** argv) {
     auto g = nn::load_graph<float>(args[1]);
     const auto m = nn::onnx::to_model(g);
     try {
-      full_check(m);
+      nn::onnx::check(m);
     } catch (const std::exception& e) {
       throw std::runtime_error("the exported model fails the ONNX checker (nothing written): " + std::string(e.what()));
     }

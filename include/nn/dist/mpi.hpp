@@ -200,11 +200,16 @@ void check_same_model(const Communicator& comm, Model<T>& m) {
     throw std::runtime_error("nn::dist: the ranks' models differ in their layers or parameter shapes:" + bad.str());
 }
 
-// Copies root's parameters and buffers (batch-norm statistics) to every rank.
+// Copies root's buffers (batch-norm statistics) to every rank.
+template <class T>
+void broadcast_buffers(const Communicator& comm, Model<T>& m, int root = 0) {
+  for (auto& b : m.buffers()) comm.broadcast(b.second->data(), std::size_t(b.second->size()), root);
+}
+// Copies root's parameters and buffers to every rank.
 template <class T>
 void broadcast_model(const Communicator& comm, Model<T>& m, int root = 0) {
   for (auto& p : m.parameters()) comm.broadcast(p.value->data(), std::size_t(p.value->size()), root);
-  for (auto& b : m.buffers()) comm.broadcast(b.second->data(), std::size_t(b.second->size()), root);
+  broadcast_buffers(comm, m, root);
 }
 
 // Synchronized batch norm: every BatchNorm among model.layers() normalizes
@@ -411,9 +416,7 @@ class MpiDataParallel : public DataParallel<T> {
     if (!avg_ || model_ != &model) throw std::logic_error("MpiDataParallel: start() was not called for this model");
     avg_->finish();
   }
-  void end_epoch(Model<T>& model) override {  // rank 0's running statistics everywhere, as PyTorch's DDP does
-    for (auto& b : model.buffers()) comm_->broadcast(b.second->data(), std::size_t(b.second->size()), 0);
-  }
+  void end_epoch(Model<T>& model) override { broadcast_buffers(*comm_, model); }  // as PyTorch's DDP does
   void stop(Model<T>& model) override {
     GradientAverager<T>::detach(model);
     if (opts_.sync_batch_norm) sync_batch_norm(model, *comm_, false);
