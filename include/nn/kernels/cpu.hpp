@@ -53,4 +53,29 @@ inline Simd simd() { return Simd(detail::simd_state().load(std::memory_order_rel
 // True where nn's AVX-512 kernels run.
 inline bool avx512_enabled() { return simd() == Simd::Auto && cpu_has_avx512(); }
 
+// Whether this CPU has AVX-512 VNNI (vpdpbusd: int8 dot products into int32)
+// with AVX-512BW, and AVX-512 BF16 (vdpbf16ps: bf16 pairs into float).
+inline bool cpu_has_avx512_vnni() {
+#if NN_X86_AVX512_KERNELS
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512vnni");
+  return ok;
+#else
+  return false;
+#endif
+}
+inline bool cpu_has_avx512_bf16() {
+#if NN_X86_AVX512_KERNELS
+  static const bool ok = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                         __builtin_cpu_supports("avx512bf16");
+  return ok;
+#else
+  return false;
+#endif
+}
+// True where nn's int8 (VNNI) and bf16 kernels run; the portable path
+// (set_simd(Simd::Portable)) turns them off like every AVX-512 kernel.
+inline bool vnni_enabled() { return simd() == Simd::Auto && cpu_has_avx512_vnni(); }
+inline bool bf16_enabled() { return simd() == Simd::Auto && cpu_has_avx512_bf16(); }
+
 }  // namespace nn::kernels
