@@ -15,6 +15,9 @@
 #include "nn/kernels/conv2d_winograd.hpp"
 #include "nn/kernels/winograd_transforms.hpp"
 #include "nn/kernels/conv2d_direct.hpp"
+#include "nn/kernels/conv2d_int8.hpp"
+#include "nn/kernels/dense_int8.hpp"
+#include "nn/kernels/quant8.hpp"
 #include "nn/kernels/conv_select.hpp"
 #include "nn/kernels/epilogue.hpp"
 #include "nn/kernels/gemm.hpp"
@@ -65,6 +68,9 @@
 #include "nn/model/graph.hpp"
 #include "nn/model/plan.hpp"
 #include "nn/model/sequential.hpp"
+
+#include "nn/quant/calibration.hpp"
+#include "nn/quant/quantized_model.hpp"
 
 #include "nn/data/augment.hpp"
 #include "nn/data/batch.hpp"
