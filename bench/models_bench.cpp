@@ -3,9 +3,13 @@
 // inference (eval-mode forward), on synthetic data of the right shapes.
 //
 //   nn_bench_models [--workload W1|W2|W3|W4|W5] [--mode train|infer] [--threads N]
-//                   [--warmup N] [--iters N] [--summary]
+//                   [--precision float|int8|both] [--warmup N] [--iters N] [--summary]
 // Prints one JSON object per line: workload, mode, threads, batch,
 // images_per_second (median over iters), and the per-iteration seconds.
+// --precision int8 times the post-training int8 model (nn/quant/, Sequential
+// workloads W1-W3, calibrated on another synthetic batch); both alternates
+// float and int8 iterations in one run and prints a line for each, the int8
+// line with its ratio to float (medians).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -15,13 +19,14 @@
 #include "workloads.hpp"
 
 int main(int argc, char** argv) {
-  std::string workload = "W1", mode = "train";
+  std::string workload = "W1", mode = "train", precision = "float";
   int threads = 0, warmup = 3, iters = 20;
   bool summary = false, profile = false;
   cli::Cli cli("nn_bench_models", "Training and inference throughput of the benchmark workloads.");
   cli.option("--workload", &workload, "W1|W2|W3|W4|W5", "workload")
       .option("--mode", &mode, "train|infer", "what to time")
       .option("--threads", &threads, "N", "threads (0: OpenMP's default)")
+      .option("--precision", &precision, "float|int8|both", "inference precision (--mode infer)")
       .option("--warmup", &warmup, "N", "untimed iterations first")
       .option("--iters", &iters, "N", "timed iterations")
       .flag("--summary", &summary, "print the model summary to stderr")
@@ -29,6 +34,9 @@ int main(int argc, char** argv) {
   cli.parse(argc, argv);
   if (mode != "train" && mode != "infer") cli.fail("--mode must be train or infer");
   if (iters < 1 || warmup < 0) cli.fail("--iters >= 1, --warmup >= 0");
+  if (precision != "float" && precision != "int8" && precision != "both")
+    cli.fail("--precision must be float, int8 or both");
+  if (precision != "float" && mode != "infer") cli.fail("--precision int8|both needs --mode infer");
   try {
     if (threads > 0) nn::set_num_threads(threads);
     const auto w = workloads::get(workload);
@@ -38,56 +46,90 @@ int main(int argc, char** argv) {
     nn::Rng rng(7);
     x.fill_normal(rng, 0, 1);
     for (nn::Index i = 0; i < y.size(); ++i) y[i] = float(i % w.classes);
-    std::vector<double> secs;
+    std::vector<double> secs, secs_q;
+    const bool want_float = precision != "int8", want_q = precision != "float";
+    auto timed = [](auto&& fn) {
+      const auto t0 = std::chrono::steady_clock::now();
+      fn();
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    };
     // One timed loop for both kinds of model (W1-W3 Sequential, W4-W5 Graph).
-    auto run = [&](auto& model) {
+    auto run = [&](auto& model, nn::quant::QuantizedModel* qm) {
       if (summary) std::fprintf(stderr, "%s", model.summary().c_str());
+      if (summary && qm) std::fprintf(stderr, "%s", qm->summary().c_str());
       nn::SoftmaxCrossEntropy<float> loss;
       nn::Adam<float> opt(model.parameters());
       for (int it = 0; it < warmup + iters; ++it) {
         if (it == warmup) {
           if (profile) model.set_profiling(true);
+          if (profile && qm) qm->set_profiling(true);
           nn::reset_thread_stats();
         }
-        const auto t0 = std::chrono::steady_clock::now();
         if (mode == "train") {
-          model.zero_grad();
-          loss.compute(model.forward(x, true), y, &grad);
-          model.backward(grad);
-          opt.step();
-        } else {
-          const auto& out = model.forward(x, false);
-          if (!std::isfinite(out[0])) throw std::runtime_error("non-finite output");
+          const double s = timed([&] {
+            model.zero_grad();
+            loss.compute(model.forward(x, true), y, &grad);
+            model.backward(grad);
+            opt.step();
+          });
+          if (it >= warmup) secs.push_back(s);
+          continue;
         }
-        const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        if (it >= warmup) secs.push_back(s);
+        if (want_float) {
+          const double s = timed([&] {
+            if (!std::isfinite(model.forward(x, false)[0])) throw std::runtime_error("non-finite output");
+          });
+          if (it >= warmup) secs.push_back(s);
+        }
+        if (want_q) {
+          const double s = timed([&] {
+            if (!std::isfinite(qm->forward(x)[0])) throw std::runtime_error("non-finite int8 output");
+          });
+          if (it >= warmup) secs_q.push_back(s);
+        }
       }
       if (profile) std::fprintf(stderr, "%s", model.profile().c_str());
+      if (profile && qm) std::fprintf(stderr, "%s", qm->profile().c_str());
     };
     if (workloads::is_graph(workload)) {
+      if (want_q) throw std::invalid_argument("int8 quantization takes a Sequential model (W1-W3), not " + workload);
       auto model = workloads::build_graph(workload);
-      run(model);
+      run(model, nullptr);
     } else {
       auto model = workloads::build(workload);
-      run(model);
+      std::unique_ptr<nn::quant::QuantizedModel> qm;
+      if (want_q) {
+        nn::Tensor<float> calib(w.input.with_batch(w.batch));
+        calib.fill_normal(rng, 0, 1);
+        qm = std::make_unique<nn::quant::QuantizedModel>(nn::quant::quantize(model, calib));
+      }
+      run(model, qm.get());
     }
-    std::vector<double> sorted = secs;
-    std::sort(sorted.begin(), sorted.end());
-    const double median = sorted[sorted.size() / 2];
-    double total = 0;
-    for (double v : secs) total += v;
+    auto median_of = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
     // The governor's view of the timed steps (nn/runtime/governor.hpp).
     const nn::ThreadStats ts = nn::thread_stats();
-    std::printf("{\"impl\": \"nn\", \"workload\": \"%s\", \"mode\": \"%s\", \"threads\": %d, \"batch\": %lld, "
-                "\"images_per_second\": %.1f, \"images_per_second_mean\": %.1f, "
-                "\"governor\": {\"adaptive\": %s, \"team_regions\": %lld, \"fallback_regions\": %lld, "
-                "\"fallbacks\": %lld, \"retries_skipped\": %lld, \"team_cores\": %.3f, \"fallback_cores\": %.3f}, \"seconds\": [",
-                workload.c_str(), mode.c_str(), nn::num_threads(), static_cast<long long>(w.batch),
-                double(w.batch) / median, double(w.batch) * double(secs.size()) / total,
-                nn::adaptive_threads() ? "true" : "false", ts.team_regions, ts.fallback_regions, ts.fallbacks, ts.retries_skipped,
-                ts.team_cores(), ts.fallback_cores());
-    for (std::size_t i = 0; i < secs.size(); ++i) std::printf("%s%.6f", i ? ", " : "", secs[i]);
-    std::printf("]}\n");
+    auto report = [&](const std::vector<double>& v, const char* prec, double ratio) {
+      const double median = median_of(v);
+      double total = 0;
+      for (double e : v) total += e;
+      std::printf("{\"impl\": \"nn\", \"workload\": \"%s\", \"mode\": \"%s\", \"precision\": \"%s\", \"threads\": %d, "
+                  "\"batch\": %lld, \"images_per_second\": %.1f, \"images_per_second_mean\": %.1f, ",
+                  workload.c_str(), mode.c_str(), prec, nn::num_threads(), static_cast<long long>(w.batch),
+                  double(w.batch) / median, double(w.batch) * double(v.size()) / total);
+      if (ratio > 0) std::printf("\"speedup_vs_float\": %.3f, ", ratio);
+      std::printf("\"governor\": {\"adaptive\": %s, \"team_regions\": %lld, \"fallback_regions\": %lld, "
+                  "\"fallbacks\": %lld, \"retries_skipped\": %lld, \"team_cores\": %.3f, \"fallback_cores\": %.3f}, "
+                  "\"seconds\": [",
+                  nn::adaptive_threads() ? "true" : "false", ts.team_regions, ts.fallback_regions, ts.fallbacks,
+                  ts.retries_skipped, ts.team_cores(), ts.fallback_cores());
+      for (std::size_t i = 0; i < v.size(); ++i) std::printf("%s%.6f", i ? ", " : "", v[i]);
+      std::printf("]}\n");
+    };
+    if (!secs.empty()) report(secs, "float", 0);
+    if (!secs_q.empty()) report(secs_q, "int8", secs.empty() ? 0 : median_of(secs) / median_of(secs_q));
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "nn_bench_models: error: %s\n", e.what());

@@ -228,59 +228,154 @@ inline void affine_row(const std::int32_t* a, Index n, std::int32_t off, float m
   }
 }
 
-// Max pool of one channel plane src (H, W) into dst (OH, OW); padded
-// positions are left out of each window.
-inline void max_pool_plane(const float* src, const Pool2DGeom& p, float* dst) {
+// Max pool of one channel's sums acc (rows of stride ld, H x W used) into
+// dst (OH, OW) int32; padded positions are left out of each window. Pooling
+// the sums before the affine map gives the same result as pooling its
+// output: the map (scale > 0, then ReLU) never decreases, so it commutes
+// with max exactly.
+inline void max_pool_sums(const std::int32_t* acc, Index ld, const Pool2DGeom& p, std::int32_t* dst) {
   for (Index oh = 0; oh < p.OH; ++oh)
     for (Index ow = 0; ow < p.OW; ++ow) {
       const Index h0 = oh * p.SH - p.PH, w0 = ow * p.SW - p.PW;
-      float m = -std::numeric_limits<float>::infinity();
+      std::int32_t m = std::numeric_limits<std::int32_t>::min();
       for (Index i = std::max<Index>(h0, 0); i < std::min(h0 + p.KH, p.H); ++i)
-        for (Index j = std::max<Index>(w0, 0); j < std::min(w0 + p.KW, p.W); ++j) m = std::max(m, src[i * p.W + j]);
+        for (Index j = std::max<Index>(w0, 0); j < std::min(w0 + p.KW, p.W); ++j) m = std::max(m, acc[i * ld + j]);
       dst[oh * p.OW + ow] = m;
     }
+}
+
+#if NN_X86_AVX512_KERNELS
+// The 2x2, stride 2, unpadded case: 16 outputs per step.
+__attribute__((target("avx512f"))) inline void max_pool_sums_2x2(const std::int32_t* acc, Index ld,
+                                                                 const Pool2DGeom& p, std::int32_t* dst) {
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odd = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+  for (Index oh = 0; oh < p.OH; ++oh) {
+    const std::int32_t* r0 = acc + 2 * oh * ld;
+    const std::int32_t* r1 = r0 + ld;
+    std::int32_t* d = dst + oh * p.OW;
+    Index ow = 0;
+    for (; ow + 16 <= p.OW; ow += 16) {
+      const __m512i a = _mm512_max_epi32(_mm512_loadu_si512(r0 + 2 * ow), _mm512_loadu_si512(r1 + 2 * ow));
+      const __m512i b = _mm512_max_epi32(_mm512_loadu_si512(r0 + 2 * ow + 16), _mm512_loadu_si512(r1 + 2 * ow + 16));
+      _mm512_storeu_si512(d + ow, _mm512_max_epi32(_mm512_permutex2var_epi32(a, even, b),
+                                                   _mm512_permutex2var_epi32(a, odd, b)));
+    }
+    for (; ow < p.OW; ++ow)
+      d[ow] = std::max(std::max(r0[2 * ow], r0[2 * ow + 1]), std::max(r1[2 * ow], r1[2 * ow + 1]));
+  }
+}
+#endif
+
+inline void pool_sums(const std::int32_t* acc, Index ld, const Pool2DGeom& p, std::int32_t* dst) {
+#if NN_X86_AVX512_KERNELS
+  if (avx512_enabled() && p.KH == 2 && p.KW == 2 && p.SH == 2 && p.SW == 2 && p.PH == 0 && p.PW == 0)
+    return max_pool_sums_2x2(acc, ld, p, dst);
+#endif
+  max_pool_sums(acc, ld, p, dst);
 }
 
 struct ConvScratch {
   std::vector<std::uint8_t> padded;
   std::vector<std::int32_t> acc;
-  std::vector<float> rows, pooled;
+  std::vector<std::int32_t> pooled;
   static ConvScratch& mine() {
     thread_local ConvScratch s;
     return s;
   }
 };
 
+// Four channels' sums src[l] (rows of stride ld, OH x OW used; null: a
+// channel past OC) -> OH * OW C4 words at out: affine map, ReLU and
+// quantization in registers, one pass.
+struct QuadRequant {
+  const std::int32_t* src[4];
+  std::int32_t off[4];
+  float mult[4], bias[4];
+};
+
+#if NN_X86_AVX512_KERNELS
+__attribute__((target("avx512f"))) inline void requant_quad_avx512(const QuadRequant& c, Index ld, Index OH, Index OW,
+                                                                   bool relu, float inv, std::int32_t zp,
+                                                                   std::uint8_t* out) {
+  const __m512 vinv = _mm512_set1_ps(inv), vz = _mm512_set1_ps(static_cast<float>(zp)), zero = _mm512_setzero_ps();
+  const __m512i zq = _mm512_set1_epi32(zp);
+  for (Index oh = 0; oh < OH; ++oh)
+    for (Index ow = 0; ow < OW; ow += 16) {
+      const __mmask16 k = OW - ow >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (OW - ow)) - 1);
+      __m512i w = _mm512_setzero_si512();
+      for (int l = 0; l < 4; ++l) {
+        __m512i q = zq;
+        if (c.src[l]) {
+          const __m512i a = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, c.src[l] + oh * ld + ow), _mm512_set1_epi32(c.off[l]));
+          __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(c.mult[l]), _mm512_set1_ps(c.bias[l]));
+          if (relu) f = _mm512_max_ps(f, zero);
+          q = quantize16(f, vinv, vz);
+        }
+        w = _mm512_or_si512(w, _mm512_slli_epi32(q, 8 * l));
+      }
+      _mm512_mask_storeu_epi32(out + 4 * (oh * OW + ow), k, w);
+    }
+}
+#endif
+
+inline void requant_quad(const QuadRequant& c, Index ld, Index OH, Index OW, bool relu, float inv, std::int32_t zp,
+                         std::uint8_t* out) {
+#if NN_X86_AVX512_KERNELS
+  if (avx512_enabled()) return requant_quad_avx512(c, ld, OH, OW, relu, inv, zp, out);
+#endif
+  for (Index oh = 0; oh < OH; ++oh)
+    for (Index ow = 0; ow < OW; ++ow)
+      for (int l = 0; l < 4; ++l) {
+        std::uint8_t q = static_cast<std::uint8_t>(zp);
+        if (c.src[l]) {
+          float f = std::fma(static_cast<float>(c.src[l][oh * ld + ow] - c.off[l]), c.mult[l], c.bias[l]);
+          if (relu) f = f > 0.0f ? f : 0.0f;
+          q = quantize_one(f, inv, zp);
+        }
+        out[4 * (oh * OW + ow) + l] = q;
+      }
+}
+
 // The epilogue of one 8-channel tile of one sample: acc (8, ld) -> y.
 inline void finish_tile(const std::int32_t* acc, Index ld, Index tile, const ConvLayout& L, const ConvOut& out,
                         void* y_sample, ConvScratch& s) {
   const Conv2DGeom& g = L.g;
-  const Index OH = out.pool ? out.pool->OH : g.OH, OW = out.pool ? out.pool->OW : g.OW;
-  const Index full = g.OH * g.OW, n = OH * OW;
-  s.rows.resize(static_cast<std::size_t>(kConvOC * full));
+  const Index OH = out.pool ? out.pool->OH : g.OH, OW = out.pool ? out.pool->OW : g.OW, n = OH * OW;
+  const Index o0 = tile * kConvOC, src_ld = out.pool ? OW : L.Wq;
+  // Each channel's sums, pooled first when a pool is fused.
+  const std::int32_t* src[kConvOC] = {};
   if (out.pool) s.pooled.resize(static_cast<std::size_t>(kConvOC * n));
-  const Index o0 = tile * kConvOC;
-  const float* r[kConvOC] = {};
   for (Index l = 0; l < kConvOC && o0 + l < g.OC; ++l) {
-    const Index o = o0 + l;
-    float* row = s.rows.data() + l * full;
-    for (Index oh = 0; oh < g.OH; ++oh)
-      affine_row(acc + l * ld + oh * L.Wq, g.OW, out.rq->offset[std::size_t(o)], out.rq->mult[std::size_t(o)],
-                 out.rq->bias[std::size_t(o)], out.relu, row + oh * g.OW);
+    src[l] = acc + l * ld;
     if (out.pool) {
-      max_pool_plane(row, *out.pool, s.pooled.data() + l * n);
-      row = s.pooled.data() + l * n;
+      pool_sums(src[l], L.Wq, *out.pool, s.pooled.data() + l * n);
+      src[l] = s.pooled.data() + l * n;
     }
-    r[l] = row;
-    if (out.float_out) std::memcpy(static_cast<float*>(y_sample) + o * n, row, static_cast<std::size_t>(n) * sizeof(float));
   }
-  if (out.float_out) return;
+  if (out.float_out) {
+    for (Index l = 0; l < kConvOC && o0 + l < g.OC; ++l) {
+      const auto o = static_cast<std::size_t>(o0 + l);
+      float* row = static_cast<float*>(y_sample) + (o0 + l) * n;
+      for (Index oh = 0; oh < OH; ++oh)
+        affine_row(src[l] + oh * src_ld, OW, out.rq->offset[o], out.rq->mult[o], out.rq->bias[o], out.relu,
+                   row + oh * OW);
+    }
+    return;
+  }
   auto* yq = static_cast<std::uint8_t*>(y_sample);
-  const float inv = out.q.inv_scale();
   for (Index h = 0; h < 2; ++h) {
     const Index quad = o0 / 4 + h;
     if (quad * 4 >= g.OC) break;
-    pack_quads(r + 4 * h, n, inv, out.q.zero_point, yq + quad * n * 4);
+    QuadRequant c{};
+    for (int l = 0; l < 4; ++l) {
+      const Index o = quad * 4 + l;
+      c.src[l] = o < g.OC ? src[o - o0] : nullptr;
+      if (o < g.OC)
+        c.off[l] = out.rq->offset[std::size_t(o)], c.mult[l] = out.rq->mult[std::size_t(o)],
+        c.bias[l] = out.rq->bias[std::size_t(o)];
+    }
+    requant_quad(c, src_ld, OH, OW, out.relu, out.q.inv_scale(), out.q.zero_point, yq + quad * n * 4);
   }
 }
 }  // namespace detail
@@ -292,6 +387,9 @@ inline void conv2d_int8(const std::uint8_t* x, Index N, const ConvLayout& L, con
   const Index tiles = L.OCp / kConvOC;
   const Index OH = out.pool ? out.pool->OH : g.OH, OW = out.pool ? out.pool->OW : g.OW;
   const Index y_bytes = out.float_out ? g.OC * OH * OW * Index(sizeof(float)) : quads(g.OC) * OH * OW * 4;
+  if (out.pool)
+    for (float m : out.rq->mult)
+      if (!(m > 0)) throw std::invalid_argument("conv2d_int8: a fused max pool needs positive requantization scales");
   const bool vnni = vnni_enabled();
   const double work = double(N) * double(L.OCp) * double(L.wide) * double(L.Cq * L.taps);
   auto tile = [&](const std::uint8_t* xp, Index n, Index t, detail::ConvScratch& s) {

@@ -176,7 +176,9 @@ inline void quantize_weights(const float* w, Index O, Index K, std::int8_t* q, f
 // with integer sum acc = sum_k q_x[k] * q_w[k]:
 //   y = fma(float(acc - zp_x * wsum), mult, bias)   (then ReLU, pooling, and
 // quantization with the output's parameters, or float output), where
-// mult = scale_x * scale_w and wsum = sum_k q_w[k].
+// mult = scale_x * scale_w and wsum = sum_k q_w[k]. mult must be > 0 (it is
+// a product of scales): a fused max pool is taken over the sums, before the
+// affine map, which commutes with max only when the map never decreases.
 struct Requant {
   std::vector<float> mult, bias;
   std::vector<std::int32_t> offset;  // zp_x * wsum, subtracted from acc

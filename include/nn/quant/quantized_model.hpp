@@ -24,6 +24,8 @@
 // value (tests/quant/quantized_model_test.cpp checks this "fake-quantized"
 // float simulation).
 #pragma once
+#include <chrono>
+#include <cstdio>
 #include <memory>
 #include <sstream>
 #include <stdexcept>
@@ -80,6 +82,8 @@ class QuantizedModel {
     // Buffers.
     std::vector<std::uint8_t> qout;
     Tensor<float> fout;
+    double seconds = 0;  // with profiling on
+    Index calls = 0;
   };
 
   QuantizedModel() = default;
@@ -101,6 +105,7 @@ class QuantizedModel {
     const Tensor<float>* f = &x;
     const std::uint8_t* q = nullptr;
     for (Step& s : steps_) {
+      const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
       switch (s.kind) {
         case Step::Quantize:
           s.qout.resize(static_cast<std::size_t>(N * q8::row_bytes(s.in_shape)));
@@ -129,6 +134,10 @@ class QuantizedModel {
           q = nullptr;
           break;
       }
+      if (profiling_) {
+        s.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        ++s.calls;
+      }
     }
     if (!f) throw std::logic_error("QuantizedModel: the last step does not produce float");
     return *f;
@@ -143,6 +152,26 @@ class QuantizedModel {
         for (auto& p : const_cast<Layer<float>&>(*s.layer).parameters()) b += 4 * p.value->size();
     }
     return b;
+  }
+
+  // Per-step wall time of forward() calls while profiling is on.
+  void set_profiling(bool on) {
+    profiling_ = on;
+    for (Step& s : steps_) s.seconds = 0, s.calls = 0;
+  }
+  std::string profile() const {
+    double total = 0;
+    for (const Step& s : steps_) total += s.seconds;
+    std::ostringstream os;
+    os << "step  ms/call  share  what\n";
+    int i = 0;
+    for (const Step& s : steps_) {
+      char line[96];
+      std::snprintf(line, sizeof line, "%4d %8.3f %5.1f%%  ", i++, s.calls ? 1e3 * s.seconds / double(s.calls) : 0.0,
+                    total > 0 ? 100.0 * s.seconds / total : 0.0);
+      os << line << kind_name(s.kind) << (s.layers.empty() ? "" : " " + s.layers) << "\n";
+    }
+    return os.str();
   }
 
   std::string summary() const {
@@ -172,6 +201,15 @@ class QuantizedModel {
   friend QuantizedModel quantize(Sequential<float>&, const Tensor<float>&, const QuantizeOptions&);
   friend struct Access;
 
+  static const char* kind_name(Step::Kind k) {
+    switch (k) {
+      case Step::Quantize: return "quantize";
+      case Step::Dequantize: return "dequantize";
+      case Step::Conv: return "int8 conv";
+      case Step::Dense: return "int8 dense";
+      default: return "float";
+    }
+  }
   static std::string qstr(const QParams& q) {
     std::ostringstream os;
     os << "(scale " << q.scale << ", zero " << q.zero_point << ")";
@@ -192,6 +230,7 @@ class QuantizedModel {
 
   Shape in_, out_;
   std::vector<Step> steps_;
+  bool profiling_ = false;
 };
 
 namespace detail {
