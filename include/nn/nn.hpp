@@ -88,6 +88,7 @@
 #include "nn/io/layer_factory.hpp"
 #include "nn/io/plot.hpp"
 #include "nn/io/serialize.hpp"
+#include "nn/quant/quantized_io.hpp"
 
 #include "nn/train/callbacks.hpp"
 #include "nn/train/fit.hpp"

@@ -305,3 +305,76 @@ TEST_CASE("quantize: int8 costs at most half a point of accuracy on real MNIST d
   CHECK(af > 93.0);  // it learned (95.2% here)
   CHECK(std::abs(af - aq) <= 0.5);
 }
+
+namespace {
+// A version-3 file around a payload, with a correct checksum.
+std::vector<unsigned char> envelope(const std::vector<unsigned char>& payload) {
+  nn::io::Writer w;
+  for (char c : nn::io::kMagic) w.pod<char>(c);
+  w.pod<std::uint32_t>(nn::io::kQuantizedVersion);
+  w.pod<std::uint64_t>(payload.size());
+  auto out = w.bytes();
+  out.insert(out.end(), payload.begin(), payload.end());
+  nn::io::Writer c;
+  c.pod<std::uint32_t>(std::uint32_t(::crc32(0L, payload.data(), uInt(payload.size()))));
+  out.insert(out.end(), c.bytes().begin(), c.bytes().end());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("quantize: save and load give the same model, bit for bit") {
+  auto m = test_model(11);
+  QuantizedModel qm = nn::quant::quantize(m, randn<float>(Shape{32, 3, 19, 17}, 12));
+  const auto x = randn<float>(Shape{6, 3, 19, 17}, 13);
+  const Tensor<float> y = qm.forward(x).clone();
+  const std::string path = (std::filesystem::temp_directory_path() / "nn_quant_roundtrip.nn").string();
+  nn::quant::save(path, qm);
+  QuantizedModel back = nn::quant::load(path);
+  CHECK(back.summary() == qm.summary());
+  const Tensor<float>& y2 = back.forward(x);
+  CHECK(std::memcmp(y.data(), y2.data(), std::size_t(y.size()) * sizeof(float)) == 0);
+  // The float loaders name the right one, and the other way round.
+  CHECK_THROWS_WITH_AS(nn::load_model<float>(path), doctest::Contains("load it with nn::quant::load"),
+                       nn::io::FormatError);
+  CHECK_THROWS_WITH_AS(nn::load_graph<float>(path), doctest::Contains("load it with nn::quant::load"),
+                       nn::io::FormatError);
+  const std::string fpath = path + ".float";
+  nn::save_model(fpath, m);
+  CHECK_THROWS_WITH_AS(nn::quant::load(fpath), doctest::Contains("holds a float model"), nn::io::FormatError);
+  std::filesystem::remove(path);
+  std::filesystem::remove(fpath);
+}
+
+TEST_CASE("quantize: a damaged quantized file is a FormatError, whatever byte is wrong") {
+  auto m = test_model(14);
+  QuantizedModel qm = nn::quant::quantize(m, randn<float>(Shape{16, 3, 19, 17}, 15));
+  const std::vector<unsigned char> payload = nn::quant::save_to_bytes(qm);
+  CHECK_NOTHROW(nn::quant::load_from_bytes(envelope(payload), "good.nn"));
+  // Every prefix of the payload (a valid envelope around it).
+  Index refused = 0;
+  for (std::size_t n = 0; n < payload.size(); n += 7) {
+    std::vector<unsigned char> p(payload.begin(), payload.begin() + std::ptrdiff_t(n));
+    CHECK_THROWS_AS(nn::quant::load_from_bytes(envelope(p), "cut.nn"), nn::io::FormatError);
+    ++refused;
+  }
+  // Bytes set to extreme values: loads cleanly or fails with a FormatError.
+  Index loaded = 0;
+  for (std::size_t i = 0; i < payload.size(); i += 3)
+    for (unsigned char v : {0x00, 0x7f, 0xff}) {
+      std::vector<unsigned char> p = payload;
+      p[i] = v;
+      try {
+        QuantizedModel q = nn::quant::load_from_bytes(envelope(p), "bad.nn");
+        ++loaded;
+      } catch (const nn::io::FormatError& e) {
+        CHECK(std::string(e.what()).rfind("bad.nn: ", 0) == 0);
+      }
+    }
+  MESSAGE(refused, " truncations refused; ", loaded, " byte changes still load (weights, biases, names)");
+  CHECK_THROWS_WITH_AS(nn::quant::load_from_bytes(envelope({1, 0, 0, 0, 9}), "x.nn"), doctest::Contains("x.nn: truncated"),
+                       nn::io::FormatError);
+  std::vector<unsigned char> wrong = payload;
+  wrong[0] = 2;  // precision code
+  CHECK_THROWS_WITH_AS(nn::quant::load_from_bytes(envelope(wrong), "p.nn"), doctest::Contains("unknown precision code 2"),
+                       nn::io::FormatError);
+}

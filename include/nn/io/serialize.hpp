@@ -40,8 +40,14 @@ namespace nn {
 namespace io {
 
 constexpr char kMagic[8] = {'N', 'N', 'M', 'O', 'D', 'E', 'L', '\0'};
-constexpr std::uint32_t kFormatVersion = 2;  // the newest version this build reads
+constexpr std::uint32_t kFormatVersion = 3;  // the newest version this build reads
 constexpr std::uint32_t kSequentialVersion = 1, kGraphVersion = 2;
+constexpr std::uint32_t kQuantizedVersion = 3;  // nn::quant::QuantizedModel (nn/quant/quantized_io.hpp)
+
+// The error for a quantized model's file given to a float model's loader.
+inline std::string quantized_file_hint() {
+  return "holds an int8 quantized model (format version 3); load it with nn::quant::load";
+}
 
 class FormatError : public std::runtime_error {
  public:
@@ -438,6 +444,7 @@ Sequential<T> parse_model(Reader& r) {
 // are named "0", "1", ..., so its tensors keep their names.
 template <class T>
 Graph<T> parse_graph(Reader& r, std::uint32_t version) {
+  if (version == kQuantizedVersion) r.fail(quantized_file_hint());
   if (version == kSequentialVersion) {
     Sequential<T> m = parse_model<T>(r);
     Graph<T> g(m.seed());
@@ -559,6 +566,7 @@ template <class T>
 Sequential<T> load_model_from_bytes(const std::vector<unsigned char>& file, const std::string& name) {
   std::uint32_t version = 0;
   io::Reader r = io::open_payload(file, name, &version);
+  if (version == io::kQuantizedVersion) r.fail(io::quantized_file_hint());
   if (version != io::kSequentialVersion)
     r.fail("holds a graph model (format version " + std::to_string(version) + "); load it with nn::load_graph");
   Sequential<T> m = io::parse_model<T>(r);
@@ -595,6 +603,7 @@ Graph<T> load_graph(const std::string& path) {
 namespace io {
 template <class T>
 Sequential<T> parse_saved(Reader& r, std::uint32_t version, Sequential<T>*) {
+  if (version == kQuantizedVersion) r.fail(quantized_file_hint());
   if (version != kSequentialVersion) r.fail("holds a graph model; restore it into a Graph");
   return parse_model<T>(r);
 }
