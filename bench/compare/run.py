@@ -12,9 +12,13 @@ Peers:
   torch-tuned    channels_last + MALLOC_MMAP_THRESHOLD_/MALLOC_TRIM_THRESHOLD_ set high
   tiny-dnn       tinydnn_models beside nn_bench_models (built when tiny-dnn is installed), W1/W3 training
 A peer that is not installed is skipped, and the table says so.
+Mode infer-int8 times nn's post-training int8 model (nn_bench_models
+--precision int8) against PyTorch's eager-mode static int8 quantization on its
+onednn engine (torch_models.py --precision int8), both calibrated on a batch of
+the same synthetic data; tiny-dnn has no int8 mode.
 
   /usr/bin/python3 bench/compare/run.py --nn build-bench/bench/nn_bench_models \\
-      [--workloads W1,W2,W3,W4,W5] [--modes train,infer] [--threads 2] [--repeats 3] [--json out.json] [--busy]
+      [--workloads W1,W2,W3,W4,W5] [--modes train,infer,infer-int8] [--threads 2] [--repeats 3] [--json out.json] [--busy]
 --iters (default 20) is multiplied for short steps (W1 x5 train, x20 inference;
 W2/W3 inference x4/x2) so that each timed window is about a second.
 --busy keeps one core busy with a spinning process during the measurements
@@ -99,7 +103,8 @@ def main():
 
     # Short steps get more iterations, so every timed window is ~1 s (W1
     # inference steps take ~3 ms: 20 of them were too noisy to compare).
-    mult = {("W1", "train"): 5, ("W1", "infer"): 20, ("W2", "infer"): 4, ("W3", "infer"): 2}
+    mult = {("W1", "train"): 5, ("W1", "infer"): 20, ("W2", "infer"): 4, ("W3", "infer"): 2,
+            ("W1", "infer-int8"): 40, ("W2", "infer-int8"): 10, ("W3", "infer-int8"): 4}
 
     def iters(w, m):
         return a.iters * mult.get((w, m), 1) if a.scale_iters else a.iters
@@ -107,15 +112,18 @@ def main():
     def warm(w, m):
         return a.warmup * min(3, mult.get((w, m), 1)) if a.scale_iters else a.warmup
 
+    def mode_args(m):  # "infer-int8" -> --mode infer --precision int8
+        return ["--mode", "infer", "--precision", "int8"] if m == "infer-int8" else ["--mode", m]
+
     peers = {}
     if have_torch():
         script = os.path.join(HERE, "torch_models.py")
-        peers["torch"] = (lambda w, m: [PY, script, "--workload", w, "--mode", m, "--threads", str(a.threads),
+        peers["torch"] = (lambda w, m: [PY, script, "--workload", w, *mode_args(m), "--threads", str(a.threads),
                                         "--iters", str(iters(w, m)), "--warmup", str(warm(w, m))], None)
         tuned_env = os.environ.copy()
         tuned_env["MALLOC_MMAP_THRESHOLD_"] = str(1 << 30)
         tuned_env["MALLOC_TRIM_THRESHOLD_"] = str(1 << 31)
-        peers["torch-tuned"] = (lambda w, m: [PY, script, "--workload", w, "--mode", m, "--threads", str(a.threads),
+        peers["torch-tuned"] = (lambda w, m: [PY, script, "--workload", w, *mode_args(m), "--threads", str(a.threads),
                                               "--iters", str(iters(w, m)), "--warmup", str(warm(w, m)),
                                               "--channels-last"],
                                 tuned_env)
@@ -133,7 +141,7 @@ def main():
 
     if a.nn_threads_also:
         extra = f"nn-{a.nn_threads_also}t"
-        peers = {extra: (lambda w, m: [a.nn, "--workload", w, "--mode", m, "--threads", str(a.nn_threads_also),
+        peers = {extra: (lambda w, m: [a.nn, "--workload", w, *mode_args(m), "--threads", str(a.nn_threads_also),
                                        "--iters", str(iters(w, m)), "--warmup", str(warm(w, m))], None), **peers}
     if a.peers:
         want = set(a.peers.split(","))
@@ -155,11 +163,13 @@ def main():
                 runs = {"nn": []}
                 runs.update({p: [] for p in peers})
                 for rep in range(a.repeats):
-                    r = measure([a.nn, "--workload", w, "--mode", m, "--threads", str(a.threads),
+                    r = measure([a.nn, "--workload", w, *mode_args(m), "--threads", str(a.threads),
                                  "--iters", str(iters(w, m)), "--warmup", str(warm(w, m))])
                     runs["nn"].append(r)
                     for p, (mk, env) in peers.items():
                         if p == "tiny-dnn" and (m != "train" or w not in ("W1", "W3")):
+                            continue
+                        if m == "infer-int8" and (p == "tiny-dnn" or w not in ("W1", "W2", "W3")):
                             continue
                         runs[p].append(measure(mk(w, m), env))
                 for r in runs.get("torch", []):

@@ -100,6 +100,42 @@ def build(name):
     raise SystemExit(f"unknown workload {name}")
 
 
+def quantize_static(model, calibration, engine):
+    """PyTorch's eager-mode post-training static quantization (its documented
+    recipe): fuse Conv2d+BatchNorm2d(+ReLU) and Conv2d/Linear+ReLU, insert
+    observers with the engine's default qconfig (per-channel weights), run
+    the calibration batch, convert. Sequential workloads (W1-W3) only."""
+    if engine not in torch.backends.quantized.supported_engines:
+        raise SystemExit(f"quantized engine {engine} not supported here: {torch.backends.quantized.supported_engines}")
+    if not isinstance(model, nn.Sequential):
+        raise SystemExit("--precision int8 supports the Sequential workloads (W1-W3)")
+    torch.backends.quantized.engine = engine
+    model.eval()
+    mods = list(model)
+    groups, i = [], 0
+    while i < len(mods):
+        if isinstance(mods[i], (nn.Conv2d, nn.Linear)):
+            g = [str(i)]
+            if isinstance(mods[i], nn.Conv2d) and i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d):
+                g.append(str(i + 1))
+            j = i + len(g)
+            if j < len(mods) and isinstance(mods[j], nn.ReLU):
+                g.append(str(j))
+            if len(g) > 1:
+                groups.append(g)
+            i += len(g)
+        else:
+            i += 1
+    torch.ao.quantization.fuse_modules(model, groups, inplace=True)
+    q = torch.ao.quantization.QuantWrapper(model)
+    q.qconfig = torch.ao.quantization.get_default_qconfig(engine)
+    torch.ao.quantization.prepare(q, inplace=True)
+    with torch.no_grad():
+        q(calibration)
+    torch.ao.quantization.convert(q, inplace=True)
+    return q
+
+
 def loaded_blas():
     """The BLAS library(ies) this process has mapped: torch.mm goes through
     Debian's libblas.so.3, the reference BLAS unless OpenBLAS is installed."""
@@ -121,6 +157,9 @@ def main():
     p.add_argument("--warmup", type=int, default=3)
     p.add_argument("--iters", type=int, default=20)
     p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--precision", default="float", choices=["float", "int8"],
+                   help="int8: eager-mode static quantization on the onednn engine (inference)")
+    p.add_argument("--engine", default="onednn", help="quantized engine for --precision int8")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(1)
@@ -131,8 +170,12 @@ def main():
     if a.channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
+    if a.precision == "int8":
+        if a.mode != "infer":
+            raise SystemExit("--precision int8 is for --mode infer")
+        model = quantize_static(model, torch.randn(batch, *shape), a.engine)
     loss_fn = nn.CrossEntropyLoss()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3) if a.mode == "train" else None
     secs = []
     if a.mode == "train":
         model.train()
@@ -152,7 +195,8 @@ def main():
         if it >= a.warmup:
             secs.append(s)
     med = sorted(secs)[len(secs) // 2]
-    print(json.dumps({"impl": "torch" + ("-channels_last" if a.channels_last else ""), "workload": a.workload,
+    impl = "torch" + ("-channels_last" if a.channels_last else "") + ("-int8-" + a.engine if a.precision == "int8" else "")
+    print(json.dumps({"impl": impl, "workload": a.workload, "precision": a.precision,
                       "mode": a.mode, "threads": a.threads, "batch": batch, "torch": torch.__version__,
                       "blas": loaded_blas(),
                       "images_per_second": round(batch / med, 1),

@@ -50,6 +50,9 @@ struct Common {
   std::uint64_t seed = 1;
   int threads = 0;
   bool quick = false;
+  bool int8 = false;                    // also quantize the trained model (quantize_report)
+  std::string calibration = "percentile";
+  int calibration_samples = 512;
 };
 
 // A finished fit(): its history and timing.
@@ -77,10 +80,14 @@ class Example {
         .option("--seed", &c_.seed, "N", "seed for the split, initialization, shuffling, dropout, augmentation")
         .option("--threads", &c_.threads, "N", "threads (0: OpenMP's default)")
         .option("--out", &c_.out, "DIR", "output folder")
-        .flag("--quick", &c_.quick, "smoke test: a short run on a subset");
+        .flag("--quick", &c_.quick, "smoke test: a short run on a subset")
+        .flag("--int8", &c_.int8, "also quantize the trained model to int8 and score it (a Sequential model)")
+        .option("--calibration", &c_.calibration, "minmax|mse|percentile[:P]", "int8 calibration method")
+        .option("--calibration-samples", &c_.calibration_samples, "N", "training images the int8 calibration sees");
   }
   cli::Cli& cli() { return cli_; }
   Common& common() { return c_; }
+  const Common& common() const { return c_; }
   const std::string& out() const { return c_.out; }
 
   // Parses the command line; `resolve` (optional) then fills in defaults
@@ -90,6 +97,12 @@ class Example {
     if (resolve) resolve(c_);
     if (c_.epochs < 1 || c_.batch < 2 || !(c_.lr > 0) || c_.threads < 0)
       fail("--epochs >= 1, --batch-size >= 2, --lr > 0, --threads >= 0");
+    if (c_.calibration_samples < 1) fail("--calibration-samples >= 1");
+    try {
+      nn::quant::Calibration::parse(c_.calibration);
+    } catch (const std::exception& e) {
+      fail(std::string("--calibration: ") + e.what());
+    }
     if (c_.threads > 0) nn::set_num_threads(c_.threads);
   }
   [[noreturn]] void fail(const std::string& msg) { cli_.fail(msg); }
@@ -191,6 +204,82 @@ inline void save_and_check(nn::Model<F>& model, const std::string& path, const n
   if (!std::equal(again.begin(), again.end(), logits.begin()))
     throw std::runtime_error(path + ": the reloaded model's test predictions differ from the trained model's");
   std::printf("saved %s; reloaded, it gives the same test predictions\n", path.c_str());
+}
+
+// With --int8: quantizes the trained model (a Sequential) with the first
+// --calibration-samples images of a seeded shuffle of `train`, scores the
+// int8 model on (x, y) beside the float model's test logits, times both on
+// the test set (3 alternating rounds, medians), saves model.int8.nn
+// (reloaded and checked bit for bit) and adds int8_* fields to metrics j.
+inline void quantize_report(const Example& ex, nn::Model<F>& model, const nn::data::Dataset<F>& train,
+                            const nn::Tensor<F>& x, const nn::Tensor<F>& y, const TestReport& t,
+                            nn::io::JsonObject& j) {
+  const Common& c = ex.common();
+  if (!c.int8) return;
+  auto* seq = dynamic_cast<nn::Sequential<F>*>(&model);
+  if (!seq) {
+    std::printf("int8: skipped (quantization takes a Sequential model; this one is a graph)\n");
+    return;
+  }
+  nn::quant::QuantizeOptions qo;
+  qo.calibration = nn::quant::Calibration::parse(c.calibration);
+  const nn::Index n = std::min<nn::Index>(c.calibration_samples, train.size());
+  std::vector<nn::Index> order(static_cast<std::size_t>(train.size()));
+  for (nn::Index i = 0; i < train.size(); ++i) order[std::size_t(i)] = i;
+  nn::Rng rng(c.seed + 17);
+  for (nn::Index i = train.size() - 1; i > 0; --i) std::swap(order[std::size_t(i)], order[std::size_t(rng() % std::uint64_t(i + 1))]);
+  const nn::Shape in = train.input_shape();
+  nn::Tensor<F> calib(in.with_batch(n));
+  F label = 0;
+  for (nn::Index i = 0; i < n; ++i) train.load(order[std::size_t(i)], calib.data() + i * in.size(), &label);
+  const auto t0 = std::chrono::steady_clock::now();
+  nn::quant::QuantizedModel qm = nn::quant::quantize(*seq, calib, qo);
+  const double qsec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "\n" << qm.summary();
+  const nn::Tensor<F> ql = qm.predict(x);
+  nn::ConfusionMatrix cm(static_cast<int>(t.confusion.classes()));
+  cm.add_batch(ql, y);
+  nn::Index agree = 0;
+  const nn::Index K = ql.size() / ql.dim(0);
+  for (nn::Index i = 0; i < x.dim(0); ++i) {
+    const F* a = ql.data() + i * K;
+    const F* b = t.logits.data() + i * K;
+    agree += std::max_element(a, a + K) - a == std::max_element(b, b + K) - b;
+  }
+  // Speed: float and int8 alternating over the test set.
+  std::vector<double> tf, tq;
+  for (int r = 0; r < 3; ++r) {
+    auto s0 = std::chrono::steady_clock::now();
+    nn::predict(model, x);
+    tf.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count());
+    s0 = std::chrono::steady_clock::now();
+    qm.predict(x);
+    tq.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count());
+  }
+  std::sort(tf.begin(), tf.end());
+  std::sort(tq.begin(), tq.end());
+  const double ips_f = double(x.dim(0)) / tf[1], ips_q = double(x.dim(0)) / tq[1];
+  const std::string path = ex.out() + "/model.int8.nn";
+  nn::quant::save(path, qm);
+  nn::quant::QuantizedModel back = nn::quant::load(path);
+  const nn::Tensor<F> again = back.predict(x);
+  if (!std::equal(again.begin(), again.end(), ql.begin()))
+    throw std::runtime_error(path + ": the reloaded int8 model's test predictions differ");
+  std::printf("int8 (calibration: %s, %lld training images, %.2f s): test accuracy %.2f%% (float %.2f%%, %+.2f points); "
+              "the same class for %.2f%% of the test images\n"
+              "inference on the test set: float %.0f images/s, int8 %.0f images/s (%.2fx)\n"
+              "saved %s (%lld bytes of weights); reloaded, it gives the same test predictions\n",
+              qo.calibration.str().c_str(), static_cast<long long>(n), qsec, 100 * cm.accuracy(), 100 * t.accuracy,
+              100 * (cm.accuracy() - t.accuracy), 100.0 * double(agree) / double(x.dim(0)), ips_f, ips_q, ips_q / ips_f,
+              path.c_str(), static_cast<long long>(qm.weight_bytes()));
+  j.set("int8_test_accuracy", cm.accuracy())
+      .set("int8_accuracy_change", cm.accuracy() - t.accuracy)
+      .set("int8_agreement", double(agree) / double(x.dim(0)))
+      .set("int8_calibration", qo.calibration.str())
+      .set("int8_calibration_images", long(n))
+      .set("int8_images_per_second", ips_q)
+      .set("float_images_per_second", ips_f)
+      .set("int8_speedup", ips_q / ips_f);
 }
 
 inline nn::io::JsonObject Example::metrics(const TestReport& t, const Trained& tr) const {

@@ -257,8 +257,8 @@ RunResult train_and_test(const example::Example& ex, const Settings& s, const st
 
   std::vector<double> per_class;
   for (int c = 0; c < K; ++c) per_class.push_back(double(t.confusion(c, c)) / double(std::max<long>(1, t.confusion.row(c))));
-  ex.metrics(t, trained)
-      .set("model", s.model)
+  nn::io::JsonObject j = ex.metrics(t, trained);
+  j.set("model", s.model)
       .set("loss", s.loss)
       .set("keras_defaults", s.keras_defaults)
       .set("balance", s.balance)
@@ -274,8 +274,9 @@ RunResult train_and_test(const example::Example& ex, const Settings& s, const st
       .set("validation_is", val_note)
       .set("first_epoch_loss_start", initial_loss)
       .set("first_epoch_loss_end", final_loss)
-      .set_array("per_class_accuracy", per_class)
-      .save(out + "/metrics.json");
+      .set_array("per_class_accuracy", per_class);
+  example::quantize_report(ex, model, train, tx, ty, t, j);
+  j.save(out + "/metrics.json");
   std::printf("wrote %s/{history.csv, curves.png, metrics.json, confusion.png, confusion.csv, predictions.png, model.nn, "
               "classes.txt}\n", out.c_str());
   std::printf("train time %.1fs over %d epochs, %.0f images/s\n", trained.seconds, trained.history.epochs(),

@@ -41,15 +41,17 @@ nn::Sequential<F> make_model(const std::string& kind, std::uint64_t seed) {
 int main(int argc, char** argv) {
   example::Example ex("mnist", "Trains a classifier on MNIST and reports its test accuracy.",
                       {/*epochs*/ 15, /*batch*/ 64, /*lr*/ 2e-3, "runs/mnist"});
-  std::string kind = "cnn";
+  std::string kind = "cnn", dataset = "mnist";
   bool distributed = false, sync_bn = false;
   ex.cli()
       .option("--model", &kind, "cnn|lenet|mlp", "architecture (lenet: the benchmark's W1)")
+      .option("--dataset", &dataset, "mnist|fashion-mnist", "the digits, or Zalando's clothes in the same format")
       .flag("--distributed", &distributed,
             "data-parallel over MPI: mpirun -np N ./mnist --distributed (--batch-size per rank)")
       .flag("--sync-bn", &sync_bn, "with --distributed: batch norm over every rank's samples (else each rank's own)");
   ex.parse(argc, argv);
   if (kind != "cnn" && kind != "lenet" && kind != "mlp") ex.fail("--model must be cnn, lenet or mlp");
+  if (dataset != "mnist" && dataset != "fashion-mnist") ex.fail("--dataset must be mnist or fashion-mnist");
   if (sync_bn && !distributed) ex.fail("--sync-bn needs --distributed");
   auto& c = ex.common();
   nn::DataParallel<F>* parallel = nullptr;
@@ -72,7 +74,7 @@ int main(int argc, char** argv) {
 #endif
   return ex.run([&] {
     try {
-      auto mn = nn::data::load_mnist<F>(ex.data_dir("mnist"));
+      auto mn = nn::data::load_mnist<F>(ex.data_dir(dataset));
       nn::data::TensorDataset<F> all(std::move(mn.train_x), std::move(mn.train_y));
       auto parts = nn::data::split_indices(all.size(), {11.0 / 12, 1.0 / 12}, c.seed);  // 55k train, 5k validation
       if (c.quick) parts[0].resize(10000), parts[1].resize(1000), c.epochs = 1;
@@ -95,11 +97,16 @@ int main(int argc, char** argv) {
       auto trained = example::train(model, loss, opt, train, o);
       if (rank != 0) return 0;  // every rank holds the same model; rank 0 tests and saves it
 
-      const std::vector<std::string> digits{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"};
-      auto test = example::test_report(model, loss, mn.test_x, mn.test_y, digits, trained, c.out, "mnist " + kind);
+      const std::vector<std::string> names =
+          dataset == "mnist" ? std::vector<std::string>{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}
+                             : std::vector<std::string>{"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                                                        "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"};
+      auto test = example::test_report(model, loss, mn.test_x, mn.test_y, names, trained, c.out, dataset + " " + kind);
       example::save_and_check(model, c.out + "/model.nn", mn.test_x, test.logits);
-      ex.metrics(test, trained).set("model", kind).set("train_images", long(train.size())).set("ranks", ranks)
-          .save(c.out + "/metrics.json");
+      auto j = ex.metrics(test, trained).set("model", kind).set("dataset", dataset).set("train_images", long(train.size()))
+                   .set("ranks", ranks);
+      example::quantize_report(ex, model, train, mn.test_x, mn.test_y, test, j);
+      j.save(c.out + "/metrics.json");
       std::printf("train time %.1fs over %d epochs, %.0f images/s\ntest accuracy: %.2f%%\n", trained.seconds,
                   trained.history.epochs(), trained.images_per_second, 100 * test.accuracy);
       return 0;

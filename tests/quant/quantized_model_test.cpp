@@ -32,17 +32,21 @@ nn::Sequential<float> test_model(std::uint64_t seed) {
   m.add(nn::ReLU<float>());
   m.add(nn::Flatten<float>());
   m.add(nn::Dense<float>(21));
+  m.add(nn::BatchNorm<float>());
   m.add(nn::ReLU<float>());
   m.add(nn::Dropout<float>(0.5));
   m.add(nn::Dense<float>(5));
   // Batch-norm statistics that are not the identity.
-  auto& bn = dynamic_cast<nn::BatchNorm<float>&>(*m.layers()[2]);
   nn::Rng r(seed + 1);
-  for (Index c = 0; c < 12; ++c) {
-    bn.running_mean()[c] = float(r.uniform(-0.5, 0.5));
-    bn.running_var()[c] = float(r.uniform(0.5, 2.0));
+  for (std::size_t i : {std::size_t(2), std::size_t(14)}) {
+    auto& bn = dynamic_cast<nn::BatchNorm<float>&>(*m.layers()[i]);
+    const Index C = bn.running_mean().size();
+    for (Index c = 0; c < C; ++c) {
+      bn.running_mean()[c] = float(r.uniform(-0.5, 0.5));
+      bn.running_var()[c] = float(r.uniform(0.5, 2.0));
+    }
+    for (auto& p : bn.parameters()) p.value->fill_uniform(r, 0.5, 1.5);
   }
-  for (auto& p : bn.parameters()) p.value->fill_uniform(r, 0.5, 1.5);
   return m;
 }
 
@@ -161,6 +165,7 @@ TEST_CASE("quantize: the layers become int8 and float steps as documented") {
   CHECK(st[6].in_shape == Shape{16, 5, 4});
   CHECK(st[7].in_shape == Shape{8, 5, 4});  // the Flatten is part of the dense step
   CHECK(!st[7].float_out);
+  CHECK(st[7].layers.find("BatchNorm") != std::string::npos);  // folded into the dense step
   CHECK(st[8].float_out);
   CHECK(qm.output_shape() == Shape{5});
   const std::string sum = qm.summary();

@@ -7,7 +7,7 @@
 //
 // quantize() groups the model's layers into steps:
 //   [ZeroPadding2D] Conv2D [BatchNorm] [ReLU] [MaxPool2D]   one int8 convolution
-//   [Flatten] Dense [ReLU]                                  one int8 dense layer
+//   [Flatten] Dense [BatchNorm] [ReLU]                      one int8 dense layer
 //   Dropout                                                 dropped (identity at inference)
 //   any other layer                                         runs in float
 // A batch norm is folded into the convolution's weights and bias; padding
@@ -143,6 +143,22 @@ class QuantizedModel {
     return *f;
   }
 
+  // Outputs for inputs (M, input_shape...), in batches.
+  Tensor<float> predict(const Tensor<float>& x, Index batch_size = 256) {
+    if (x.rank() < 1 || x.dim(0) < 1 || batch_size < 1)
+      throw std::invalid_argument("QuantizedModel::predict: empty input " + x.shape().str() + " or batch size < 1");
+    const Index M = x.dim(0), per = x.size() / M;
+    Tensor<float> out(out_.with_batch(M)), xb;
+    for (Index b0 = 0; b0 < M; b0 += batch_size) {
+      const Index nb = std::min(batch_size, M - b0);
+      xb.resize(x.shape().tail().with_batch(nb));
+      std::copy(x.data() + b0 * per, x.data() + (b0 + nb) * per, xb.data());
+      const Tensor<float>& y = forward(xb);
+      std::copy(y.data(), y.data() + y.size(), out.data() + b0 * out_.size());
+    }
+    return out;
+  }
+
   // Bytes of weights (int8 values, scales, biases, float layers' parameters).
   Index weight_bytes() const {
     Index b = 0;
@@ -267,6 +283,7 @@ inline std::vector<Group> group_layers(const std::vector<Layer<float>*>& L) {
                (is(L[j], "Dense") && L[j]->input_shape().rank() == 1)) {
       if (is(L[j], "Flatten")) ++j;
       g.kind = QuantizedModel::Step::Dense, g.dense = Index(j++);
+      if (j < n && is(L[j], "BatchNorm")) g.bn = Index(j++);
       j = skip_dropout(j);
       if (j < n && is(L[j], "ReLU")) g.relu = true, ++j;
       g.end = j;
@@ -384,9 +401,16 @@ inline QuantizedModel quantize(Sequential<float>& model, const Tensor<float>& ca
       auto& dense = dynamic_cast<Dense<float>&>(*L[std::size_t(g.dense)]);
       O = dense.units(), K = dense.weight().dim(1);
       const Index bytes = q8::row_bytes(gin), Kq = bytes / 4;
+      wf.assign(dense.weight().data(), dense.weight().data() + O * K);
+      std::vector<float> bn_scale, bn_shift;
+      if (g.bn >= 0) {
+        dynamic_cast<BatchNorm<float>&>(*L[std::size_t(g.bn)]).eval_channel_affine(bn_scale, bn_shift);
+        for (Index oo = 0; oo < O; ++oo)
+          for (Index k = 0; k < K; ++k) wf[std::size_t(oo * K + k)] *= bn_scale[std::size_t(oo)];
+      }
       std::vector<std::int8_t> qw(static_cast<std::size_t>(O * K));
       s.weight_scale.resize(static_cast<std::size_t>(O));
-      q8::quantize_weights(dense.weight().data(), O, K, qw.data(), s.weight_scale.data());
+      q8::quantize_weights(wf.data(), O, K, qw.data(), s.weight_scale.data());
       // Byte j of an input row holds float feature col(j) (or padding).
       s.weight.assign(static_cast<std::size_t>(O * bytes), 0);
       for (Index j = 0; j < bytes; ++j) {
@@ -403,6 +427,9 @@ inline QuantizedModel quantize(Sequential<float>& model, const Tensor<float>& ca
       s.dense_w = q8::pack_dense_weights(s.weight.data(), O, Kq);
       s.bias.assign(static_cast<std::size_t>(O), 0.0f);
       if (dense.bias().size() == O) std::copy(dense.bias().data(), dense.bias().data() + O, s.bias.begin());
+      if (g.bn >= 0)  // folded: the scale went into the weights above
+        for (Index oo = 0; oo < O; ++oo)
+          s.bias[std::size_t(oo)] = s.bias[std::size_t(oo)] * bn_scale[std::size_t(oo)] + bn_shift[std::size_t(oo)];
       s.rq.offset.resize(std::size_t(O));
       for (Index oo = 0; oo < O; ++oo) s.rq.offset[std::size_t(oo)] = qin.zero_point * s.dense_w.wsum[std::size_t(oo)];
     }
