@@ -1,6 +1,7 @@
-// libFuzzer target: the model-file loaders (nn::load_model_from_bytes and
-// nn::load_graph_from_bytes, the parsers behind nn::load_model and
-// nn::load_graph). Rejection must be an nn::io::FormatError.
+// libFuzzer target: the model-file loaders (nn::load_model_from_bytes,
+// nn::load_graph_from_bytes and nn::quant::load_from_bytes, the parsers
+// behind nn::load_model, nn::load_graph and nn::quant::load). Rejection must
+// be an nn::io::FormatError.
 // Input: one mode byte, then a file or a payload (as_file).
 #include <nn/nn.hpp>
 
@@ -47,6 +48,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       } catch (const std::invalid_argument&) {
       }
     }
+  });
+  fuzz::expect_only<nn::io::FormatError>([&] {
+    auto q = nn::quant::load_from_bytes(bytes, "fuzz.nn");
+    bool small = q.input_shape().size() <= 4096 && q.weight_bytes() <= (1 << 22);
+    for (const auto& s : q.steps()) small = small && s.out_shape.size() <= kMaxActivation;
+    if (small) q.forward(nn::Tensor<float>(q.input_shape().with_batch(1)));
   });
   return 0;
 }

@@ -23,12 +23,12 @@ std::vector<unsigned char> slurp(const fs::path& p) {
 }
 // Model-file seeds for fuzz_model / fuzz_training_state: mode byte 0 and the
 // file, and mode byte 1 and its payload (the target adds the envelope).
-// Mode byte (model_file.hpp): 0 the file; 1 a version-1 payload, 3 a version-2 one.
+// Mode byte (model_file.hpp): 0 the file; 1 a version-1 payload, 3 a version-2 one, 5 a version-3 one.
 void put_model(const fs::path& dir, const std::string& name, const std::vector<unsigned char>& file) {
   std::vector<unsigned char> a{0};
   a.insert(a.end(), file.begin(), file.end());
   put(dir / (name + ".file"), a);
-  std::vector<unsigned char> b{static_cast<unsigned char>(file[8] == 2 ? 3 : 1)};
+  std::vector<unsigned char> b{static_cast<unsigned char>(file[8] == 3 ? 5 : file[8] == 2 ? 3 : 1)};
   b.insert(b.end(), file.begin() + 20, file.end() - 4);
   put(dir / (name + ".payload"), b);
 }
@@ -88,6 +88,21 @@ int main(int argc, char** argv) {
     m.add(nn::Softmax<F>());
     nn::save_model(tmp.string(), m);
     put_model(root / "model", "convnet", slurp(tmp));
+    // its int8 version: quantized conv with a fused pool, float layers, an int8 dense step
+    nn::Sequential<F> q(nn::Shape{1, 8, 8}, 3);
+    q.add<nn::Conv2D<F>>(5, 3, 2, nn::Padding(1));
+    q.add(nn::BatchNorm<F>());
+    q.add(nn::ReLU<F>());
+    q.add(nn::MaxPool2D<F>(2));
+    q.add(nn::ELU<F>());
+    q.add(nn::Flatten<F>());
+    q.add(nn::Dense<F>(3));
+    nn::Tensor<F> calib(nn::Shape{4, 1, 8, 8});
+    nn::Rng rng(4);
+    calib.fill_normal(rng, 0, 1);
+    auto qm = nn::quant::quantize(q, calib);
+    nn::quant::save(tmp.string(), qm);
+    put_model(root / "model", "int8", slurp(tmp));
   }
   {  // a graph: two inputs, a shared layer, merges, two outputs
     nn::Graph<F> g(3);

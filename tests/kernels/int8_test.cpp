@@ -136,6 +136,9 @@ TEST_CASE("int8: conv2d_int8 equals a naive integer convolution, bit for bit") {
       {1, 13, 12, 12, 16, 5, 2, 2, 1, false, true, true}, {2, 6, 15, 9, 3, 3, 1, 2, 2, true, false, true},
       {4, 16, 8, 8, 32, 3, 1, 1, 1, true, true, false},   {1, 4, 7, 5, 1, 1, 2, 0, 1, false, false, false},
       {2, 3, 104, 20, 32, 3, 1, 1, 1, true, true, false},
+      // folded layouts (few channels, stride 1 in width): dilation, padding, pools, float output
+      {3, 2, 11, 14, 10, 3, 1, 2, 2, true, false, false}, {2, 1, 28, 28, 32, 5, 1, 0, 1, true, true, false},
+      {1, 1, 9, 12, 5, 7, 1, 3, 1, false, false, true},
   };
   std::uint64_t seed = 10;
   for (const Case& cs : cases) {
@@ -150,6 +153,7 @@ TEST_CASE("int8: conv2d_int8 equals a naive integer convolution, bit for bit") {
     const auto x = random_u8(cs.N * cs.C * cs.H * cs.W, ++seed);
     const auto w = random_s8(cs.OC * cs.C * cs.K * cs.K, ++seed);
     const auto L = q8::ConvLayout::make(g);
+    CHECK(L.folded == (cs.S == 1 && cs.K > 1 && q8::quads(cs.C * cs.K) < q8::quads(cs.C) * cs.K));
     const auto pw = q8::pack_conv_weights(w.data(), L);
     const auto rq = random_requant(cs.OC, pw.wsum, zp, ++seed);
     k::Pool2DGeom pg;

@@ -39,15 +39,31 @@ constexpr Index kConvOC = 8;    // output channels per micro-tile
 constexpr Index kConvPix = 48;  // pixels per micro-tile (3 x 16)
 
 // Where everything sits for one convolution geometry.
+//
+// Few input channels (an image's 1 or 3) would leave most of each 4-byte
+// word's lanes empty. When it takes fewer words, a stride-1 (in width)
+// convolution is "folded": its KW taps along the width become channels,
+// x'[c * KW + kw][h][j] = xpad[c][h][j + kw * DW] (width OW, the horizontal
+// padding applied), and the convolution runs as a KH x 1 one over C * KW
+// channels (W1's first layer, 1 channel 5x5: 10 words per output instead
+// of 25). `g` is then the folded geometry; `orig` is always the layer's.
 struct ConvLayout {
-  Conv2DGeom g;
+  Conv2DGeom g, orig;
+  bool folded = false;
   Index Cq = 0, P = 1, Hq = 0, Wq = 0, plane = 0, taps = 0, wide = 0, OCp = 0, slack = 0;
   std::vector<Index> tap;  // byte offset of each tap from its channel quad's first phase plane
 
-  static ConvLayout make(const Conv2DGeom& g) {
+  static ConvLayout make(const Conv2DGeom& geom) {
     ConvLayout L;
+    L.orig = geom;
+    L.orig.infer_output();
+    Conv2DGeom g = L.orig;
+    if (g.SW == 1 && g.KW > 1 && quads(g.C * g.KW) < quads(g.C) * g.KW && g.C * g.KW * g.KH <= kMaxDepth) {
+      L.folded = true;
+      g.C = g.C * g.KW, g.W = L.orig.OW, g.KW = 1, g.DW = 1, g.PL = g.PR = 0;
+      g.infer_output();
+    }
     L.g = g;
-    L.g.infer_output();
     L.Cq = quads(g.C);
     L.P = g.SH * g.SW;
     const Index hp = g.H + g.PT + g.PB, wp = g.W + g.PL + g.PR;
@@ -58,8 +74,8 @@ struct ConvLayout {
     L.wide = (L.g.OH * L.Wq + kConvPix - 1) / kConvPix * kConvPix;
     L.OCp = (g.OC + kConvOC - 1) / kConvOC * kConvOC;
     if (L.Cq * 4 * L.taps > kMaxDepth)
-      throw std::invalid_argument("conv2d_int8: " + std::to_string(g.C) + " channels x " + std::to_string(L.taps) +
-                                  " taps exceeds the int32 accumulator's safe depth");
+      throw std::invalid_argument("conv2d_int8: " + std::to_string(geom.C) + " channels x " +
+                                  std::to_string(geom.KH * geom.KW) + " taps exceeds the int32 accumulator's safe depth");
     Index far = 0;
     for (Index kh = 0; kh < g.KH; ++kh)
       for (Index kw = 0; kw < g.KW; ++kw) {
@@ -74,7 +90,10 @@ struct ConvLayout {
   }
   Index quad_bytes() const { return P * plane * 4; }
   Index padded_bytes() const { return Cq * quad_bytes() + slack; }
-  Index in_bytes() const { return Cq * g.H * g.W * 4; }
+  // Bytes of one sample of the layer's input (C4 layout of orig).
+  Index in_bytes() const { return quads(orig.C) * orig.H * orig.W * 4; }
+  // Bytes of one folded sample (C4 layout of g), when folded.
+  Index folded_bytes() const { return Cq * g.H * g.W * 4; }
 };
 
 // Packed weights: words [OCp / 8][Cq][taps][8], each word the 4 s8 weights
@@ -88,13 +107,16 @@ struct ConvWeights {
 // q (OC, C, KH, KW) int8 -> packed for layout L.
 inline ConvWeights pack_conv_weights(const std::int8_t* q, const ConvLayout& L) {
   const Conv2DGeom& g = L.g;
+  const Conv2DGeom& G = L.orig;
   ConvWeights w;
   w.packed.assign(static_cast<std::size_t>(L.OCp * L.Cq * L.taps), 0);
   w.wsum.assign(static_cast<std::size_t>(g.OC), 0);
   for (Index o = 0; o < g.OC; ++o)
     for (Index c = 0; c < g.C; ++c)
       for (Index t = 0; t < L.taps; ++t) {
-        const std::int8_t v = q[(o * g.C + c) * L.taps + t];
+        // folded: channel c = c0 * KW + kw at tap t = kh holds weight (c0, kh, kw)
+        const std::int8_t v = L.folded ? q[((o * G.C + c / G.KW) * G.KH + t) * G.KW + c % G.KW]
+                                       : q[(o * g.C + c) * L.taps + t];
         w.wsum[static_cast<std::size_t>(o)] += v;
         const Index word = ((o / kConvOC * L.Cq + c / 4) * L.taps + t) * kConvOC + o % kConvOC;
         auto* bytes = reinterpret_cast<unsigned char*>(&w.packed[static_cast<std::size_t>(word)]);
@@ -127,6 +149,25 @@ inline void pad_sample(const std::uint8_t* x, const ConvLayout& L, std::int32_t 
           }
         }
       }
+}
+
+// A folded layout's input: one sample x (quads(C), H, W, 4) -> xf
+// (quads(C * KW), H, OW, 4), channel c * KW + kw at column j holding
+// x[c][h][j + kw * DW - PL] (zp outside the image).
+inline void fold_sample(const std::uint8_t* x, const ConvLayout& L, std::int32_t zp, std::uint8_t* xf) {
+  const Conv2DGeom& G = L.orig;
+  const Index OW = L.g.W;
+  std::memset(xf, zp, static_cast<std::size_t>(L.folded_bytes()));
+  for (Index c = 0; c < G.C; ++c)
+    for (Index kw = 0; kw < G.KW; ++kw) {
+      const Index cf = c * G.KW + kw, shift = kw * G.DW - G.PL;
+      for (Index h = 0; h < G.H; ++h) {
+        const std::uint8_t* src = x + ((c / 4) * G.H + h) * G.W * 4 + c % 4;
+        std::uint8_t* dst = xf + ((cf / 4) * G.H + h) * OW * 4 + cf % 4;
+        const Index j0 = std::max<Index>(0, -shift), j1 = std::min<Index>(OW, G.W - shift);
+        for (Index j = j0; j < j1; ++j) dst[4 * j] = src[4 * (j + shift)];
+      }
+    }
 }
 
 #if NN_X86_AVX512_KERNELS
@@ -276,7 +317,7 @@ inline void pool_sums(const std::int32_t* acc, Index ld, const Pool2DGeom& p, st
 }
 
 struct ConvScratch {
-  std::vector<std::uint8_t> padded;
+  std::vector<std::uint8_t> padded, folded;
   std::vector<std::int32_t> acc;
   std::vector<std::int32_t> pooled;
   static ConvScratch& mine() {
@@ -404,18 +445,28 @@ inline void conv2d_int8(const std::uint8_t* x, Index N, const ConvLayout& L, con
   };
   (void)vnni;
   const nn::detail::Team team = nn::detail::plan_team(work >= 1e6);
+  // One sample into its padded phase planes (through the folded layout if any).
+  auto pad = [&](Index n, std::uint8_t* dst, detail::ConvScratch& s) {
+    const std::uint8_t* src = x + n * L.in_bytes();
+    if (L.folded) {
+      s.folded.resize(static_cast<std::size_t>(L.folded_bytes()));
+      fold_sample(src, L, zp_x, s.folded.data());
+      src = s.folded.data();
+    }
+    pad_sample(src, L, zp_x, dst);
+  };
   if (N >= team.threads) {  // a sample per work item
     nn::detail::parallel_for(team, N, 1, [&](std::ptrdiff_t n, int) {
       auto& s = detail::ConvScratch::mine();
       s.padded.resize(static_cast<std::size_t>(L.padded_bytes()));
-      pad_sample(x + n * L.in_bytes(), L, zp_x, s.padded.data());
+      pad(n, s.padded.data(), s);
       for (Index t = 0; t < tiles; ++t) tile(s.padded.data(), n, t, s);
     });
     return;
   }
   // Fewer samples than threads: pad them all, then share out the tiles.
   std::vector<std::uint8_t> padded(static_cast<std::size_t>(N * L.padded_bytes()));
-  for (Index n = 0; n < N; ++n) pad_sample(x + n * L.in_bytes(), L, zp_x, padded.data() + n * L.padded_bytes());
+  for (Index n = 0; n < N; ++n) pad(n, padded.data() + n * L.padded_bytes(), detail::ConvScratch::mine());
   nn::detail::parallel_for(team, N * tiles, 1, [&](std::ptrdiff_t i, int) {
     const Index n = i / tiles;
     tile(padded.data() + n * L.padded_bytes(), n, i % tiles, detail::ConvScratch::mine());
