@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
 # ctest driver for examples/mnist: the quick run on real data, then bad input.
-#   mnist_example_test.sh quick|bad-input MNIST_BIN MNIST_PREDICT_BIN WORK_DIR
+#   mnist_example_test.sh quick|bad-input MNIST_BIN MNIST_PREDICT_BIN NN_QUANTIZE_BIN WORK_DIR
 set -u
-mode=$1 mnist=$2 predict=$3 work=$4
+mode=$1 mnist=$2 predict=$3 quantize=$4 work=$5
 rm -rf "$work" && mkdir -p "$work"
 . "$(dirname "$0")/lib.sh"  # fail, expect_error
 
 if [ "$mode" = quick ]; then
-  "$mnist" --quick --out "$work/run" > "$work/log.txt" 2>&1
+  "$mnist" --quick --int8 --out "$work/run" > "$work/log.txt" 2>&1
   rc=$?
   if [ $rc -ne 0 ] && grep -q "dataset 'mnist' not found" "$work/log.txt"; then
     echo "[nn-skip] MNIST not found: $(head -1 "$work/log.txt")"; exit 0
   fi
   cat "$work/log.txt"
   [ $rc -eq 0 ] || fail "mnist --quick exited $rc"
-  for f in history.csv metrics.json curves.png confusion.png confusion.csv model.nn best.nn last.nn; do
+  for f in history.csv metrics.json curves.png confusion.png confusion.csv model.nn model.int8.nn best.nn last.nn; do
     [ -s "$work/run/$f" ] || fail "missing output $f"
   done
   acc=$(sed -n 's/.*"test_accuracy": \([0-9.]*\).*/\1/p' "$work/run/metrics.json")
   awk -v a="$acc" 'BEGIN { exit !(a > 0.97) }' || fail "test accuracy $acc is not above 0.97"
   grep -q "reloaded, it gives the same test predictions" "$work/log.txt" || fail "no reload check"
+  # --int8: the quantized model within half a point of float, saved and reloaded
+  qacc=$(sed -n 's/.*"int8_test_accuracy": \([0-9.]*\).*/\1/p' "$work/run/metrics.json")
+  awk -v a="$acc" -v q="$qacc" 'BEGIN { d = a - q; if (d < 0) d = -d; exit !(q != "" && d <= 0.005) }' ||
+    fail "int8 test accuracy '$qacc' is not within 0.005 of float $acc"
+  [ "$(grep -c "reloaded, it gives the same test predictions" "$work/log.txt")" -eq 2 ] || fail "no int8 reload check"
+  # nn-quantize on the saved float model: two calibrations, the first saved and reloaded
+  "$quantize" --model "$work/run/model.nn" --calibration minmax,mse --calibration-samples 64 --out "$work/q.nn" \
+    > "$work/quant.txt" 2>&1 || { cat "$work/quant.txt"; fail "nn-quantize exited $?"; }
+  cat "$work/quant.txt"
+  grep -q "^min-max " "$work/quant.txt" && grep -q "^mse " "$work/quant.txt" || fail "nn-quantize: a method's row is missing"
+  grep -q "saved $work/q.nn; reloaded" "$work/quant.txt" || fail "nn-quantize: no saved model"
   # mnist_predict with the saved model: any PNG decodes and gets probabilities; a non-image is an error
   "$predict" --model "$work/run/model.nn" "$work/run/confusion.png" > "$work/pred.txt" || fail "mnist_predict on a PNG"
   grep -q "9:0\." "$work/pred.txt" || { cat "$work/pred.txt"; fail "no probabilities printed"; }
@@ -53,6 +64,12 @@ expect_error 2 "unknown flag --bogus" "$mnist" --bogus
 expect_error 2 "bad value 'x' for --epochs" "$mnist" --epochs x
 expect_error 2 "--model must be cnn, lenet or mlp" "$mnist" --model rnn
 expect_error 2 "--sync-bn needs --distributed" "$mnist" --sync-bn
+expect_error 2 "--calibration: unknown calibration 'median'" "$mnist" --int8 --calibration median
+expect_error 2 "--model is required" "$quantize"
+expect_error 2 "--calibration: calibration 'percentile:x': 'x' is not a number" "$quantize" --model m.nn --calibration percentile:x
+expect_error 1 "$work/none.nn: cannot open file" "$quantize" --model "$work/none.nn"
+printf 'junk' > "$work/junk.nn"
+expect_error 1 "$work/junk.nn: not an nn model file" "$quantize" --model "$work/junk.nn"
 expect_error 1 "no such folder" "$mnist" --data "$work/nowhere"
 mkdir -p "$work/corrupt"
 printf 'not an idx file at all' > "$work/corrupt/train-images-idx3-ubyte"
