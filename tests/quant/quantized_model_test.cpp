@@ -262,6 +262,14 @@ TEST_CASE("quantize: bad input is refused with the shapes named") {
   QuantizedModel qm = nn::quant::quantize(m, randn<float>(Shape{4, 3, 19, 17}, 1));
   CHECK_THROWS_WITH_AS(qm.forward(randn<float>(Shape{2, 3, 17, 19}, 1)),
                        doctest::Contains("expected input (N, 3, 19, 17) but got (2, 3, 17, 19)"), std::invalid_argument);
+  // Activations so small that input scale x weight scale leaves float's range.
+  auto tiny = randn<float>(Shape{4, 3, 19, 17}, 1);
+  tiny.array() *= 1e-38f;
+  auto& w0 = dynamic_cast<nn::Conv2D<float>&>(*m.layers()[1]).weight();
+  w0.array() *= 1e-20f;
+  CHECK_THROWS_WITH_AS(nn::quant::quantize(m, tiny), doctest::Contains("outside float's positive range"),
+                       std::invalid_argument);
+  CHECK(q8::QParams::cover(0.0f, 1e-40f).scale == 1e-30f);
   QuantizedModel none;
   CHECK_THROWS_AS(none.forward(randn<float>(Shape{1, 3}, 1)), std::logic_error);
 }

@@ -51,7 +51,9 @@ struct QParams {
       throw std::invalid_argument("quantization range [" + std::to_string(lo) + ", " + std::to_string(hi) +
                                   "] is not finite");
     QParams q;
-    q.scale = hi > lo ? (hi - lo) / 255.0f : 1.0f;
+    // A range below 1e-30 (all but 0 in practice) gets that much: a scale
+    // that underflows to 0 would make every step inverse infinite.
+    q.scale = hi > lo ? std::max((hi - lo) / 255.0f, 1e-30f) : 1.0f;
     q.zero_point = std::clamp(static_cast<std::int32_t>(std::nearbyint(-lo / q.scale)), 0, 255);
     return q;
   }

@@ -222,6 +222,9 @@ inline QuantizedModel load_from_bytes(const std::vector<unsigned char>& file, co
       for (Index o = 0; o < O; ++o) {
         s.rq.mult.push_back(s.in_q.scale * s.weight_scale[std::size_t(o)]);
         s.rq.offset.push_back(s.in_q.zero_point * wsum[std::size_t(o)]);
+        if (!(s.rq.mult.back() > 0) || !std::isfinite(s.rq.mult.back()))
+          r.fail(where + ": input and weight scales multiply to " + std::to_string(s.rq.mult.back()) +
+                 ", outside float's positive range");
       }
       s.rq.bias = s.bias;
       u8 = !s.float_out;

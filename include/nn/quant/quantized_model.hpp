@@ -434,7 +434,14 @@ inline QuantizedModel quantize(Sequential<float>& model, const Tensor<float>& ca
       for (Index oo = 0; oo < O; ++oo) s.rq.offset[std::size_t(oo)] = qin.zero_point * s.dense_w.wsum[std::size_t(oo)];
     }
     s.rq.mult.resize(std::size_t(O));
-    for (Index oo = 0; oo < O; ++oo) s.rq.mult[std::size_t(oo)] = qin.scale * s.weight_scale[std::size_t(oo)];
+    for (Index oo = 0; oo < O; ++oo) {
+      const float m = qin.scale * s.weight_scale[std::size_t(oo)];
+      if (!(m > 0) || !std::isfinite(m))
+        throw std::invalid_argument("quantize: " + names + ": the input scale " + std::to_string(qin.scale) +
+                                    " times the weight scale of output " + std::to_string(oo) +
+                                    " is outside float's positive range (weights or activations almost all 0?)");
+      s.rq.mult[std::size_t(oo)] = m;
+    }
     s.rq.bias = s.bias;
     u8 = next_int8;
     qm.steps_.push_back(std::move(s));
