@@ -16,6 +16,7 @@
 #include "nn/kernels/winograd_transforms.hpp"
 #include "nn/kernels/conv2d_direct.hpp"
 #include "nn/kernels/conv2d_int8.hpp"
+#include "nn/kernels/conv2d_phase.hpp"
 #include "nn/kernels/dense_int8.hpp"
 #include "nn/kernels/quant8.hpp"
 #include "nn/kernels/conv_select.hpp"

@@ -152,7 +152,7 @@ TEST_CASE("int8: conv2d_int8 equals a naive integer convolution, bit for bit") {
     const std::uint8_t zp = std::uint8_t(seed * 37 % 200);
     const auto x = random_u8(cs.N * cs.C * cs.H * cs.W, ++seed);
     const auto w = random_s8(cs.OC * cs.C * cs.K * cs.K, ++seed);
-    const auto L = q8::ConvLayout::make(g);
+    const auto L = q8::conv_layout(g);
     CHECK(L.folded == (cs.S == 1 && cs.K > 1 && q8::quads(cs.C * cs.K) < q8::quads(cs.C) * cs.K));
     const auto pw = q8::pack_conv_weights(w.data(), L);
     const auto rq = random_requant(cs.OC, pw.wsum, zp, ++seed);
@@ -267,7 +267,7 @@ TEST_CASE("int8: dense_int8 equals a naive integer product, bit for bit") {
 TEST_CASE("int8: depths the int32 sums cannot hold are refused") {
   k::Conv2DGeom g;
   g.N = 1, g.C = 4096, g.H = g.W = 5, g.OC = 1, g.KH = g.KW = 3;
-  CHECK_THROWS_WITH_AS(q8::ConvLayout::make(g), doctest::Contains("safe depth"), std::invalid_argument);
+  CHECK_THROWS_WITH_AS(q8::conv_layout(g), doctest::Contains("safe depth"), std::invalid_argument);
   std::vector<std::int8_t> w(std::size_t(40000));
   CHECK_THROWS_WITH_AS(q8::pack_dense_weights(w.data(), 1, 10000), doctest::Contains("safe depth"),
                        std::invalid_argument);

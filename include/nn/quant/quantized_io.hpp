@@ -195,7 +195,7 @@ inline QuantizedModel load_from_bytes(const std::vector<unsigned char>& file, co
         if (o != s.out_shape) r.fail(where + ": the convolution gives " + o.str() + ", the step says " + s.out_shape.str());
         const Index K = g.C * g.KH * g.KW;
         s.weight = detail::read_vec<std::int8_t>(r, std::uint64_t(g.OC * K), where + "'s weights");
-        s.layout = q8::ConvLayout::make(g);
+        s.layout = q8::conv_layout(g);
         s.conv_w = q8::pack_conv_weights(s.weight.data(), s.layout);
       } else if (s.kind == Step::Dense) {
         const Index O = detail::read_size(r, "a dense layer's units", 1, 1 << 24);

@@ -390,7 +390,7 @@ inline QuantizedModel quantize(Sequential<float>& model, const Tensor<float>& ca
         s.pool.N = 0;
       }
       s.geom = geom;
-      s.layout = q8::ConvLayout::make(geom);
+      s.layout = q8::conv_layout(geom);
       s.weight.resize(wf.size());
       s.weight_scale.resize(static_cast<std::size_t>(O));
       q8::quantize_weights(wf.data(), O, K, s.weight.data(), s.weight_scale.data());
