@@ -54,12 +54,20 @@ nn::Sequential<float> test_model(std::uint64_t seed) {
 // grid, weights replaced by scale * int8, computed in double from the
 // model's step data (not the int8 kernels).
 std::vector<double> simulate(const QuantizedModel& qm, const Tensor<float>& x) {
+  namespace bf = nn::kernels::bf16;
+  const bool int8 = qm.precision() == nn::quant::Precision::Int8;
   const Index N = x.dim(0);
   std::vector<double> v(x.data(), x.data() + x.size());
   Shape shape = qm.input_shape();
   auto fake = [&](const nn::quant::QParams& q) {
     for (double& e : v)
-      e = q.scale * double(int(q8::quantize_one(float(e), q.inv_scale(), q.zero_point)) - q.zero_point);
+      e = int8 ? q.scale * double(int(q8::quantize_one(float(e), q.inv_scale(), q.zero_point)) - q.zero_point)
+               : double(bf::to_float(bf::from_float(float(e))));
+  };
+  // Weight w of output o at element e (the step's own order), as a real number.
+  auto weight = [&](const Step& st, Index o, Index e) {
+    return int8 ? double(st.weight_scale[std::size_t(o)]) * st.weight[std::size_t(e)]
+                : double(bf::to_float(st.weight16[std::size_t(e)]));
   };
   for (const Step& s : qm.steps()) {
     if (s.kind == Step::Quantize) {
@@ -91,8 +99,7 @@ std::vector<double> simulate(const QuantizedModel& qm, const Tensor<float>& x) {
                     const Index ih = oh * g.SH - g.PT + kh * g.DH, iw = ow * g.SW - g.PL + kw * g.DW;
                     if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
                     acc += v[std::size_t(((n * g.C + c) * g.H + ih) * g.W + iw)] *
-                           double(s.weight_scale[std::size_t(o)]) *
-                           s.weight[std::size_t(((o * g.C + c) * g.KH + kh) * g.KW + kw)];
+                           weight(s, o, ((o * g.C + c) * g.KH + kh) * g.KW + kw);
                   }
               acc += s.bias[std::size_t(o)];
               if (s.relu) acc = std::max(acc, 0.0);
@@ -115,22 +122,21 @@ std::vector<double> simulate(const QuantizedModel& qm, const Tensor<float>& x) {
         out = full;
       }
     } else {  // Dense on the flattened (C, H, W) or (K) input
-      const Index O = s.dense_w.O, K = shape.size(), bytes = q8::row_bytes(shape);
+      const Index O = s.out_shape[0], K = shape.size(), lanes = int8 ? 4 : 2;
+      const Index elems = qm.row_bytes(shape) / (4 / lanes);
       out.assign(std::size_t(N * O), 0);
       for (Index n = 0; n < N; ++n)
         for (Index o = 0; o < O; ++o) {
           double acc = 0;
-          for (Index j = 0; j < bytes; ++j) {
+          for (Index j = 0; j < elems; ++j) {
             Index col = j;
-            if (shape.rank() == 3) {
-              const Index HW = shape[1] * shape[2], c = j / (HW * 4) * 4 + j % 4;
-              col = c < shape[0] ? c * HW + j % (HW * 4) / 4 : -1;
+            if (shape.rank() == 3) {  // element j: word j / lanes, channel lane j % lanes
+              const Index HW = shape[1] * shape[2], word = j / lanes, c = word / HW * lanes + j % lanes;
+              col = c < shape[0] ? c * HW + word % HW : -1;
             } else if (j >= K) {
               col = -1;
             }
-            if (col >= 0)
-              acc += v[std::size_t(n * K + col)] * double(s.weight_scale[std::size_t(o)]) *
-                     s.weight[std::size_t(o * bytes + j)];
+            if (col >= 0) acc += v[std::size_t(n * K + col)] * weight(s, o, o * elems + j);
           }
           acc += s.bias[std::size_t(o)];
           if (s.relu) acc = std::max(acc, 0.0);
@@ -313,10 +319,12 @@ TEST_CASE("quantize: int8 costs at most half a point of accuracy on real MNIST d
     }
     return 100.0 * double(right) / double(n_test);
   };
-  const double af = accuracy(m.forward(test, false)), aq = accuracy(qm.forward(test));
-  MESSAGE("MNIST test 0-1999 after one epoch on 12,000 digits: float ", af, "%, int8 ", aq, "%");
+  QuantizedModel qb = nn::quant::quantize_bf16(m);
+  const double af = accuracy(m.forward(test, false)), aq = accuracy(qm.forward(test)), ab = accuracy(qb.forward(test));
+  MESSAGE("MNIST test 0-1999 after one epoch on 12,000 digits: float ", af, "%, int8 ", aq, "%, bf16 ", ab, "%");
   CHECK(af > 93.0);  // it learned (95.2% here)
   CHECK(std::abs(af - aq) <= 0.5);
+  CHECK(std::abs(af - ab) <= 0.5);
 }
 
 namespace {
@@ -361,7 +369,10 @@ TEST_CASE("quantize: save and load give the same model, bit for bit") {
 TEST_CASE("quantize: a damaged quantized file is a FormatError, whatever byte is wrong") {
   auto m = test_model(14);
   QuantizedModel qm = nn::quant::quantize(m, randn<float>(Shape{16, 3, 19, 17}, 15));
-  const std::vector<unsigned char> payload = nn::quant::save_to_bytes(qm);
+  QuantizedModel qb = nn::quant::quantize_bf16(m);
+  for (QuantizedModel* model : {&qm, &qb}) {
+  const std::vector<unsigned char> payload = nn::quant::save_to_bytes(*model);
+  INFO(std::string(nn::quant::precision_name(model->precision())));
   CHECK_NOTHROW(nn::quant::load_from_bytes(envelope(payload), "good.nn"));
   // Every prefix of the payload (a valid envelope around it).
   Index refused = 0;
@@ -383,11 +394,63 @@ TEST_CASE("quantize: a damaged quantized file is a FormatError, whatever byte is
         CHECK(std::string(e.what()).rfind("bad.nn: ", 0) == 0);
       }
     }
-  MESSAGE(refused, " truncations refused; ", loaded, " byte changes still load (weights, biases, names)");
+  MESSAGE(std::string(nn::quant::precision_name(model->precision())), ": ", refused, " truncations refused; ", loaded,
+          " byte changes still load (weights, biases, names)");
+  }
+  const std::vector<unsigned char> payload = nn::quant::save_to_bytes(qm);
   CHECK_THROWS_WITH_AS(nn::quant::load_from_bytes(envelope({1, 0, 0, 0, 9}), "x.nn"), doctest::Contains("x.nn: truncated"),
                        nn::io::FormatError);
   std::vector<unsigned char> wrong = payload;
-  wrong[0] = 2;  // precision code
-  CHECK_THROWS_WITH_AS(nn::quant::load_from_bytes(envelope(wrong), "p.nn"), doctest::Contains("unknown precision code 2"),
+  wrong[0] = 3;  // precision code (1 int8, 2 bf16)
+  CHECK_THROWS_WITH_AS(nn::quant::load_from_bytes(envelope(wrong), "p.nn"), doctest::Contains("unknown precision code 3"),
                        nn::io::FormatError);
+}
+
+TEST_CASE("quantize_bf16: the bf16 model equals a float simulation of the same rounding") {
+  SimdGuard guard;
+  auto m = test_model(21);
+  QuantizedModel qm = nn::quant::quantize_bf16(m);
+  CHECK(qm.precision() == nn::quant::Precision::BF16);
+  std::vector<Step::Kind> kinds;
+  for (const Step& s : qm.steps()) kinds.push_back(s.kind);
+  const std::vector<Step::Kind> want{Step::Quantize, Step::Conv, Step::Conv,  Step::Conv, Step::Float,
+                                     Step::Quantize, Step::Conv, Step::Dense, Step::Dense};
+  CHECK(kinds == want);
+  CHECK(qm.summary().find("bf16 conv  ZeroPadding2D") != std::string::npos);
+  const auto x = randn<float>(Shape{7, 3, 19, 17}, 22);
+  const std::vector<double> ref = simulate(qm, x);
+  const Tensor<float>& yf = m.forward(x, false);
+  std::vector<Tensor<float>> outs;
+  for (auto p : {k::Simd::Portable, k::Simd::Auto}) {
+    k::set_simd(p);
+    const Tensor<float>& y = qm.forward(x);
+    REQUIRE(Index(ref.size()) == y.size());
+    double range = 0, worst_err = 0, fdiff = 0;
+    for (Index i = 0; i < y.size(); ++i) {
+      range = std::max(range, std::abs(ref[std::size_t(i)]));
+      worst_err = std::max(worst_err, std::abs(double(y[i]) - ref[std::size_t(i)]));
+      fdiff = std::max(fdiff, std::abs(double(yf[i]) - double(y[i])));
+    }
+    // Float sums round differently from the double simulation and can move a
+    // value across a bf16 rounding boundary (2^-8 relative) between steps.
+    CHECK(worst_err <= 1e-2 * range);
+    CHECK(fdiff <= 0.05 * range);  // and it is close to the float model
+    outs.push_back(y.clone());
+  }
+  double paths = 0;
+  for (Index i = 0; i < outs[0].size(); ++i) paths = std::max(paths, std::abs(double(outs[0][i]) - double(outs[1][i])));
+  CHECK(paths <= 1e-2 * 2);  // BF16 and portable paths: same products, other sums
+  // Save and load: the same model, bit for bit.
+  k::set_simd(k::Simd::Auto);
+  const Tensor<float> y = qm.forward(x).clone();
+  const std::vector<unsigned char> bytes = envelope(nn::quant::save_to_bytes(qm));
+  QuantizedModel back = nn::quant::load_from_bytes(bytes, "bf16.nn");
+  CHECK(back.precision() == nn::quant::Precision::BF16);
+  CHECK(back.summary() == qm.summary());
+  const Tensor<float>& y2 = back.forward(x);
+  CHECK(std::memcmp(y.data(), y2.data(), std::size_t(y.size()) * sizeof(float)) == 0);
+  nn::Sequential<float> unbuilt;
+  unbuilt.add(nn::Dense<float>(3));
+  CHECK_THROWS_WITH_AS(nn::quant::quantize_bf16(unbuilt), doctest::Contains("quantize_bf16: the model is not built"),
+                       std::invalid_argument);
 }

@@ -1,13 +1,14 @@
 // nn/quant/quantized_io.hpp — saving and loading an int8 QuantizedModel.
 //
-//   nn::quant::save("model.int8.nn", qm);
+//   nn::quant::save("model.int8.nn", qm);         // int8 or bf16
 //   nn::quant::QuantizedModel qm = nn::quant::load("model.int8.nn");
 //
 // The file is nn's model envelope (nn/io/serialize.hpp: magic, version,
 // length, CRC-32, atomic write) at format version 3, with the quantized
-// program as payload: int8 weights, per-channel weight scales, biases (batch
-// norms already folded in), every scale and zero point, the geometry of each
-// step, and the float layers' configs and tensors. docs/serialization.md has
+// program as payload: int8 weights and per-channel weight scales (or bf16
+// weights), biases (batch norms already folded in), every scale and zero
+// point, the geometry of each step, and the float layers' configs and
+// tensors. docs/serialization.md has
 // the byte layout. Loading checks every field and every size against the
 // bytes present before it allocates, rebuilds the packed kernels' weights,
 // and checks that the steps chain (each step's input is the previous
@@ -21,13 +22,14 @@
 
 namespace nn::quant {
 
-constexpr std::uint32_t kPrecisionInt8 = 1;
+constexpr std::uint32_t kPrecisionInt8 = 1, kPrecisionBF16 = 2;
 
 // The members save/load read and write.
 struct Access {
   static Shape& in(QuantizedModel& m) { return m.in_; }
   static Shape& out(QuantizedModel& m) { return m.out_; }
   static std::vector<QuantizedModel::Step>& steps(QuantizedModel& m) { return m.steps_; }
+  static Precision& precision(QuantizedModel& m) { return m.precision_; }
 };
 
 namespace detail {
@@ -91,7 +93,8 @@ inline std::vector<unsigned char> save_to_bytes(QuantizedModel& qm) {
   using Step = QuantizedModel::Step;
   if (qm.steps().empty()) throw std::logic_error("nn::quant::save: the model is empty");
   io::Writer w;
-  w.pod<std::uint32_t>(kPrecisionInt8);
+  const bool int8 = qm.precision() == Precision::Int8;
+  w.pod<std::uint32_t>(int8 ? kPrecisionInt8 : kPrecisionBF16);
   detail::write_shape(w, qm.input_shape());
   detail::write_shape(w, qm.output_shape());
   auto& steps = Access::steps(qm);
@@ -113,11 +116,15 @@ inline std::vector<unsigned char> save_to_bytes(QuantizedModel& qm) {
       for (Index v : {s.pool.KH, s.pool.KW, s.pool.SH, s.pool.SW, s.pool.PH, s.pool.PW})
         w.pod<std::uint32_t>(static_cast<std::uint32_t>(s.pooled ? v : 0));
     } else if (s.kind == Step::Dense) {
-      w.pod<std::uint32_t>(static_cast<std::uint32_t>(s.dense_w.O));
+      w.pod<std::uint32_t>(static_cast<std::uint32_t>(int8 ? s.dense_w.O : s.bf_dense_w.O));
     }
     if (s.kind == Step::Conv || s.kind == Step::Dense) {
-      detail::write_vec(w, s.weight);
-      detail::write_vec(w, s.weight_scale);
+      if (int8) {
+        detail::write_vec(w, s.weight);
+        detail::write_vec(w, s.weight_scale);
+      } else {
+        detail::write_vec(w, s.weight16);
+      }
       detail::write_vec(w, s.bias);
     }
     if (s.kind == Step::Float) {
@@ -145,8 +152,11 @@ inline QuantizedModel load_from_bytes(const std::vector<unsigned char>& file, co
     r.fail("holds a float model (format version " + std::to_string(version) +
            "), not a quantized one; load it with nn::load_model or nn::load_graph");
   const auto precision = r.pod<std::uint32_t>("the precision");
-  if (precision != kPrecisionInt8) r.fail("unknown precision code " + std::to_string(precision));
+  if (precision != kPrecisionInt8 && precision != kPrecisionBF16)
+    r.fail("unknown precision code " + std::to_string(precision));
+  const bool int8 = precision == kPrecisionInt8;
   QuantizedModel qm;
+  Access::precision(qm) = int8 ? Precision::Int8 : Precision::BF16;
   Access::in(qm) = detail::read_shape(r, "the input shape");
   Access::out(qm) = detail::read_shape(r, "the output shape");
   const auto n = r.pod<std::uint32_t>("the step count");
@@ -174,7 +184,7 @@ inline QuantizedModel load_from_bytes(const std::vector<unsigned char>& file, co
     try {
       if (s.kind == Step::Quantize || s.kind == Step::Dequantize) {
         if (s.out_shape != s.in_shape) r.fail(where + ": a conversion changes the shape");
-        q8::row_bytes(s.in_shape);
+        qm.row_bytes(s.in_shape);
         u8 = s.kind == Step::Quantize;
       } else if (s.kind == Step::Conv) {
         kernels::Conv2DGeom& g = s.geom;
@@ -194,16 +204,27 @@ inline QuantizedModel load_from_bytes(const std::vector<unsigned char>& file, co
         }
         if (o != s.out_shape) r.fail(where + ": the convolution gives " + o.str() + ", the step says " + s.out_shape.str());
         const Index K = g.C * g.KH * g.KW;
-        s.weight = detail::read_vec<std::int8_t>(r, std::uint64_t(g.OC * K), where + "'s weights");
-        s.layout = q8::conv_layout(g);
-        s.conv_w = q8::pack_conv_weights(s.weight.data(), s.layout);
+        if (int8) {
+          s.weight = detail::read_vec<std::int8_t>(r, std::uint64_t(g.OC * K), where + "'s weights");
+          s.layout = q8::conv_layout(g);
+          s.conv_w = q8::pack_conv_weights(s.weight.data(), s.layout);
+        } else {
+          s.weight16 = detail::read_vec<bf::bf16_t>(r, std::uint64_t(g.OC * K), where + "'s weights");
+          s.layout = bf::conv_layout(g);
+          s.bf_conv_w = bf::pack_conv_weights(s.weight16.data(), s.layout);
+        }
       } else if (s.kind == Step::Dense) {
         const Index O = detail::read_size(r, "a dense layer's units", 1, 1 << 24);
         if (s.out_shape != Shape{O}) r.fail(where + ": the dense layer gives (" + std::to_string(O) + "), the step says " + s.out_shape.str());
-        const Index bytes = q8::row_bytes(s.in_shape);
+        const Index bytes = qm.row_bytes(s.in_shape);
         if (O * bytes > (Index(1) << 34)) r.fail(where + ": implausible dense layer size");
-        s.weight = detail::read_vec<std::int8_t>(r, std::uint64_t(O * bytes), where + "'s weights");
-        s.dense_w = q8::pack_dense_weights(s.weight.data(), O, bytes / 4);
+        if (int8) {
+          s.weight = detail::read_vec<std::int8_t>(r, std::uint64_t(O * bytes), where + "'s weights");
+          s.dense_w = q8::pack_dense_weights(s.weight.data(), O, bytes / 4);
+        } else {
+          s.weight16 = detail::read_vec<bf::bf16_t>(r, std::uint64_t(O * bytes / 2), where + "'s weights");
+          s.bf_dense_w = bf::pack_dense_weights(s.weight16.data(), O, bytes / 4);
+        }
       }
     } catch (const io::FormatError&) {
       throw;
@@ -211,12 +232,18 @@ inline QuantizedModel load_from_bytes(const std::vector<unsigned char>& file, co
       r.fail(where + ": " + e.what());
     }
     if (s.kind == Step::Conv || s.kind == Step::Dense) {
-      const Index O = s.kind == Step::Conv ? s.geom.OC : s.dense_w.O;
-      s.weight_scale = detail::read_vec<float>(r, std::uint64_t(O), where + "'s weight scales");
+      const Index O = s.kind == Step::Conv ? s.geom.OC : int8 ? s.dense_w.O : s.bf_dense_w.O;
+      if (int8) s.weight_scale = detail::read_vec<float>(r, std::uint64_t(O), where + "'s weight scales");
       s.bias = detail::read_vec<float>(r, std::uint64_t(O), where + "'s biases");
       for (Index o = 0; o < O; ++o) {
-        const float sc = s.weight_scale[std::size_t(o)], b = s.bias[std::size_t(o)];
+        const float sc = int8 ? s.weight_scale[std::size_t(o)] : 1.0f, b = s.bias[std::size_t(o)];
         if (!(sc > 0 && std::isfinite(sc)) || !std::isfinite(b)) r.fail(where + ": a non-positive or non-finite scale or bias");
+      }
+      if (!int8) {
+        u8 = !s.float_out;
+        cur = s.out_shape;
+        steps.push_back(std::move(s));
+        continue;
       }
       const std::vector<std::int32_t>& wsum = s.kind == Step::Conv ? s.conv_w.wsum : s.dense_w.wsum;
       for (Index o = 0; o < O; ++o) {

@@ -32,7 +32,9 @@
 #include <string>
 #include <vector>
 
+#include "nn/kernels/conv2d_bf16.hpp"
 #include "nn/kernels/conv2d_int8.hpp"
+#include "nn/kernels/dense_bf16.hpp"
 #include "nn/kernels/dense_int8.hpp"
 #include "nn/layers/batch_norm.hpp"
 #include "nn/layers/conv2d.hpp"
@@ -44,6 +46,12 @@
 namespace nn::quant {
 
 namespace q8 = kernels::q8;
+namespace bf = kernels::bf16;
+
+// int8: u8 activations, s8 weights, int32 sums (calibrated). bf16: bf16
+// activations and weights, float sums (no calibration).
+enum class Precision { Int8, BF16 };
+inline const char* precision_name(Precision p) { return p == Precision::Int8 ? "int8" : "bf16"; }
 
 struct QuantizeOptions {
   Calibration calibration;
@@ -52,7 +60,12 @@ struct QuantizeOptions {
 };
 
 class QuantizedModel;
+namespace detail {
+QuantizedModel build(Sequential<float>& model, Precision precision, const Tensor<float>* calibration,
+                     const QuantizeOptions& o);
+}
 QuantizedModel quantize(Sequential<float>& model, const Tensor<float>& calibration, const QuantizeOptions& o = {});
+QuantizedModel quantize_bf16(Sequential<float>& model);
 
 class QuantizedModel {
  public:
@@ -66,8 +79,9 @@ class QuantizedModel {
     bool float_out = false;
     // Conv and Dense.
     bool relu = false;
-    std::vector<std::int8_t> weight;  // Conv (OC, C, KH, KW); Dense (O, Kq * 4) in the input's byte order
-    std::vector<float> weight_scale, bias;
+    std::vector<std::int8_t> weight;  // int8: Conv (OC, C, KH, KW); Dense (O, row bytes) in the input's order
+    std::vector<bf::bf16_t> weight16;  // bf16: the same shapes, bf16 values
+    std::vector<float> weight_scale, bias;  // weight_scale: int8 only
     q8::Requant rq;
     // Conv.
     kernels::Conv2DGeom geom;
@@ -75,8 +89,10 @@ class QuantizedModel {
     kernels::Pool2DGeom pool;
     q8::ConvLayout layout;
     q8::ConvWeights conv_w;
+    std::vector<std::uint32_t> bf_conv_w;  // bf16 packed
     // Dense.
     q8::DenseWeights dense_w;
+    bf::DenseWeights bf_dense_w;
     // Float.
     std::unique_ptr<Layer<float>> layer;
     // Buffers.
@@ -93,6 +109,9 @@ class QuantizedModel {
   const Shape& input_shape() const { return in_; }
   const Shape& output_shape() const { return out_; }
   const std::vector<Step>& steps() const { return steps_; }
+  Precision precision() const { return precision_; }
+  // Bytes per sample of a quantized activation of per-sample shape s.
+  Index row_bytes(const Shape& s) const { return precision_ == Precision::Int8 ? q8::row_bytes(s) : bf::row_bytes(s); }
 
   // x (N, input_shape...) -> (N, output_shape...); the result is valid until
   // the next call.
@@ -108,24 +127,38 @@ class QuantizedModel {
       const auto t0 = profiling_ ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
       switch (s.kind) {
         case Step::Quantize:
-          s.qout.resize(static_cast<std::size_t>(N * q8::row_bytes(s.in_shape)));
-          q8::quantize(f->data(), s.in_shape, N, s.out_q, s.qout.data());
+          s.qout.resize(static_cast<std::size_t>(N * row_bytes(s.in_shape)));
+          if (int8()) q8::quantize(f->data(), s.in_shape, N, s.out_q, s.qout.data());
+          else bf::convert(f->data(), s.in_shape, N, s.qout.data());
           q = s.qout.data(), f = nullptr;
           break;
         case Step::Dequantize:
           s.fout.resize(s.out_shape.with_batch(N));
-          q8::dequantize(q, s.in_shape, N, s.in_q, s.fout.data());
+          if (int8()) q8::dequantize(q, s.in_shape, N, s.in_q, s.fout.data());
+          else bf::convert_back(q, s.in_shape, N, s.fout.data());
           f = &s.fout, q = nullptr;
           break;
         case Step::Conv: {
-          q8::ConvOut o{&s.rq, s.relu, s.pooled ? &s.pool : nullptr, s.float_out, s.out_q};
-          q8::conv2d_int8(q, N, s.layout, s.conv_w, s.in_q.zero_point, o, output_buffer(s, N));
+          void* y = output_buffer(s, N);
+          if (int8()) {
+            q8::ConvOut o{&s.rq, s.relu, s.pooled ? &s.pool : nullptr, s.float_out, s.out_q};
+            q8::conv2d_int8(q, N, s.layout, s.conv_w, s.in_q.zero_point, o, y);
+          } else {
+            bf::ConvOut o{s.bias.data(), s.relu, s.pooled ? &s.pool : nullptr, s.float_out};
+            bf::conv2d_bf16(q, N, s.layout, s.bf_conv_w, o, y);
+          }
           advance(s, f, q);
           break;
         }
         case Step::Dense: {
-          q8::DenseOut o{&s.rq, s.relu, s.float_out, s.out_q};
-          q8::dense_int8(q, N, s.dense_w, o, output_buffer(s, N));
+          void* y = output_buffer(s, N);
+          if (int8()) {
+            q8::DenseOut o{&s.rq, s.relu, s.float_out, s.out_q};
+            q8::dense_int8(q, N, s.dense_w, o, y);
+          } else {
+            bf::DenseOut o{s.bias.data(), s.relu, s.float_out};
+            bf::dense_bf16(q, N, s.bf_dense_w, o, y);
+          }
           advance(s, f, q);
           break;
         }
@@ -163,7 +196,7 @@ class QuantizedModel {
   Index weight_bytes() const {
     Index b = 0;
     for (const Step& s : steps_) {
-      b += static_cast<Index>(s.weight.size() + 4 * (s.weight_scale.size() + s.bias.size()));
+      b += static_cast<Index>(s.weight.size() + 2 * s.weight16.size() + 4 * (s.weight_scale.size() + s.bias.size()));
       if (s.layer)
         for (auto& p : const_cast<Layer<float>&>(*s.layer).parameters()) b += 4 * p.value->size();
     }
@@ -192,20 +225,25 @@ class QuantizedModel {
 
   std::string summary() const {
     std::ostringstream os;
-    os << "QuantizedModel int8: input " << in_.str() << ", output " << out_.str() << ", " << weight_bytes()
+    os << "QuantizedModel " << precision_name(precision_) << ": input " << in_.str() << ", output " << out_.str() << ", " << weight_bytes()
        << " bytes of weights\n";
     int i = 0;
     for (const Step& s : steps_) {
       os << "  " << i++ << "  ";
       switch (s.kind) {
-        case Step::Quantize: os << "quantize " << s.in_shape.str() << " -> u8 " << qstr(s.out_q); break;
-        case Step::Dequantize: os << "dequantize u8 " << s.in_shape.str(); break;
-        case Step::Conv:
-        case Step::Dense:
-          os << (s.kind == Step::Conv ? "int8 conv  " : "int8 dense ") << s.layers << ": u8 " << s.in_shape.str()
-             << " -> " << (s.float_out ? "float " : "u8 ") << s.out_shape.str();
-          if (!s.float_out) os << " " << qstr(s.out_q);
+        case Step::Quantize:
+          os << (int8() ? "quantize " : "to bf16 ") << s.in_shape.str();
+          if (int8()) os << " -> u8 " << qstr(s.out_q);
           break;
+        case Step::Dequantize: os << (int8() ? "dequantize u8 " : "from bf16 ") << s.in_shape.str(); break;
+        case Step::Conv:
+        case Step::Dense: {
+          const char* t = int8() ? "u8 " : "bf16 ";
+          os << (int8() ? "int8" : "bf16") << (s.kind == Step::Conv ? " conv  " : " dense ") << s.layers << ": " << t
+             << s.in_shape.str() << " -> " << (s.float_out ? "float " : t) << s.out_shape.str();
+          if (!s.float_out && int8()) os << " " << qstr(s.out_q);
+          break;
+        }
         case Step::Float: os << "float      " << s.layers << " -> " << s.out_shape.str(); break;
       }
       os << "\n";
@@ -214,15 +252,15 @@ class QuantizedModel {
   }
 
  private:
-  friend QuantizedModel quantize(Sequential<float>&, const Tensor<float>&, const QuantizeOptions&);
+  friend QuantizedModel detail::build(Sequential<float>&, Precision, const Tensor<float>*, const QuantizeOptions&);
   friend struct Access;
 
-  static const char* kind_name(Step::Kind k) {
+  const char* kind_name(Step::Kind k) const {
     switch (k) {
-      case Step::Quantize: return "quantize";
-      case Step::Dequantize: return "dequantize";
-      case Step::Conv: return "int8 conv";
-      case Step::Dense: return "int8 dense";
+      case Step::Quantize: return int8() ? "quantize" : "to bf16";
+      case Step::Dequantize: return int8() ? "dequantize" : "from bf16";
+      case Step::Conv: return int8() ? "int8 conv" : "bf16 conv";
+      case Step::Dense: return int8() ? "int8 dense" : "bf16 dense";
       default: return "float";
     }
   }
@@ -231,12 +269,13 @@ class QuantizedModel {
     os << "(scale " << q.scale << ", zero " << q.zero_point << ")";
     return os.str();
   }
-  static void* output_buffer(Step& s, Index N) {
+  bool int8() const { return precision_ == Precision::Int8; }
+  void* output_buffer(Step& s, Index N) const {
     if (s.float_out) {
       s.fout.resize(s.out_shape.with_batch(N));
       return s.fout.data();
     }
-    s.qout.resize(static_cast<std::size_t>(N * q8::row_bytes(s.out_shape)));
+    s.qout.resize(static_cast<std::size_t>(N * row_bytes(s.out_shape)));
     return s.qout.data();
   }
   static void advance(Step& s, const Tensor<float>*& f, const std::uint8_t*& q) {
@@ -246,6 +285,7 @@ class QuantizedModel {
 
   Shape in_, out_;
   std::vector<Step> steps_;
+  Precision precision_ = Precision::Int8;
   bool profiling_ = false;
 };
 
@@ -298,42 +338,116 @@ inline std::vector<Group> group_layers(const std::vector<Layer<float>*>& L) {
 
 }  // namespace detail
 
-// Quantizes a trained model for inference: calibration (M, input...) holds
-// real samples (a few hundred); the first max_samples are used.
-inline QuantizedModel quantize(Sequential<float>& model, const Tensor<float>& calibration, const QuantizeOptions& o) {
+namespace detail {
+// Which float feature (column of a Dense weight) element e of an input row
+// holds, for a layout of `lanes` elements per word (int8: 4, bf16: 2);
+// -1 for padding.
+inline Index feature_of(const Shape& in, Index e, Index lanes) {
+  if (in.rank() == 3) {
+    const Index HW = in[1] * in[2], word = e / lanes, c = word / HW * lanes + e % lanes;
+    return c < in[0] ? c * HW + word % HW : -1;
+  }
+  return e < in[0] ? e : -1;
+}
+
+// A conv or dense group's float weights and bias with its batch norm folded
+// in: w (O, K), K = C*KH*KW for a conv, the Dense input width otherwise.
+struct FoldedGroup {
+  std::vector<float> w, bias;
+  Index O = 0, K = 0;
+  kernels::Conv2DGeom geom;
+  bool pooled = false;
+  kernels::Pool2DGeom pool;
+};
+
+inline FoldedGroup fold_group(const std::vector<Layer<float>*>& L, const Group& g, const Shape& gin) {
+  FoldedGroup f;
+  const Tensor<float>* w = nullptr;
+  const Tensor<float>* b = nullptr;
+  if (g.kind == QuantizedModel::Step::Conv) {
+    auto& conv = dynamic_cast<Conv2D<float>&>(*L[std::size_t(g.conv)]);
+    f.geom = conv.geometry();
+    if (g.pad >= 0) {
+      const LayerConfig c = L[std::size_t(g.pad)]->config();
+      f.geom.H = gin[1], f.geom.W = gin[2];
+      f.geom.PT += c.get_size("top"), f.geom.PB += c.get_size("bottom");
+      f.geom.PL += c.get_size("left"), f.geom.PR += c.get_size("right");
+    }
+    f.geom.N = 0;
+    f.geom.infer_output();
+    f.O = f.geom.OC, f.K = f.geom.C * f.geom.KH * f.geom.KW;
+    w = &conv.weight(), b = &conv.bias();
+    if (g.pool >= 0) {
+      f.pooled = true;
+      f.pool = dynamic_cast<MaxPool2D<float>&>(*L[std::size_t(g.pool)]).geometry();
+      f.pool.N = 0;
+    }
+  } else {
+    auto& dense = dynamic_cast<Dense<float>&>(*L[std::size_t(g.dense)]);
+    f.O = dense.units(), f.K = dense.weight().dim(1);
+    w = &dense.weight(), b = &dense.bias();
+  }
+  f.w.assign(w->data(), w->data() + f.O * f.K);
+  f.bias.assign(static_cast<std::size_t>(f.O), 0.0f);
+  if (b->size() == f.O) std::copy(b->data(), b->data() + f.O, f.bias.begin());
+  if (g.bn >= 0) {
+    std::vector<float> scale, shift;
+    dynamic_cast<BatchNorm<float>&>(*L[std::size_t(g.bn)]).eval_channel_affine(scale, shift);
+    for (Index o = 0; o < f.O; ++o) {
+      for (Index k = 0; k < f.K; ++k) f.w[std::size_t(o * f.K + k)] *= scale[std::size_t(o)];
+      f.bias[std::size_t(o)] = f.bias[std::size_t(o)] * scale[std::size_t(o)] + shift[std::size_t(o)];
+    }
+  }
+  return f;
+}
+}  // namespace detail
+
+namespace detail {
+// The steps for a Sequential at either precision; calibration (int8 only)
+// holds real samples.
+inline QuantizedModel build(Sequential<float>& model, Precision precision, const Tensor<float>* calibration,
+                            const QuantizeOptions& o) {
   using Step = QuantizedModel::Step;
-  if (!model.built()) throw std::invalid_argument("quantize: the model is not built");
+  const char* who = precision == Precision::Int8 ? "quantize" : "quantize_bf16";
+  if (!model.built()) throw std::invalid_argument(std::string(who) + ": the model is not built");
   const Shape in = model.input_shape();
-  if (calibration.rank() < 1 || calibration.dim(0) < 1 || calibration.shape().tail() != in)
-    throw std::invalid_argument("quantize: calibration data " + calibration.shape().str() +
-                                " do not match the model's input " + batch_str(in));
-  if (o.batch_size < 1 || o.max_samples < 1) throw std::invalid_argument("quantize: batch_size and max_samples must be >= 1");
+  const bool int8 = precision == Precision::Int8;
+  if (int8) {
+    if (calibration->rank() < 1 || calibration->dim(0) < 1 || calibration->shape().tail() != in)
+      throw std::invalid_argument("quantize: calibration data " + calibration->shape().str() +
+                                  " do not match the model's input " + batch_str(in));
+    if (o.batch_size < 1 || o.max_samples < 1)
+      throw std::invalid_argument("quantize: batch_size and max_samples must be >= 1");
+  }
   const std::vector<Layer<float>*> L = model.layers();
   std::vector<detail::Group> groups = detail::group_layers(L);
   groups.erase(std::remove_if(groups.begin(), groups.end(), [](const detail::Group& g) { return g.kind == Step::Quantize; }),
                groups.end());  // dropouts
-  if (groups.empty()) throw std::invalid_argument("quantize: the model has no layers to run");
+  if (groups.empty()) throw std::invalid_argument(std::string(who) + ": the model has no layers to run");
 
   // Calibration: each int8 group's input.
   std::vector<RangeObserver> obs(groups.size());
-  const Index M = std::min(calibration.dim(0), o.max_samples), per = in.size();
-  for (Index b0 = 0; b0 < M; b0 += o.batch_size) {
-    const Index nb = std::min(o.batch_size, M - b0);
-    Tensor<float> xb(in.with_batch(nb));
-    std::copy(calibration.data() + b0 * per, calibration.data() + (b0 + nb) * per, xb.data());
-    const Tensor<float>* x = &xb;
-    for (std::size_t gi = 0; gi < groups.size(); ++gi) {
-      const auto& g = groups[gi];
-      if (g.kind != Step::Float) obs[gi].observe(x->data(), x->size());
-      for (std::size_t l = g.begin; l < g.end; ++l)
-        if (!detail::is(L[l], "Dropout")) x = &L[l]->forward(*x, false);
+  if (int8) {
+    const Index M = std::min(calibration->dim(0), o.max_samples), per = in.size();
+    for (Index b0 = 0; b0 < M; b0 += o.batch_size) {
+      const Index nb = std::min(o.batch_size, M - b0);
+      Tensor<float> xb(in.with_batch(nb));
+      std::copy(calibration->data() + b0 * per, calibration->data() + (b0 + nb) * per, xb.data());
+      const Tensor<float>* x = &xb;
+      for (std::size_t gi = 0; gi < groups.size(); ++gi) {
+        const auto& g = groups[gi];
+        if (g.kind != Step::Float) obs[gi].observe(x->data(), x->size());
+        for (std::size_t l = g.begin; l < g.end; ++l)
+          if (!detail::is(L[l], "Dropout")) x = &L[l]->forward(*x, false);
+      }
     }
   }
 
   QuantizedModel qm;
+  qm.precision_ = precision;
   qm.in_ = in;
   qm.out_ = L.back()->output_shape();
-  bool u8 = false;  // whether the running value is u8
+  bool low = false;  // whether the running value is int8/bf16
   for (std::size_t gi = 0; gi < groups.size(); ++gi) {
     const auto& g = groups[gi];
     std::string names;
@@ -341,112 +455,91 @@ inline QuantizedModel quantize(Sequential<float>& model, const Tensor<float>& ca
       if (!detail::is(L[l], "Dropout")) names += (names.empty() ? "" : " | ") + L[l]->describe();
     const Shape gin = L[g.begin]->input_shape(), gout = L[g.end - 1]->output_shape();
     if (g.kind == Step::Float) {
-      if (u8) throw std::logic_error("quantize: a float step after an int8 step without float output");
+      if (low) throw std::logic_error("quantize: a float step after a low-precision step without float output");
       Step s;
       s.kind = Step::Float, s.layers = names, s.in_shape = gin, s.out_shape = gout;
       s.layer = L[g.begin]->clone();
       qm.steps_.push_back(std::move(s));
       continue;
     }
-    const QParams qin = obs[gi].params(o.calibration);
-    if (!u8) {
+    const QParams qin = int8 ? obs[gi].params(o.calibration) : QParams{};
+    if (!low) {
       Step s;
       s.kind = Step::Quantize, s.in_shape = gin, s.out_shape = gin, s.out_q = qin;
       qm.steps_.push_back(std::move(s));
     }
     Step s;
     s.kind = g.kind, s.layers = names, s.in_shape = gin, s.out_shape = gout, s.in_q = qin, s.relu = g.relu;
-    const bool next_int8 = gi + 1 < groups.size() && groups[gi + 1].kind != Step::Float;
-    s.float_out = !next_int8;
-    if (next_int8) s.out_q = obs[gi + 1].params(o.calibration);
-    std::vector<float> wf;  // float weights as quantized: (OC, C*KH*KW) or (O, K)
-    Index O = 0, K = 0;
-    if (g.kind == Step::Conv) {
-      auto& conv = dynamic_cast<Conv2D<float>&>(*L[std::size_t(g.conv)]);
-      kernels::Conv2DGeom geom = conv.geometry();
-      if (g.pad >= 0) {
-        const LayerConfig c = L[std::size_t(g.pad)]->config();
-        geom.H = gin[1], geom.W = gin[2];
-        geom.PT += c.get_size("top"), geom.PB += c.get_size("bottom");
-        geom.PL += c.get_size("left"), geom.PR += c.get_size("right");
-      }
-      geom.N = 0;
-      geom.infer_output();
-      O = geom.OC, K = geom.C * geom.KH * geom.KW;
-      wf.assign(conv.weight().data(), conv.weight().data() + O * K);
-      s.bias.assign(static_cast<std::size_t>(O), 0.0f);
-      if (conv.bias().size() == O) std::copy(conv.bias().data(), conv.bias().data() + O, s.bias.begin());
-      if (g.bn >= 0) {
-        std::vector<float> scale, shift;
-        dynamic_cast<BatchNorm<float>&>(*L[std::size_t(g.bn)]).eval_channel_affine(scale, shift);
-        for (Index oc = 0; oc < O; ++oc) {
-          for (Index k = 0; k < K; ++k) wf[std::size_t(oc * K + k)] *= scale[std::size_t(oc)];
-          s.bias[std::size_t(oc)] = s.bias[std::size_t(oc)] * scale[std::size_t(oc)] + shift[std::size_t(oc)];
-        }
-      }
-      if (g.pool >= 0) {
-        s.pooled = true;
-        s.pool = dynamic_cast<MaxPool2D<float>&>(*L[std::size_t(g.pool)]).geometry();
-        s.pool.N = 0;
-      }
-      s.geom = geom;
-      s.layout = q8::conv_layout(geom);
-      s.weight.resize(wf.size());
-      s.weight_scale.resize(static_cast<std::size_t>(O));
-      q8::quantize_weights(wf.data(), O, K, s.weight.data(), s.weight_scale.data());
-      s.conv_w = q8::pack_conv_weights(s.weight.data(), s.layout);
-      s.rq.offset.resize(std::size_t(O));
-      for (Index oc = 0; oc < O; ++oc) s.rq.offset[std::size_t(oc)] = qin.zero_point * s.conv_w.wsum[std::size_t(oc)];
-    } else {
-      auto& dense = dynamic_cast<Dense<float>&>(*L[std::size_t(g.dense)]);
-      O = dense.units(), K = dense.weight().dim(1);
-      const Index bytes = q8::row_bytes(gin), Kq = bytes / 4;
-      wf.assign(dense.weight().data(), dense.weight().data() + O * K);
-      std::vector<float> bn_scale, bn_shift;
-      if (g.bn >= 0) {
-        dynamic_cast<BatchNorm<float>&>(*L[std::size_t(g.bn)]).eval_channel_affine(bn_scale, bn_shift);
-        for (Index oo = 0; oo < O; ++oo)
-          for (Index k = 0; k < K; ++k) wf[std::size_t(oo * K + k)] *= bn_scale[std::size_t(oo)];
-      }
+    const bool next_low = gi + 1 < groups.size() && groups[gi + 1].kind != Step::Float;
+    s.float_out = !next_low;
+    if (next_low && int8) s.out_q = obs[gi + 1].params(o.calibration);
+    detail::FoldedGroup f = detail::fold_group(L, g, gin);
+    const Index O = f.O, K = f.K;
+    s.bias = f.bias;
+    s.geom = f.geom, s.pooled = f.pooled, s.pool = f.pool;
+    // Weights in the order the kernels read: a conv's (O, C, KH, KW) as it is,
+    // a dense layer's columns permuted into the input's element order.
+    const Index lanes = int8 ? 4 : 2, row = g.kind == Step::Conv ? K : qm.row_bytes(gin) / (4 / lanes);
+    std::vector<Index> col(static_cast<std::size_t>(row));
+    for (Index e = 0; e < row; ++e) col[std::size_t(e)] = g.kind == Step::Conv ? e : detail::feature_of(gin, e, lanes);
+    if (int8) {
       std::vector<std::int8_t> qw(static_cast<std::size_t>(O * K));
       s.weight_scale.resize(static_cast<std::size_t>(O));
-      q8::quantize_weights(wf.data(), O, K, qw.data(), s.weight_scale.data());
-      // Byte j of an input row holds float feature col(j) (or padding).
-      s.weight.assign(static_cast<std::size_t>(O * bytes), 0);
-      for (Index j = 0; j < bytes; ++j) {
-        Index col = j;
-        if (gin.rank() == 3) {
-          const Index HW = gin[1] * gin[2], quad = j / (HW * 4), rem = j % (HW * 4), c = quad * 4 + rem % 4;
-          col = c < gin[0] ? c * HW + rem / 4 : -1;
-        } else if (j >= K) {
-          col = -1;
-        }
-        if (col >= 0)
-          for (Index oo = 0; oo < O; ++oo) s.weight[std::size_t(oo * bytes + j)] = qw[std::size_t(oo * K + col)];
+      q8::quantize_weights(f.w.data(), O, K, qw.data(), s.weight_scale.data());
+      s.weight.assign(static_cast<std::size_t>(O * row), 0);
+      for (Index oo = 0; oo < O; ++oo)
+        for (Index e = 0; e < row; ++e)
+          if (col[std::size_t(e)] >= 0) s.weight[std::size_t(oo * row + e)] = qw[std::size_t(oo * K + col[std::size_t(e)])];
+      if (g.kind == Step::Conv) {
+        s.layout = q8::conv_layout(s.geom);
+        s.conv_w = q8::pack_conv_weights(s.weight.data(), s.layout);
+      } else {
+        s.dense_w = q8::pack_dense_weights(s.weight.data(), O, row / 4);
       }
-      s.dense_w = q8::pack_dense_weights(s.weight.data(), O, Kq);
-      s.bias.assign(static_cast<std::size_t>(O), 0.0f);
-      if (dense.bias().size() == O) std::copy(dense.bias().data(), dense.bias().data() + O, s.bias.begin());
-      if (g.bn >= 0)  // folded: the scale went into the weights above
-        for (Index oo = 0; oo < O; ++oo)
-          s.bias[std::size_t(oo)] = s.bias[std::size_t(oo)] * bn_scale[std::size_t(oo)] + bn_shift[std::size_t(oo)];
+      const std::vector<std::int32_t>& wsum = g.kind == Step::Conv ? s.conv_w.wsum : s.dense_w.wsum;
+      s.rq.mult.resize(std::size_t(O));
       s.rq.offset.resize(std::size_t(O));
-      for (Index oo = 0; oo < O; ++oo) s.rq.offset[std::size_t(oo)] = qin.zero_point * s.dense_w.wsum[std::size_t(oo)];
+      for (Index oo = 0; oo < O; ++oo) {
+        const float m = qin.scale * s.weight_scale[std::size_t(oo)];
+        if (!(m > 0) || !std::isfinite(m))
+          throw std::invalid_argument("quantize: " + names + ": the input scale " + std::to_string(qin.scale) +
+                                      " times the weight scale of output " + std::to_string(oo) +
+                                      " is outside float's positive range (weights or activations almost all 0?)");
+        s.rq.mult[std::size_t(oo)] = m;
+        s.rq.offset[std::size_t(oo)] = qin.zero_point * wsum[std::size_t(oo)];
+      }
+      s.rq.bias = s.bias;
+    } else {
+      s.weight16.assign(static_cast<std::size_t>(O * row), 0);
+      for (Index oo = 0; oo < O; ++oo)
+        for (Index e = 0; e < row; ++e)
+          if (col[std::size_t(e)] >= 0)
+            s.weight16[std::size_t(oo * row + e)] = bf::from_float(f.w[std::size_t(oo * K + col[std::size_t(e)])]);
+      if (g.kind == Step::Conv) {
+        s.layout = bf::conv_layout(s.geom);
+        s.bf_conv_w = bf::pack_conv_weights(s.weight16.data(), s.layout);
+      } else {
+        s.bf_dense_w = bf::pack_dense_weights(s.weight16.data(), O, row / 2);
+      }
     }
-    s.rq.mult.resize(std::size_t(O));
-    for (Index oo = 0; oo < O; ++oo) {
-      const float m = qin.scale * s.weight_scale[std::size_t(oo)];
-      if (!(m > 0) || !std::isfinite(m))
-        throw std::invalid_argument("quantize: " + names + ": the input scale " + std::to_string(qin.scale) +
-                                    " times the weight scale of output " + std::to_string(oo) +
-                                    " is outside float's positive range (weights or activations almost all 0?)");
-      s.rq.mult[std::size_t(oo)] = m;
-    }
-    s.rq.bias = s.bias;
-    u8 = next_int8;
+    low = next_low;
     qm.steps_.push_back(std::move(s));
   }
   return qm;
+}
+}  // namespace detail
+
+// Quantizes a trained model for int8 inference: calibration (M, input...)
+// holds real samples (a few hundred); the first max_samples are used.
+inline QuantizedModel quantize(Sequential<float>& model, const Tensor<float>& calibration, const QuantizeOptions& o) {
+  return detail::build(model, Precision::Int8, &calibration, o);
+}
+
+// The model for bf16 inference: weights rounded to bf16 (batch norms folded
+// in first), activations converted at the same boundaries as int8's; no
+// calibration.
+inline QuantizedModel quantize_bf16(Sequential<float>& model) {
+  return detail::build(model, Precision::BF16, nullptr, {});
 }
 
 }  // namespace nn::quant
