@@ -3,13 +3,14 @@
 // inference (eval-mode forward), on synthetic data of the right shapes.
 //
 //   nn_bench_models [--workload W1|W2|W3|W4|W5] [--mode train|infer] [--threads N]
-//                   [--precision float|int8|both] [--warmup N] [--iters N] [--summary]
+//                   [--precision float|int8|bf16|both|all] [--warmup N] [--iters N] [--summary]
 // Prints one JSON object per line: workload, mode, threads, batch,
 // images_per_second (median over iters), and the per-iteration seconds.
 // --precision int8 times the post-training int8 model (nn/quant/, Sequential
-// workloads W1-W3, calibrated on another synthetic batch); both alternates
-// float and int8 iterations in one run and prints a line for each, the int8
-// line with its ratio to float (medians).
+// workloads W1-W3, calibrated on another synthetic batch), bf16 the bf16
+// model; both alternates float and int8 iterations in one run, all float,
+// int8 and bf16; each prints a line per precision, the low-precision lines
+// with their ratio to float (medians).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -26,7 +27,7 @@ int main(int argc, char** argv) {
   cli.option("--workload", &workload, "W1|W2|W3|W4|W5", "workload")
       .option("--mode", &mode, "train|infer", "what to time")
       .option("--threads", &threads, "N", "threads (0: OpenMP's default)")
-      .option("--precision", &precision, "float|int8|both", "inference precision (--mode infer)")
+      .option("--precision", &precision, "float|int8|bf16|both|all", "inference precision (--mode infer)")
       .option("--warmup", &warmup, "N", "untimed iterations first")
       .option("--iters", &iters, "N", "timed iterations")
       .flag("--summary", &summary, "print the model summary to stderr")
@@ -34,9 +35,9 @@ int main(int argc, char** argv) {
   cli.parse(argc, argv);
   if (mode != "train" && mode != "infer") cli.fail("--mode must be train or infer");
   if (iters < 1 || warmup < 0) cli.fail("--iters >= 1, --warmup >= 0");
-  if (precision != "float" && precision != "int8" && precision != "both")
-    cli.fail("--precision must be float, int8 or both");
-  if (precision != "float" && mode != "infer") cli.fail("--precision int8|both needs --mode infer");
+  if (precision != "float" && precision != "int8" && precision != "bf16" && precision != "both" && precision != "all")
+    cli.fail("--precision must be float, int8, bf16, both or all");
+  if (precision != "float" && mode != "infer") cli.fail("--precision other than float needs --mode infer");
   try {
     if (threads > 0) nn::set_num_threads(threads);
     const auto w = workloads::get(workload);
@@ -46,23 +47,27 @@ int main(int argc, char** argv) {
     nn::Rng rng(7);
     x.fill_normal(rng, 0, 1);
     for (nn::Index i = 0; i < y.size(); ++i) y[i] = float(i % w.classes);
-    std::vector<double> secs, secs_q;
-    const bool want_float = precision != "int8", want_q = precision != "float";
+    std::vector<double> secs, secs_q, secs_b;
+    const bool want_float = precision == "float" || precision == "both" || precision == "all";
+    const bool want_q = precision == "int8" || precision == "both" || precision == "all";
+    const bool want_b = precision == "bf16" || precision == "all";
     auto timed = [](auto&& fn) {
       const auto t0 = std::chrono::steady_clock::now();
       fn();
       return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     };
     // One timed loop for both kinds of model (W1-W3 Sequential, W4-W5 Graph).
-    auto run = [&](auto& model, nn::quant::QuantizedModel* qm) {
+    auto run = [&](auto& model, nn::quant::QuantizedModel* qm, nn::quant::QuantizedModel* qb) {
       if (summary) std::fprintf(stderr, "%s", model.summary().c_str());
       if (summary && qm) std::fprintf(stderr, "%s", qm->summary().c_str());
+      if (summary && qb) std::fprintf(stderr, "%s", qb->summary().c_str());
       nn::SoftmaxCrossEntropy<float> loss;
       nn::Adam<float> opt(model.parameters());
       for (int it = 0; it < warmup + iters; ++it) {
         if (it == warmup) {
           if (profile) model.set_profiling(true);
           if (profile && qm) qm->set_profiling(true);
+          if (profile && qb) qb->set_profiling(true);
           nn::reset_thread_stats();
         }
         if (mode == "train") {
@@ -87,23 +92,32 @@ int main(int argc, char** argv) {
           });
           if (it >= warmup) secs_q.push_back(s);
         }
+        if (want_b) {
+          const double s = timed([&] {
+            if (!std::isfinite(qb->forward(x)[0])) throw std::runtime_error("non-finite bf16 output");
+          });
+          if (it >= warmup) secs_b.push_back(s);
+        }
       }
       if (profile) std::fprintf(stderr, "%s", model.profile().c_str());
       if (profile && qm) std::fprintf(stderr, "%s", qm->profile().c_str());
+      if (profile && qb) std::fprintf(stderr, "%s", qb->profile().c_str());
     };
     if (workloads::is_graph(workload)) {
-      if (want_q) throw std::invalid_argument("int8 quantization takes a Sequential model (W1-W3), not " + workload);
+      if (want_q || want_b)
+        throw std::invalid_argument("int8/bf16 quantization takes a Sequential model (W1-W3), not " + workload);
       auto model = workloads::build_graph(workload);
-      run(model, nullptr);
+      run(model, nullptr, nullptr);
     } else {
       auto model = workloads::build(workload);
-      std::unique_ptr<nn::quant::QuantizedModel> qm;
+      std::unique_ptr<nn::quant::QuantizedModel> qm, qb;
       if (want_q) {
         nn::Tensor<float> calib(w.input.with_batch(w.batch));
         calib.fill_normal(rng, 0, 1);
         qm = std::make_unique<nn::quant::QuantizedModel>(nn::quant::quantize(model, calib));
       }
-      run(model, qm.get());
+      if (want_b) qb = std::make_unique<nn::quant::QuantizedModel>(nn::quant::quantize_bf16(model));
+      run(model, qm.get(), qb.get());
     }
     auto median_of = [](std::vector<double> v) {
       std::sort(v.begin(), v.end());
@@ -130,6 +144,7 @@ int main(int argc, char** argv) {
     };
     if (!secs.empty()) report(secs, "float", 0);
     if (!secs_q.empty()) report(secs_q, "int8", secs.empty() ? 0 : median_of(secs) / median_of(secs_q));
+    if (!secs_b.empty()) report(secs_b, "bf16", secs.empty() ? 0 : median_of(secs) / median_of(secs_b));
     return 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "nn_bench_models: error: %s\n", e.what());

@@ -50,7 +50,7 @@ struct Common {
   std::uint64_t seed = 1;
   int threads = 0;
   bool quick = false;
-  bool int8 = false;                    // also quantize the trained model (quantize_report)
+  bool int8 = false, bf16 = false;      // also quantize the trained model (quantize_report)
   std::string calibration = "percentile";
   int calibration_samples = 512;
 };
@@ -82,6 +82,7 @@ class Example {
         .option("--out", &c_.out, "DIR", "output folder")
         .flag("--quick", &c_.quick, "smoke test: a short run on a subset")
         .flag("--int8", &c_.int8, "also quantize the trained model to int8 and score it (a Sequential model)")
+        .flag("--bf16", &c_.bf16, "also convert the trained model to bf16 and score it (a Sequential model)")
         .option("--calibration", &c_.calibration, "minmax|mse|percentile[:P]", "int8 calibration method")
         .option("--calibration-samples", &c_.calibration_samples, "N", "training images the int8 calibration sees");
   }
@@ -206,80 +207,93 @@ inline void save_and_check(nn::Model<F>& model, const std::string& path, const n
   std::printf("saved %s; reloaded, it gives the same test predictions\n", path.c_str());
 }
 
-// With --int8: quantizes the trained model (a Sequential) with the first
-// --calibration-samples images of a seeded shuffle of `train`, scores the
-// int8 model on (x, y) beside the float model's test logits, times both on
-// the test set (3 alternating rounds, medians), saves model.int8.nn
-// (reloaded and checked bit for bit) and adds int8_* fields to metrics j.
+// With --int8 and/or --bf16: the trained model (a Sequential) at that
+// precision (int8 calibrated with the first --calibration-samples images of
+// a seeded shuffle of `train`), scored on (x, y) beside the float model's
+// test logits, both timed on the test set (3 alternating rounds, medians),
+// saved as model.int8.nn / model.bf16.nn (reloaded and checked bit for
+// bit); adds int8_* / bf16_* fields to metrics j.
 inline void quantize_report(const Example& ex, nn::Model<F>& model, const nn::data::Dataset<F>& train,
                             const nn::Tensor<F>& x, const nn::Tensor<F>& y, const TestReport& t,
                             nn::io::JsonObject& j) {
   const Common& c = ex.common();
-  if (!c.int8) return;
+  if (!c.int8 && !c.bf16) return;
   auto* seq = dynamic_cast<nn::Sequential<F>*>(&model);
   if (!seq) {
-    std::printf("int8: skipped (quantization takes a Sequential model; this one is a graph)\n");
+    std::printf("int8/bf16: skipped (quantization takes a Sequential model; this one is a graph)\n");
     return;
   }
-  nn::quant::QuantizeOptions qo;
-  qo.calibration = nn::quant::Calibration::parse(c.calibration);
-  const nn::Index n = std::min<nn::Index>(c.calibration_samples, train.size());
-  std::vector<nn::Index> order(static_cast<std::size_t>(train.size()));
-  for (nn::Index i = 0; i < train.size(); ++i) order[std::size_t(i)] = i;
-  nn::Rng rng(c.seed + 17);
-  for (nn::Index i = train.size() - 1; i > 0; --i) std::swap(order[std::size_t(i)], order[std::size_t(rng() % std::uint64_t(i + 1))]);
-  const nn::Shape in = train.input_shape();
-  nn::Tensor<F> calib(in.with_batch(n));
-  F label = 0;
-  for (nn::Index i = 0; i < n; ++i) train.load(order[std::size_t(i)], calib.data() + i * in.size(), &label);
-  const auto t0 = std::chrono::steady_clock::now();
-  nn::quant::QuantizedModel qm = nn::quant::quantize(*seq, calib, qo);
-  const double qsec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::cout << "\n" << qm.summary();
-  const nn::Tensor<F> ql = qm.predict(x);
-  nn::ConfusionMatrix cm(static_cast<int>(t.confusion.classes()));
-  cm.add_batch(ql, y);
-  nn::Index agree = 0;
-  const nn::Index K = ql.size() / ql.dim(0);
-  for (nn::Index i = 0; i < x.dim(0); ++i) {
-    const F* a = ql.data() + i * K;
-    const F* b = t.logits.data() + i * K;
-    agree += std::max_element(a, a + K) - a == std::max_element(b, b + K) - b;
+  for (const nn::quant::Precision p : {nn::quant::Precision::Int8, nn::quant::Precision::BF16}) {
+    const bool int8 = p == nn::quant::Precision::Int8;
+    if ((int8 && !c.int8) || (!int8 && !c.bf16)) continue;
+    const std::string name = nn::quant::precision_name(p);
+    nn::quant::QuantizeOptions qo;
+    qo.calibration = nn::quant::Calibration::parse(c.calibration);
+    const nn::Index n = std::min<nn::Index>(c.calibration_samples, train.size());
+    const auto t0 = std::chrono::steady_clock::now();
+    nn::quant::QuantizedModel qm;
+    if (int8) {
+      std::vector<nn::Index> order(static_cast<std::size_t>(train.size()));
+      for (nn::Index i = 0; i < train.size(); ++i) order[std::size_t(i)] = i;
+      nn::Rng rng(c.seed + 17);
+      for (nn::Index i = train.size() - 1; i > 0; --i)
+        std::swap(order[std::size_t(i)], order[std::size_t(rng() % std::uint64_t(i + 1))]);
+      const nn::Shape in = train.input_shape();
+      nn::Tensor<F> calib(in.with_batch(n));
+      F label = 0;
+      for (nn::Index i = 0; i < n; ++i) train.load(order[std::size_t(i)], calib.data() + i * in.size(), &label);
+      qm = nn::quant::quantize(*seq, calib, qo);
+    } else {
+      qm = nn::quant::quantize_bf16(*seq);
+    }
+    const double qsec = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::cout << "\n" << qm.summary();
+    const nn::Tensor<F> ql = qm.predict(x);
+    nn::ConfusionMatrix cm(static_cast<int>(t.confusion.classes()));
+    cm.add_batch(ql, y);
+    nn::Index agree = 0;
+    const nn::Index K = ql.size() / ql.dim(0);
+    for (nn::Index i = 0; i < x.dim(0); ++i) {
+      const F* a = ql.data() + i * K;
+      const F* b = t.logits.data() + i * K;
+      agree += std::max_element(a, a + K) - a == std::max_element(b, b + K) - b;
+    }
+    // Speed: float and the other precision alternating over the test set.
+    std::vector<double> tf, tq;
+    for (int r = 0; r < 3; ++r) {
+      auto s0 = std::chrono::steady_clock::now();
+      nn::predict(model, x);
+      tf.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count());
+      s0 = std::chrono::steady_clock::now();
+      qm.predict(x);
+      tq.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count());
+    }
+    std::sort(tf.begin(), tf.end());
+    std::sort(tq.begin(), tq.end());
+    const double ips_f = double(x.dim(0)) / tf[1], ips_q = double(x.dim(0)) / tq[1];
+    const std::string path = ex.out() + "/model." + name + ".nn";
+    nn::quant::save(path, qm);
+    nn::quant::QuantizedModel back = nn::quant::load(path);
+    const nn::Tensor<F> again = back.predict(x);
+    if (!std::equal(again.begin(), again.end(), ql.begin()))
+      throw std::runtime_error(path + ": the reloaded " + name + " model's test predictions differ");
+    const std::string how = int8 ? "calibration: " + qo.calibration.str() + ", " + std::to_string(n) + " training images"
+                                 : std::string("no calibration");
+    std::printf("%s (%s, %.2f s): test accuracy %.2f%% (float %.2f%%, %+.2f points); "
+                "the same class for %.2f%% of the test images\n"
+                "inference on the test set: float %.0f images/s, %s %.0f images/s (%.2fx)\n"
+                "saved %s (%lld bytes of weights); reloaded, it gives the same test predictions\n",
+                name.c_str(), how.c_str(), qsec, 100 * cm.accuracy(), 100 * t.accuracy,
+                100 * (cm.accuracy() - t.accuracy), 100.0 * double(agree) / double(x.dim(0)), ips_f, name.c_str(),
+                ips_q, ips_q / ips_f, path.c_str(), static_cast<long long>(qm.weight_bytes()));
+    j.set(name + "_test_accuracy", cm.accuracy())
+        .set(name + "_accuracy_change", cm.accuracy() - t.accuracy)
+        .set(name + "_agreement", double(agree) / double(x.dim(0)))
+        .set(name + "_images_per_second", ips_q)
+        .set(name + "_float_images_per_second", ips_f)
+        .set(name + "_speedup", ips_q / ips_f);
+    if (int8) j.set("int8_calibration", qo.calibration.str()).set("int8_calibration_images", long(n));
   }
-  // Speed: float and int8 alternating over the test set.
-  std::vector<double> tf, tq;
-  for (int r = 0; r < 3; ++r) {
-    auto s0 = std::chrono::steady_clock::now();
-    nn::predict(model, x);
-    tf.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count());
-    s0 = std::chrono::steady_clock::now();
-    qm.predict(x);
-    tq.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - s0).count());
-  }
-  std::sort(tf.begin(), tf.end());
-  std::sort(tq.begin(), tq.end());
-  const double ips_f = double(x.dim(0)) / tf[1], ips_q = double(x.dim(0)) / tq[1];
-  const std::string path = ex.out() + "/model.int8.nn";
-  nn::quant::save(path, qm);
-  nn::quant::QuantizedModel back = nn::quant::load(path);
-  const nn::Tensor<F> again = back.predict(x);
-  if (!std::equal(again.begin(), again.end(), ql.begin()))
-    throw std::runtime_error(path + ": the reloaded int8 model's test predictions differ");
-  std::printf("int8 (calibration: %s, %lld training images, %.2f s): test accuracy %.2f%% (float %.2f%%, %+.2f points); "
-              "the same class for %.2f%% of the test images\n"
-              "inference on the test set: float %.0f images/s, int8 %.0f images/s (%.2fx)\n"
-              "saved %s (%lld bytes of weights); reloaded, it gives the same test predictions\n",
-              qo.calibration.str().c_str(), static_cast<long long>(n), qsec, 100 * cm.accuracy(), 100 * t.accuracy,
-              100 * (cm.accuracy() - t.accuracy), 100.0 * double(agree) / double(x.dim(0)), ips_f, ips_q, ips_q / ips_f,
-              path.c_str(), static_cast<long long>(qm.weight_bytes()));
-  j.set("int8_test_accuracy", cm.accuracy())
-      .set("int8_accuracy_change", cm.accuracy() - t.accuracy)
-      .set("int8_agreement", double(agree) / double(x.dim(0)))
-      .set("int8_calibration", qo.calibration.str())
-      .set("int8_calibration_images", long(n))
-      .set("int8_images_per_second", ips_q)
-      .set("float_images_per_second", ips_f)
-      .set("int8_speedup", ips_q / ips_f);
 }
 
 inline nn::io::JsonObject Example::metrics(const TestReport& t, const Trained& tr) const {

@@ -1,13 +1,13 @@
-// nn-quantize — post-training int8 quantization of a saved model, scored on
-// an MNIST-format test set (MNIST or Fashion-MNIST).
+// nn-quantize — post-training int8 (and bf16) versions of a saved model,
+// scored on an MNIST-format test set (MNIST or Fashion-MNIST).
 //   nn-quantize --model runs/mnist/model.nn [--dataset mnist|fashion-mnist] [--data DIR]
-//               [--calibration minmax,mse,percentile[:P]] [--calibration-samples N] [--seed N]
-//               [--out model.int8.nn]
-// For each calibration method (a comma list) it quantizes the model with the
-// first N images of a seeded shuffle of the training set and prints the test
-// accuracy of the float and the int8 model, how often they agree, and the
-// time of each over the test set (alternating, medians of 3). The first
-// method's model is saved to --out, reloaded and checked.
+//               [--precision int8|bf16|both] [--calibration minmax,mse,percentile[:P]]
+//               [--calibration-samples N] [--seed N] [--out FILE]
+// For each int8 calibration method (a comma list) it quantizes the model
+// with the first N images of a seeded shuffle of the training set; bf16
+// needs none. Each row gives the test accuracy beside float's, how often the
+// two agree, and the time of each over the test set (alternating, medians of
+// 3). The first row's model is saved to --out, reloaded and checked.
 #include <nn/nn.hpp>
 
 #include <algorithm>
@@ -41,14 +41,15 @@ double median_seconds(Fn&& fn) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string model_path, dataset = "mnist", data, methods = "percentile", out;
+  std::string model_path, dataset = "mnist", data, methods = "percentile", out, precision = "int8";
   int samples = 512, threads = 0;
   std::uint64_t seed = 1;
   cli::Cli cli("nn-quantize", "Quantizes a saved model to int8 and scores it beside float on an MNIST-format test set.");
   cli.option("--model", &model_path, "FILE", "a Sequential saved by nn (e.g. runs/mnist/model.nn)")
       .option("--dataset", &dataset, "mnist|fashion-mnist", "the data set the model was trained on")
       .option("--data", &data, "DIR", "data folder; default: found by nn::data::find_dataset")
-      .option("--calibration", &methods, "LIST", "comma list of minmax, mse, percentile, percentile:P")
+      .option("--precision", &precision, "int8|bf16|both", "what to make")
+      .option("--calibration", &methods, "LIST", "int8: comma list of minmax, mse, percentile, percentile:P")
       .option("--calibration-samples", &samples, "N", "training images the calibration sees")
       .option("--seed", &seed, "N", "seed of the calibration images' choice")
       .option("--threads", &threads, "N", "threads (0: OpenMP's default)")
@@ -57,6 +58,7 @@ int main(int argc, char** argv) {
   if (model_path.empty()) cli.fail("--model is required");
   if (dataset != "mnist" && dataset != "fashion-mnist") cli.fail("--dataset must be mnist or fashion-mnist");
   if (samples < 1 || threads < 0) cli.fail("--calibration-samples >= 1, --threads >= 0");
+  if (precision != "int8" && precision != "bf16" && precision != "both") cli.fail("--precision must be int8, bf16 or both");
   std::vector<nn::quant::Calibration> cals;
   {
     std::stringstream ss(methods);
@@ -89,12 +91,15 @@ int main(int argc, char** argv) {
     const double af = accuracy(fl, d.test_y);
     std::printf("%s on %s test (%lld images): float %.2f%%; calibration on %lld training images\n\n", model_path.c_str(),
                 dataset.c_str(), static_cast<long long>(d.test_x.dim(0)), 100 * af, static_cast<long long>(n));
-    std::printf("%-18s %9s %8s %9s %12s %12s %8s\n", "calibration", "int8 acc", "change", "agreement", "float img/s",
-                "int8 img/s", "speedup");
-    for (std::size_t m = 0; m < cals.size(); ++m) {
+    std::printf("%-23s %9s %8s %9s %12s %12s %8s\n", "model", "accuracy", "change", "agreement", "float img/s",
+                "img/s", "speedup");
+    const std::size_t rows = (precision != "bf16" ? cals.size() : 0) + (precision != "int8" ? 1 : 0);
+    for (std::size_t m = 0; m < rows; ++m) {
+      const bool int8 = precision != "bf16" && m < cals.size();
       nn::quant::QuantizeOptions qo;
-      qo.calibration = cals[m];
-      nn::quant::QuantizedModel qm = nn::quant::quantize(model, calib, qo);
+      if (int8) qo.calibration = cals[m];
+      nn::quant::QuantizedModel qm = int8 ? nn::quant::quantize(model, calib, qo) : nn::quant::quantize_bf16(model);
+      const std::string label = int8 ? "int8 " + qo.calibration.str() : std::string("bf16");
       const nn::Tensor<float> ql = qm.predict(d.test_x);
       const double aq = accuracy(ql, d.test_y);
       nn::Index agree = 0;
@@ -109,13 +114,13 @@ int main(int argc, char** argv) {
         tq += median_seconds([&] { qm.predict(d.test_x); });
       }
       const double nimg = double(d.test_x.dim(0));
-      std::printf("%-18s %8.2f%% %+7.2f %8.2f%% %12.0f %12.0f %7.2fx\n", cals[m].str().c_str(), 100 * aq,
+      std::printf("%-23s %8.2f%% %+7.2f %8.2f%% %12.0f %12.0f %7.2fx\n", label.c_str(), 100 * aq,
                   100 * (aq - af), 100.0 * double(agree) / nimg, 3 * nimg / tf, 3 * nimg / tq, tf / tq);
       if (m == 0 && !out.empty()) {
         nn::quant::save(out, qm);
         const nn::Tensor<float> again = nn::quant::load(out).predict(d.test_x);
         if (!std::equal(again.begin(), again.end(), ql.begin()))
-          throw std::runtime_error(out + ": the reloaded int8 model's predictions differ");
+          throw std::runtime_error(out + ": the reloaded model's predictions differ");
         std::printf("  saved %s; reloaded, it gives the same predictions\n", out.c_str());
       }
     }

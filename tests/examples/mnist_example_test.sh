@@ -7,29 +7,32 @@ rm -rf "$work" && mkdir -p "$work"
 . "$(dirname "$0")/lib.sh"  # fail, expect_error
 
 if [ "$mode" = quick ]; then
-  "$mnist" --quick --int8 --out "$work/run" > "$work/log.txt" 2>&1
+  "$mnist" --quick --int8 --bf16 --out "$work/run" > "$work/log.txt" 2>&1
   rc=$?
   if [ $rc -ne 0 ] && grep -q "dataset 'mnist' not found" "$work/log.txt"; then
     echo "[nn-skip] MNIST not found: $(head -1 "$work/log.txt")"; exit 0
   fi
   cat "$work/log.txt"
   [ $rc -eq 0 ] || fail "mnist --quick exited $rc"
-  for f in history.csv metrics.json curves.png confusion.png confusion.csv model.nn model.int8.nn best.nn last.nn; do
+  for f in history.csv metrics.json curves.png confusion.png confusion.csv model.nn model.int8.nn model.bf16.nn best.nn last.nn; do
     [ -s "$work/run/$f" ] || fail "missing output $f"
   done
   acc=$(sed -n 's/.*"test_accuracy": \([0-9.]*\).*/\1/p' "$work/run/metrics.json")
   awk -v a="$acc" 'BEGIN { exit !(a > 0.97) }' || fail "test accuracy $acc is not above 0.97"
   grep -q "reloaded, it gives the same test predictions" "$work/log.txt" || fail "no reload check"
-  # --int8: the quantized model within half a point of float, saved and reloaded
-  qacc=$(sed -n 's/.*"int8_test_accuracy": \([0-9.]*\).*/\1/p' "$work/run/metrics.json")
-  awk -v a="$acc" -v q="$qacc" 'BEGIN { d = a - q; if (d < 0) d = -d; exit !(q != "" && d <= 0.005) }' ||
-    fail "int8 test accuracy '$qacc' is not within 0.005 of float $acc"
-  [ "$(grep -c "reloaded, it gives the same test predictions" "$work/log.txt")" -eq 2 ] || fail "no int8 reload check"
-  # nn-quantize on the saved float model: two calibrations, the first saved and reloaded
-  "$quantize" --model "$work/run/model.nn" --calibration minmax,mse --calibration-samples 64 --out "$work/q.nn" \
+  # --int8 --bf16: each model within half a point of float, saved and reloaded
+  for p in int8 bf16; do
+    qacc=$(sed -n "s/.*\"${p}_test_accuracy\": \([0-9.]*\).*/\1/p" "$work/run/metrics.json")
+    awk -v a="$acc" -v q="$qacc" 'BEGIN { d = a - q; if (d < 0) d = -d; exit !(q != "" && d <= 0.005) }' ||
+      fail "$p test accuracy '$qacc' is not within 0.005 of float $acc"
+  done
+  [ "$(grep -c "reloaded, it gives the same test predictions" "$work/log.txt")" -eq 3 ] || fail "no int8/bf16 reload check"
+  # nn-quantize on the saved float model: two int8 calibrations and bf16, the first saved and reloaded
+  "$quantize" --model "$work/run/model.nn" --precision both --calibration minmax,mse --calibration-samples 64 --out "$work/q.nn" \
     > "$work/quant.txt" 2>&1 || { cat "$work/quant.txt"; fail "nn-quantize exited $?"; }
   cat "$work/quant.txt"
-  grep -q "^min-max " "$work/quant.txt" && grep -q "^mse " "$work/quant.txt" || fail "nn-quantize: a method's row is missing"
+  grep -q "^int8 min-max " "$work/quant.txt" && grep -q "^int8 mse " "$work/quant.txt" && grep -q "^bf16 " "$work/quant.txt" ||
+    fail "nn-quantize: a row is missing"
   grep -q "saved $work/q.nn; reloaded" "$work/quant.txt" || fail "nn-quantize: no saved model"
   # mnist_predict with the saved model: any PNG decodes and gets probabilities; a non-image is an error
   "$predict" --model "$work/run/model.nn" "$work/run/confusion.png" > "$work/pred.txt" || fail "mnist_predict on a PNG"
@@ -67,6 +70,7 @@ expect_error 2 "--sync-bn needs --distributed" "$mnist" --sync-bn
 expect_error 2 "--calibration: unknown calibration 'median'" "$mnist" --int8 --calibration median
 expect_error 2 "--model is required" "$quantize"
 expect_error 2 "--calibration: calibration 'percentile:x': 'x' is not a number" "$quantize" --model m.nn --calibration percentile:x
+expect_error 2 "--precision must be int8, bf16 or both" "$quantize" --model m.nn --precision fp8
 expect_error 1 "$work/none.nn: cannot open file" "$quantize" --model "$work/none.nn"
 printf 'junk' > "$work/junk.nn"
 expect_error 1 "$work/junk.nn: not an nn model file" "$quantize" --model "$work/junk.nn"
