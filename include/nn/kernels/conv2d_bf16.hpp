@@ -126,7 +126,7 @@ struct ConvOut {
 
 namespace detail {
 struct ConvScratch {
-  std::vector<float> acc, pooled, rows;
+  std::vector<float> acc, pooled;
   static ConvScratch& mine() {
     thread_local ConvScratch s;
     return s;
@@ -141,33 +141,82 @@ inline void bias_row(const float* a, Index n, float b, bool relu, float* y) {
   }
 }
 
+// Two channels' sums (rows of stride ld, OH x OW used; b null: a channel
+// past OC) -> OH * OW words: bias, ReLU and the bf16 conversion in one pass.
+struct PairOut {
+  const float* src[2];
+  float bias[2];
+};
+
+#if NN_X86_AVX512_KERNELS
+__attribute__((target("avx512f"))) inline void finish_pair_avx512(const PairOut& c, Index ld, Index OH, Index OW,
+                                                                  bool relu, std::uint8_t* out) {
+  const __m512 zero = _mm512_setzero_ps();
+  for (Index oh = 0; oh < OH; ++oh)
+    for (Index ow = 0; ow < OW; ow += 16) {
+      const __mmask16 k = OW - ow >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (OW - ow)) - 1);
+      __m512 v[2];
+      for (int l = 0; l < 2; ++l) {
+        v[l] = zero;
+        if (!c.src[l]) continue;
+        v[l] = _mm512_add_ps(_mm512_maskz_loadu_ps(k, c.src[l] + oh * ld + ow), _mm512_set1_ps(c.bias[l]));
+        if (relu) v[l] = _mm512_max_ps(v[l], zero);
+      }
+      _mm512_mask_storeu_epi32(out + 4 * (oh * OW + ow), k, pair16(v[0], v[1]));
+    }
+}
+#endif
+
+inline void finish_pair(const PairOut& c, Index ld, Index OH, Index OW, bool relu, std::uint8_t* out) {
+#if NN_X86_AVX512_KERNELS
+  if (avx512_enabled()) return finish_pair_avx512(c, ld, OH, OW, relu, out);
+#endif
+  for (Index oh = 0; oh < OH; ++oh)
+    for (Index ow = 0; ow < OW; ++ow) {
+      std::uint32_t w = 0;
+      for (int l = 0; l < 2; ++l) {
+        if (!c.src[l]) continue;
+        const float v = c.src[l][oh * ld + ow] + c.bias[l];
+        w |= std::uint32_t(from_float(relu ? (v > 0.0f ? v : 0.0f) : v)) << (16 * l);
+      }
+      std::memcpy(out + 4 * (oh * OW + ow), &w, 4);
+    }
+}
+
 // The epilogue of one 8-channel tile of one sample.
 inline void finish_tile(const float* acc, Index ld, Index tile, const ConvLayout& L, const ConvOut& out, void* y_sample,
                         ConvScratch& s) {
   const Conv2DGeom& g = L.g;
   const Index OH = out.pool ? out.pool->OH : g.OH, OW = out.pool ? out.pool->OW : g.OW, n = OH * OW;
-  const Index o0 = tile * kConvOC;
+  const Index o0 = tile * kConvOC, src_ld = out.pool ? OW : L.Wq;
   if (out.pool) s.pooled.resize(static_cast<std::size_t>(kConvOC * n));
-  if (!out.float_out) s.rows.resize(static_cast<std::size_t>(kConvOC * n));
-  const float* rows[kConvOC] = {};
+  const float* src[kConvOC] = {};
   for (Index l = 0; l < kConvOC && o0 + l < g.OC; ++l) {
-    const float* src = acc + l * ld;
-    Index src_ld = L.Wq;
+    src[l] = acc + l * ld;
     if (out.pool) {
-      phase::pool_sums(src, L.Wq, *out.pool, s.pooled.data() + l * n);
-      src = s.pooled.data() + l * n, src_ld = OW;
+      phase::pool_sums(src[l], L.Wq, *out.pool, s.pooled.data() + l * n);
+      src[l] = s.pooled.data() + l * n;
     }
-    float* row = out.float_out ? static_cast<float*>(y_sample) + (o0 + l) * n : s.rows.data() + l * n;
-    const float b = out.bias ? out.bias[o0 + l] : 0.0f;
-    for (Index oh = 0; oh < OH; ++oh) bias_row(src + oh * src_ld, OW, b, out.relu, row + oh * OW);
-    rows[l] = row;
   }
-  if (out.float_out) return;
+  if (out.float_out) {
+    for (Index l = 0; l < kConvOC && o0 + l < g.OC; ++l) {
+      float* row = static_cast<float*>(y_sample) + (o0 + l) * n;
+      const float b = out.bias ? out.bias[o0 + l] : 0.0f;
+      for (Index oh = 0; oh < OH; ++oh) bias_row(src[l] + oh * src_ld, OW, b, out.relu, row + oh * OW);
+    }
+    return;
+  }
   auto* yb = static_cast<std::uint8_t*>(y_sample);
   for (Index h = 0; h < kConvOC / 2; ++h) {
     const Index pair = o0 / 2 + h;
     if (pair * 2 >= g.OC) break;
-    pack_pairs(rows[2 * h], rows[2 * h + 1], n, yb + pair * n * 4);
+    PairOut c{};
+    for (int l = 0; l < 2; ++l) {
+      const Index o = pair * 2 + l;
+      c.src[l] = o < g.OC ? src[o - o0] : nullptr;
+      c.bias[l] = o < g.OC && out.bias ? out.bias[o] : 0.0f;
+    }
+    finish_pair(c, src_ld, OH, OW, out.relu, yb + pair * n * 4);
   }
 }
 }  // namespace detail
