@@ -8,6 +8,7 @@
 #include "nn/tensor/tensor.hpp"
 
 #include "nn/kernels/activations.hpp"
+#include "nn/kernels/avx512.hpp"
 #include "nn/kernels/batchnorm.hpp"
 #include "nn/kernels/conv2d.hpp"
 #include "nn/kernels/cpu.hpp"

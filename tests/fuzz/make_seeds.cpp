@@ -103,6 +103,9 @@ int main(int argc, char** argv) {
     auto qm = nn::quant::quantize(q, calib);
     nn::quant::save(tmp.string(), qm);
     put_model(root / "model", "int8", slurp(tmp));
+    auto qb = nn::quant::quantize_bf16(q);
+    nn::quant::save(tmp.string(), qb);
+    put_model(root / "model", "bf16", slurp(tmp));
   }
   {  // a graph: two inputs, a shared layer, merges, two outputs
     nn::Graph<F> g(3);

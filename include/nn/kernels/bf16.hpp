@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "nn/kernels/avx512.hpp"
 #include "nn/kernels/cpu.hpp"
 #include "nn/runtime/parallel.hpp"
 #include "nn/tensor/tensor.hpp"
@@ -53,16 +54,16 @@ __attribute__((target("avx512f"))) inline __m512i from_float16(__m512 v) {
   const __mmask16 nan = _mm512_cmpeq_epi32_mask(exp, _mm512_set1_epi32(0x7F800000)) &
                         _mm512_test_epi32_mask(b, _mm512_set1_epi32(0x007FFFFF));
   const __mmask16 tiny = _mm512_cmpeq_epi32_mask(exp, _mm512_setzero_si512());
-  const __m512i odd = _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(1));
-  __m512i r = _mm512_srli_epi32(_mm512_add_epi32(b, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF))), 16);
-  r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x40)));
-  r = _mm512_mask_mov_epi32(r, tiny, _mm512_and_si512(_mm512_srli_epi32(b, 16), _mm512_set1_epi32(0x8000)));
+  const __m512i odd = _mm512_and_si512(avx512::srli_epi32(b, 16), _mm512_set1_epi32(1));
+  __m512i r = avx512::srli_epi32(_mm512_add_epi32(b, _mm512_add_epi32(odd, _mm512_set1_epi32(0x7FFF))), 16);
+  r = _mm512_mask_mov_epi32(r, nan, _mm512_or_si512(avx512::srli_epi32(b, 16), _mm512_set1_epi32(0x40)));
+  r = _mm512_mask_mov_epi32(r, tiny, _mm512_and_si512(avx512::srli_epi32(b, 16), _mm512_set1_epi32(0x8000)));
   return r;
 }
 
 // 16 values of two float rows a, b into 16 words a | b << 16.
 __attribute__((target("avx512f"))) inline __m512i pair16(__m512 a, __m512 b) {
-  return _mm512_or_si512(from_float16(a), _mm512_slli_epi32(from_float16(b), 16));
+  return _mm512_or_si512(from_float16(a), avx512::slli_epi32(from_float16(b), 16));
 }
 #endif
 

@@ -14,6 +14,7 @@
 // multiply-adds: the two paths round their sums differently, so they agree
 // to float rounding, not bit for bit.
 #pragma once
+#include "nn/kernels/avx512.hpp"
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -160,7 +161,7 @@ __attribute__((target("avx512f"))) inline void finish_pair_avx512(const PairOut&
         v[l] = zero;
         if (!c.src[l]) continue;
         v[l] = _mm512_add_ps(_mm512_maskz_loadu_ps(k, c.src[l] + oh * ld + ow), _mm512_set1_ps(c.bias[l]));
-        if (relu) v[l] = _mm512_max_ps(v[l], zero);
+        if (relu) v[l] = avx512::max_ps(v[l], zero);
       }
       _mm512_mask_storeu_epi32(out + 4 * (oh * OW + ow), k, pair16(v[0], v[1]));
     }

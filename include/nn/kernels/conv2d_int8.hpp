@@ -16,6 +16,7 @@
 // portable kernel computes the same integer sums (integer addition is exact,
 // so every path agrees bit for bit).
 #pragma once
+#include "nn/kernels/avx512.hpp"
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
@@ -147,8 +148,8 @@ __attribute__((target("avx512f"))) inline void affine_row_avx512(const std::int3
   for (Index i = 0; i < n; i += 16) {
     const __mmask16 k = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
     const __m512i v = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, a + i), vo);
-    __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(v), vm, vb);
-    if (relu) f = _mm512_max_ps(f, z);
+    __m512 f = _mm512_fmadd_ps(avx512::cvtepi32_ps(v), vm, vb);
+    if (relu) f = avx512::max_ps(f, z);
     _mm512_mask_storeu_ps(y + i, k, f);
   }
 }
@@ -195,11 +196,11 @@ __attribute__((target("avx512f"))) inline void requant_quad_avx512(const QuadReq
         __m512i q = zq;
         if (c.src[l]) {
           const __m512i a = _mm512_sub_epi32(_mm512_maskz_loadu_epi32(k, c.src[l] + oh * ld + ow), _mm512_set1_epi32(c.off[l]));
-          __m512 f = _mm512_fmadd_ps(_mm512_cvtepi32_ps(a), _mm512_set1_ps(c.mult[l]), _mm512_set1_ps(c.bias[l]));
-          if (relu) f = _mm512_max_ps(f, zero);
+          __m512 f = _mm512_fmadd_ps(avx512::cvtepi32_ps(a), _mm512_set1_ps(c.mult[l]), _mm512_set1_ps(c.bias[l]));
+          if (relu) f = avx512::max_ps(f, zero);
           q = quantize16(f, vinv, vz);
         }
-        w = _mm512_or_si512(w, _mm512_slli_epi32(q, 8 * l));
+        w = _mm512_or_si512(w, avx512::slli_epi32(q, 8 * l));
       }
       _mm512_mask_storeu_epi32(out + 4 * (oh * OW + ow), k, w);
     }

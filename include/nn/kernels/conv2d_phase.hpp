@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "nn/kernels/conv2d_geom.hpp"
+#include "nn/kernels/avx512.hpp"
 #include "nn/kernels/cpu.hpp"
 #include "nn/kernels/pool2d.hpp"
 #include "nn/runtime/parallel.hpp"
@@ -178,9 +179,9 @@ __attribute__((target("avx512f"))) inline void max_pool_sums_2x2(const std::int3
     std::int32_t* d = dst + oh * p.OW;
     Index ow = 0;
     for (; ow + 16 <= p.OW; ow += 16) {
-      const __m512i a = _mm512_max_epi32(_mm512_loadu_si512(r0 + 2 * ow), _mm512_loadu_si512(r1 + 2 * ow));
-      const __m512i b = _mm512_max_epi32(_mm512_loadu_si512(r0 + 2 * ow + 16), _mm512_loadu_si512(r1 + 2 * ow + 16));
-      _mm512_storeu_si512(d + ow, _mm512_max_epi32(_mm512_permutex2var_epi32(a, even, b),
+      const __m512i a = avx512::max_epi32(_mm512_loadu_si512(r0 + 2 * ow), _mm512_loadu_si512(r1 + 2 * ow));
+      const __m512i b = avx512::max_epi32(_mm512_loadu_si512(r0 + 2 * ow + 16), _mm512_loadu_si512(r1 + 2 * ow + 16));
+      _mm512_storeu_si512(d + ow, avx512::max_epi32(_mm512_permutex2var_epi32(a, even, b),
                                                    _mm512_permutex2var_epi32(a, odd, b)));
     }
     for (; ow < p.OW; ++ow)
@@ -200,9 +201,9 @@ __attribute__((target("avx512f"))) inline void max_pool_sums_2x2(const float* ac
     float* d = dst + oh * p.OW;
     Index ow = 0;
     for (; ow + 16 <= p.OW; ow += 16) {
-      const __m512 a = _mm512_max_ps(_mm512_loadu_ps(r0 + 2 * ow), _mm512_loadu_ps(r1 + 2 * ow));
-      const __m512 b = _mm512_max_ps(_mm512_loadu_ps(r0 + 2 * ow + 16), _mm512_loadu_ps(r1 + 2 * ow + 16));
-      _mm512_storeu_ps(d + ow, _mm512_max_ps(_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b)));
+      const __m512 a = avx512::max_ps(_mm512_loadu_ps(r0 + 2 * ow), _mm512_loadu_ps(r1 + 2 * ow));
+      const __m512 b = avx512::max_ps(_mm512_loadu_ps(r0 + 2 * ow + 16), _mm512_loadu_ps(r1 + 2 * ow + 16));
+      _mm512_storeu_ps(d + ow, avx512::max_ps(_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b)));
     }
     for (; ow < p.OW; ++ow)
       d[ow] = std::max(std::max(r0[2 * ow], r0[2 * ow + 1]), std::max(r1[2 * ow], r1[2 * ow + 1]));

@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "nn/kernels/avx512.hpp"
 #include "nn/kernels/cpu.hpp"
 #include "nn/runtime/parallel.hpp"
 #include "nn/tensor/tensor.hpp"
@@ -71,7 +72,7 @@ inline Index row_bytes(const Shape& s) {
 // One quantized value (the scalar rule every path follows).
 inline std::uint8_t quantize_one(float v, float inv_scale, std::int32_t zp) {
   float c = std::nearbyint(v * inv_scale) + static_cast<float>(zp);
-  c = c > 0.0f ? c : 0.0f;  // NaN -> 0, as _mm512_max_ps(c, 0)
+  c = c > 0.0f ? c : 0.0f;  // NaN -> 0, as avx512::max_ps(c, 0)
   c = c < 255.0f ? c : 255.0f;
   return static_cast<std::uint8_t>(c);
 }
@@ -79,9 +80,9 @@ inline std::uint8_t quantize_one(float v, float inv_scale, std::int32_t zp) {
 #if NN_X86_AVX512_KERNELS
 // 16 lanes of quantize_one, as int32 in [0, 255].
 __attribute__((target("avx512f"))) inline __m512i quantize16(__m512 v, __m512 inv, __m512 zp) {
-  const __m512 r = _mm512_roundscale_ps(_mm512_mul_ps(v, inv), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 c = _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(r, zp), _mm512_setzero_ps()), _mm512_set1_ps(255.0f));
-  return _mm512_cvttps_epi32(c);
+  const __m512 r = avx512::round_even_ps(_mm512_mul_ps(v, inv));
+  const __m512 c = avx512::min_ps(avx512::max_ps(_mm512_add_ps(r, zp), _mm512_setzero_ps()), _mm512_set1_ps(255.0f));
+  return avx512::cvttps_epi32(c);
 }
 #endif
 
@@ -96,7 +97,7 @@ __attribute__((target("avx512f"))) inline Index pack_quads16(const float* const 
     __m512i w = _mm512_setzero_si512();
     for (int l = 0; l < 4; ++l) {
       const __m512i q = r[l] ? quantize16(_mm512_loadu_ps(r[l] + j), inv, z) : zq;
-      w = _mm512_or_si512(w, _mm512_slli_epi32(q, 8 * l));
+      w = _mm512_or_si512(w, avx512::slli_epi32(q, 8 * l));
     }
     _mm512_storeu_si512(out + 4 * j, w);
   }
