@@ -13,15 +13,6 @@ namespace k = nn::kernels;
 namespace bf = nn::kernels::bf16;
 
 namespace {
-struct SimdGuard {
-  k::Simd saved = k::simd();
-  ~SimdGuard() { k::set_simd(saved); }
-};
-std::vector<k::Simd> paths() {
-  std::vector<k::Simd> p{k::Simd::Portable};
-  if (k::cpu_has_avx512_bf16()) p.push_back(k::Simd::Auto);
-  return p;
-}
 float bits(std::uint32_t b) {
   float f;
   std::memcpy(&f, &b, 4);
@@ -154,7 +145,7 @@ TEST_CASE("bf16: conv2d_bf16 equals a naive sum of the same products") {
             tol[e] = 1e-5 * (m + 1) + (cs.float_out ? 0.0 : std::abs(v) * 0x1p-8);  // + bf16 output rounding
           }
       }
-    for (auto p : paths()) {
+    for (auto p : simd_paths(k::cpu_has_avx512_bf16())) {
       k::set_simd(p);
       CAPTURE(int(p));
       double worst = 0;
@@ -203,7 +194,7 @@ TEST_CASE("bf16: dense_bf16 equals a naive sum of the same products") {
     const auto pw = bf::pack_dense_weights(w.data(), cs.O, K2);
     std::vector<float> bias(std::size_t(cs.O), 0.25f);
     const bf::DenseOut out{bias.data(), cs.relu, cs.float_out};
-    for (auto p : paths()) {
+    for (auto p : simd_paths(k::cpu_has_avx512_bf16())) {
       k::set_simd(p);
       CAPTURE(int(p));
       const Index ldy = cs.float_out ? cs.O : (cs.O + 1) / 2 * 2;

@@ -7,17 +7,12 @@
 using namespace testutil;
 namespace k = nn::kernels;
 
-namespace {
-struct SimdGuard {
-  k::Simd saved = k::simd();
-  ~SimdGuard() { k::set_simd(saved); }
-};
-}  // namespace
-
 TEST_CASE("Simd::Portable turns off every AVX-512 kernel choice") {
   SimdGuard guard;
   k::set_simd(k::Simd::Portable);
   CHECK_FALSE(k::avx512_enabled());
+  CHECK_FALSE(k::vnni_enabled());  // the int8 and bf16 kernels too
+  CHECK_FALSE(k::bf16_enabled());
   k::Conv2DGeom g;
   g.N = 8, g.C = 16, g.H = g.W = 12, g.OC = 32, g.KH = g.KW = 3;
   g.infer_output();
@@ -31,6 +26,8 @@ TEST_CASE("Simd::Portable turns off every AVX-512 kernel choice") {
 
   k::set_simd(k::Simd::Auto);
   CHECK(k::avx512_enabled() == k::cpu_has_avx512());
+  CHECK(k::vnni_enabled() == k::cpu_has_avx512_vnni());
+  CHECK(k::bf16_enabled() == k::cpu_has_avx512_bf16());
   CHECK((k::choose_conv<float>(g).weight_grad == k::ConvKernel::Direct) == k::cpu_has_avx512());
   CHECK((k::choose_conv<float>(g, &pg).pool_forward == k::ConvKernel::Winograd) == k::cpu_has_avx512());
   CHECK(k::detail::use_packed<float>(512, 512, 512) == k::cpu_has_avx512());

@@ -11,17 +11,7 @@ namespace k = nn::kernels;
 namespace q8 = nn::kernels::q8;
 
 namespace {
-struct SimdGuard {
-  k::Simd saved = k::simd();
-  ~SimdGuard() { k::set_simd(saved); }
-};
 
-// The paths to check here: portable always, plus the CPU's own.
-std::vector<k::Simd> paths() {
-  std::vector<k::Simd> p{k::Simd::Portable};
-  if (k::cpu_has_avx512_vnni()) p.push_back(k::Simd::Auto);
-  return p;
-}
 
 std::vector<std::uint8_t> random_u8(Index n, std::uint64_t seed) {
   nn::Rng r(seed);
@@ -77,7 +67,7 @@ TEST_CASE("int8: quantize and dequantize in the C4 and vector layouts") {
   auto x = randn<float>(Shape{2, 5, 3, 7}, 1, 2.0);
   x[0] = NAN, x[1] = INFINITY, x[2] = -INFINITY, x[3] = 0.5f * q.scale;  // a tie: rounds to even
   std::vector<std::vector<std::uint8_t>> outs;
-  for (auto p : paths()) {
+  for (auto p : simd_paths(k::cpu_has_avx512_vnni())) {
     k::set_simd(p);
     std::vector<std::uint8_t> b(std::size_t(2 * q8::row_bytes(s)));
     q8::quantize(x.data(), s, 2, q, b.data());
@@ -192,7 +182,7 @@ TEST_CASE("int8: conv2d_int8 equals a naive integer convolution, bit for bit") {
           }
       }
     const auto xc4 = to_c4(x, cs.N, cs.C, cs.H * cs.W, zp);
-    for (auto p : paths()) {
+    for (auto p : simd_paths(k::cpu_has_avx512_vnni())) {
       k::set_simd(p);
       CAPTURE(int(p));
       if (cs.float_out) {
@@ -243,7 +233,7 @@ TEST_CASE("int8: dense_int8 equals a naive integer product, bit for bit") {
         for (Index kk = 0; kk < Kq * 4; ++kk) acc += x[std::size_t(n * Kq * 4 + kk)] * w[std::size_t(o * Kq * 4 + kk)];
         ref[std::size_t(n * cs.O + o)] = affine(acc, rq, o, cs.relu);
       }
-    for (auto p : paths()) {
+    for (auto p : simd_paths(k::cpu_has_avx512_vnni())) {
       k::set_simd(p);
       CAPTURE(int(p));
       if (cs.float_out) {

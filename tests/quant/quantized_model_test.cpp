@@ -10,10 +10,6 @@ using nn::quant::QuantizedModel;
 using Step = QuantizedModel::Step;
 
 namespace {
-struct SimdGuard {
-  k::Simd saved = k::simd();
-  ~SimdGuard() { k::set_simd(saved); }
-};
 
 // A model with every pattern the quantizer knows, and float layers between.
 nn::Sequential<float> test_model(std::uint64_t seed) {

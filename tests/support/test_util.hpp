@@ -234,6 +234,20 @@ Tensor<T> rows(const Tensor<T>& x, Index begin, Index n) {
   return r;
 }
 
+// Restores the SIMD path (nn/kernels/cpu.hpp) a test case changes.
+struct SimdGuard {
+  nn::kernels::Simd saved = nn::kernels::simd();
+  ~SimdGuard() { nn::kernels::set_simd(saved); }
+};
+
+// The paths a kernel test runs: portable always, plus the CPU's own when it
+// has the instructions (`fast`).
+inline std::vector<nn::kernels::Simd> simd_paths(bool fast) {
+  std::vector<nn::kernels::Simd> p{nn::kernels::Simd::Portable};
+  if (fast) p.push_back(nn::kernels::Simd::Auto);
+  return p;
+}
+
 }  // namespace testutil
 
 // Skips the current test case: ctest reports it as "Skipped" (the tests are
