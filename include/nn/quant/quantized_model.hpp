@@ -1,7 +1,8 @@
-// nn/quant/quantized_model.hpp — post-training int8 quantization of a
-// trained Sequential, and the quantized model that runs inference.
+// nn/quant/quantized_model.hpp — post-training int8 quantization (and bf16
+// conversion) of a trained Sequential, and the model that runs inference.
 //
 //   nn::quant::QuantizedModel q = nn::quant::quantize(model, calibration_images);
+//   nn::quant::QuantizedModel b = nn::quant::quantize_bf16(model);
 //   const Tensor<float>& logits = q.forward(x);    // float in, float out
 //   std::cout << q.summary();
 //
@@ -22,7 +23,8 @@
 // Numerically the int8 model equals a float model in which every quantized
 // step's input is rounded to its 8-bit grid and every weight to its int8
 // value (tests/quant/quantized_model_test.cpp checks this "fake-quantized"
-// float simulation).
+// float simulation). quantize_bf16() makes the same steps with bf16 weights
+// and activations and float sums, without calibration.
 #pragma once
 #include <chrono>
 #include <cstdio>
