@@ -239,21 +239,13 @@ inline QuantizedModel load_from_bytes(const std::vector<unsigned char>& file, co
         const float sc = int8 ? s.weight_scale[std::size_t(o)] : 1.0f, b = s.bias[std::size_t(o)];
         if (!(sc > 0 && std::isfinite(sc)) || !std::isfinite(b)) r.fail(where + ": a non-positive or non-finite scale or bias");
       }
-      if (!int8) {
-        u8 = !s.float_out;
-        cur = s.out_shape;
-        steps.push_back(std::move(s));
-        continue;
+      if (int8) {
+        try {
+          detail::set_requant(s);
+        } catch (const std::invalid_argument& e) {
+          r.fail(where + ": " + e.what());
+        }
       }
-      const std::vector<std::int32_t>& wsum = s.kind == Step::Conv ? s.conv_w.wsum : s.dense_w.wsum;
-      for (Index o = 0; o < O; ++o) {
-        s.rq.mult.push_back(s.in_q.scale * s.weight_scale[std::size_t(o)]);
-        s.rq.offset.push_back(s.in_q.zero_point * wsum[std::size_t(o)]);
-        if (!(s.rq.mult.back() > 0) || !std::isfinite(s.rq.mult.back()))
-          r.fail(where + ": input and weight scales multiply to " + std::to_string(s.rq.mult.back()) +
-                 ", outside float's positive range");
-      }
-      s.rq.bias = s.bias;
       u8 = !s.float_out;
     }
     if (s.kind == Step::Float) {

@@ -405,6 +405,27 @@ inline FoldedGroup fold_group(const std::vector<Layer<float>*>& L, const Group& 
 }  // namespace detail
 
 namespace detail {
+// An int8 conv or dense step's requantization constants (Requant), from its
+// input parameters, weight scales, packed weights' sums and biases; throws
+// std::invalid_argument when a product of scales leaves float's positive
+// range. quantize() and the loader both make them here.
+inline void set_requant(QuantizedModel::Step& s) {
+  using Step = QuantizedModel::Step;
+  const std::vector<std::int32_t>& wsum = s.kind == Step::Conv ? s.conv_w.wsum : s.dense_w.wsum;
+  const std::size_t O = wsum.size();
+  s.rq.mult.assign(O, 0.0f);
+  s.rq.offset.assign(O, 0);
+  for (std::size_t o = 0; o < O; ++o) {
+    const float m = s.in_q.scale * s.weight_scale[o];
+    if (!(m > 0) || !std::isfinite(m))
+      throw std::invalid_argument("the input scale " + std::to_string(s.in_q.scale) + " times the weight scale of output " +
+                                  std::to_string(o) + " is " + std::to_string(m) + ", outside float's positive range");
+    s.rq.mult[o] = m;
+    s.rq.offset[o] = s.in_q.zero_point * wsum[o];
+  }
+  s.rq.bias = s.bias;
+}
+
 // The steps for a Sequential at either precision; calibration (int8 only)
 // holds real samples.
 inline QuantizedModel build(Sequential<float>& model, Precision precision, const Tensor<float>* calibration,
@@ -498,19 +519,11 @@ inline QuantizedModel build(Sequential<float>& model, Precision precision, const
       } else {
         s.dense_w = q8::pack_dense_weights(s.weight.data(), O, row / 4);
       }
-      const std::vector<std::int32_t>& wsum = g.kind == Step::Conv ? s.conv_w.wsum : s.dense_w.wsum;
-      s.rq.mult.resize(std::size_t(O));
-      s.rq.offset.resize(std::size_t(O));
-      for (Index oo = 0; oo < O; ++oo) {
-        const float m = qin.scale * s.weight_scale[std::size_t(oo)];
-        if (!(m > 0) || !std::isfinite(m))
-          throw std::invalid_argument("quantize: " + names + ": the input scale " + std::to_string(qin.scale) +
-                                      " times the weight scale of output " + std::to_string(oo) +
-                                      " is outside float's positive range (weights or activations almost all 0?)");
-        s.rq.mult[std::size_t(oo)] = m;
-        s.rq.offset[std::size_t(oo)] = qin.zero_point * wsum[std::size_t(oo)];
+      try {
+        set_requant(s);
+      } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument("quantize: " + names + ": " + e.what() + " (weights or activations almost all 0?)");
       }
-      s.rq.bias = s.bias;
     } else {
       s.weight16.assign(static_cast<std::size_t>(O * row), 0);
       for (Index oo = 0; oo < O; ++oo)
